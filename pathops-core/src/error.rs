@@ -1,0 +1,208 @@
+//! [`Error`]: the outcomes a caller of PathOps decides on.
+//!
+//! Each variant is a decision (retry, fix input, ask for a scope, reload and retry, …). Backends
+//! keep their own private errors and map them here; the original error stays available through
+//! [`std::error::Error::source`] and is never repeated in the message.
+
+use std::time::Duration;
+
+use crate::lifecycle::InvalidTransition;
+use crate::validate::ValidationError;
+
+/// A boxed error from a backend (database driver, HTTP client, …).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A specialized `Result` for PathOps operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of thing an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResourceKind {
+    /// An integration.
+    Integration,
+    /// A secret behind an auth ref.
+    Secret,
+    /// A connector for a provider.
+    Connector,
+    /// An outbox event.
+    Event,
+    /// A webhook challenge.
+    Challenge,
+}
+
+impl std::fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ResourceKind::Integration => "integration",
+            ResourceKind::Secret => "secret",
+            ResourceKind::Connector => "connector",
+            ResourceKind::Event => "event",
+            ResourceKind::Challenge => "challenge",
+        })
+    }
+}
+
+/// The public error of every PathOps surface.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Nothing with this id is visible to the caller (missing, deleted or another tenant's).
+    #[error("{kind} not found: {id}")]
+    NotFound {
+        /// What was looked up.
+        kind: ResourceKind,
+        /// Its id or reference (never a secret).
+        id: String,
+    },
+    /// A unique key is taken (an integration name within a tenant, …).
+    #[error("{kind} already exists: {id}")]
+    AlreadyExists {
+        /// What was created.
+        kind: ResourceKind,
+        /// The conflicting key.
+        id: String,
+    },
+    /// The stored version differs from the expected one: reload and retry.
+    #[error("{kind} {id} was changed concurrently: expected version {expected}")]
+    Conflict {
+        /// What was changed.
+        kind: ResourceKind,
+        /// Its id.
+        id: String,
+        /// The version the caller expected.
+        expected: u64,
+        /// The version found, when known.
+        actual: Option<u64>,
+    },
+    /// The lifecycle does not allow this event in the current state.
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
+    /// Input failed validation.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// A paging cursor is malformed, tampered with, or belongs to another tenant or query.
+    #[error("invalid cursor: {reason}")]
+    InvalidCursor {
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// Credentials are missing, wrong or expired.
+    #[error("unauthenticated: {message}")]
+    Unauthenticated {
+        /// What failed (never a credential).
+        message: String,
+    },
+    /// The caller lacks a scope or permission.
+    #[error("permission denied: missing scope {scope}")]
+    PermissionDenied {
+        /// The missing scope or permission.
+        scope: String,
+    },
+    /// Too many requests; retry later.
+    #[error("rate limited{}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        /// How long to wait, when known.
+        retry_after: Option<Duration>,
+    },
+    /// The operation is not implemented by this backend or connector.
+    #[error("{operation} is not supported by {implementer}")]
+    Unsupported {
+        /// The operation asked for.
+        operation: &'static str,
+        /// The backend, connector or resolver that refused it.
+        implementer: String,
+    },
+    /// Configuration is invalid (a URL with a disabled backend, a bad option, …).
+    #[error("invalid configuration: {message}")]
+    InvalidConfig {
+        /// What is wrong.
+        message: String,
+    },
+    /// A deadline passed before the operation finished.
+    #[error("{operation} timed out after {}ms", after.as_millis())]
+    Timeout {
+        /// The operation.
+        operation: &'static str,
+        /// The deadline that passed.
+        after: Duration,
+    },
+    /// A backend failed in a way the caller can only retry or report.
+    #[error("{backend} backend failed")]
+    Backend {
+        /// Which backend (`sqlite`, `postgres`, `vault`, …).
+        backend: &'static str,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl Error {
+    /// A backend error.
+    pub fn backend(backend: &'static str, source: impl Into<BoxError>) -> Self {
+        Error::Backend {
+            backend,
+            source: source.into(),
+        }
+    }
+
+    /// An integration that is not visible to the caller.
+    pub fn integration_not_found(id: impl std::fmt::Display) -> Self {
+        Error::NotFound {
+            kind: ResourceKind::Integration,
+            id: id.to_string(),
+        }
+    }
+
+    /// An unsupported operation.
+    pub fn unsupported(operation: &'static str, implementer: impl Into<String>) -> Self {
+        Error::Unsupported {
+            operation,
+            implementer: implementer.into(),
+        }
+    }
+
+    /// Whether retrying the same call later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::RateLimited { .. } | Error::Timeout { .. } | Error::Backend { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn messages_state_this_layer_and_keep_the_cause_in_source() {
+        let io = std::io::Error::other("disk on fire");
+        let e = Error::backend("sqlite", io);
+        assert_eq!(e.to_string(), "sqlite backend failed");
+        assert_eq!(e.source().unwrap().to_string(), "disk on fire");
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn messages() {
+        let e = Error::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+        };
+        assert_eq!(e.to_string(), "rate limited, retry after 30s");
+        assert_eq!(
+            Error::unsupported("webhook_test", "harbor").to_string(),
+            "webhook_test is not supported by harbor"
+        );
+        let c = Error::Conflict {
+            kind: ResourceKind::Integration,
+            id: "x".into(),
+            expected: 3,
+            actual: Some(4),
+        };
+        assert_eq!(c.to_string(), "integration x was changed concurrently: expected version 3");
+        assert!(!c.is_retryable());
+    }
+}

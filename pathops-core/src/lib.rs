@@ -1,0 +1,136 @@
+//! # pathops-core
+//!
+//! The domain of PathOps, an embeddable, tenant-scoped catalog of the external tools a delivery
+//! platform talks to (SCM, registries, CI, GitOps, object storage, hosts, feeds). This crate
+//! holds the types, the lifecycle and the contracts; it performs no network or database I/O and
+//! depends on no HTTP client, SQL driver or TLS stack.
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`id`] | [`IntegrationId`] (UUID v7), [`TenantId`], [`ActorId`] |
+//! | [`provider`] | [`IntegrationType`], [`Provider`] |
+//! | [`integration`], [`fields`] | the [`Integration`] entity, [`NewIntegration`], [`IntegrationPatch`] and validated field types |
+//! | [`lifecycle`] | the pure [`transition`](lifecycle::transition) function and [`HealthPolicy`] |
+//! | [`auth_ref`], [`secret`] | [`AuthRef`] and the [`SecretResolver`] trait with built-in resolvers |
+//! | [`connector`] | [`IntegrationConnector`], [`Capabilities`], [`CheckResult`], [`ConnectorRegistry`] |
+//! | [`store`], [`page`], [`health`], [`audit`], [`event`] | the [`CatalogStore`] contract and the records it keeps |
+//! | [`clock`] | [`Clock`], [`SystemClock`] |
+//! | [`error`], [`validate`] | [`Error`], the one public error enum, and [`ValidationError`] |
+//!
+//! Implementations live elsewhere: store backends in `pathops-store`, provider connectors in
+//! `pathops-connectors`, deterministic doubles and the conformance suites in `pathops-testkit`.
+//!
+//! ## Quick start: an integration through its lifecycle
+//!
+//! ```
+//! use pathops_core::lifecycle::{transition, LifecycleEvent};
+//! use pathops_core::{HealthPolicy, Integration, IntegrationId, IntegrationStatus, NewIntegration, Provider};
+//! use time::macros::datetime;
+//!
+//! let input = NewIntegration::builder("GitLab prod", Provider::GitLab, "https://gitlab.example.com")
+//!     .with_auth_ref("ref://acme/gitlab/ci-token")
+//!     .with_environment("production")
+//!     .build()?;
+//! let mut gitlab = Integration::new_draft(
+//!     IntegrationId::new(),
+//!     "acme".parse()?,
+//!     input,
+//!     "alice@example.com".parse()?,
+//!     datetime!(2026-11-21 09:00 UTC),
+//! );
+//!
+//! let policy = HealthPolicy::default(); // degrade after 3 failures, fail after 5
+//! for event in [LifecycleEvent::Submit, LifecycleEvent::CheckPassed] {
+//!     let t = transition(gitlab.lifecycle_state(), event, &policy)?;
+//!     gitlab.apply_transition(&t);
+//! }
+//! assert_eq!(gitlab.status, IntegrationStatus::Active);
+//!
+//! // Three failed checks in a row degrade it; one success brings it back.
+//! for _ in 0..3 {
+//!     let t = transition(gitlab.lifecycle_state(), LifecycleEvent::CheckFailed, &policy)?;
+//!     gitlab.apply_transition(&t);
+//! }
+//! assert_eq!(gitlab.status, IntegrationStatus::Degraded);
+//! let t = transition(gitlab.lifecycle_state(), LifecycleEvent::CheckPassed, &policy)?;
+//! gitlab.apply_transition(&t);
+//! assert_eq!((gitlab.status, gitlab.consecutive_failures), (IntegrationStatus::Active, 0));
+//!
+//! // Illegal events are typed errors naming both sides.
+//! let err = transition(gitlab.lifecycle_state(), LifecycleEvent::Submit, &policy).unwrap_err();
+//! assert_eq!(err.to_string(), "cannot submit an integration that is active (only a draft can be submitted)");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `mock` | off | `mockall` mocks of every trait: `MockIntegrationConnector`, `MockSecretResolver`, `MockCatalogStore` |
+//!
+//! ## Adding a connector or a store backend
+//!
+//! Implement [`IntegrationConnector`] (or [`CatalogStore`]) in your own crate or module, register
+//! it ([`ConnectorRegistry::register`]), and run the conformance suite of `pathops-testkit` from
+//! your `tests/`. Nothing in this crate needs editing: there is no `match` over providers or
+//! backends to extend.
+//!
+//! ## Secrets
+//!
+//! No type here holds a raw secret except [`secrecy::SecretString`], which never prints. An
+//! [`Integration`] keeps only an [`AuthRef`]; validation errors never echo the rejected input.
+
+pub mod audit;
+pub mod auth_ref;
+pub mod clock;
+pub mod connector;
+pub mod error;
+pub mod event;
+pub mod fields;
+pub mod health;
+pub mod id;
+pub mod integration;
+pub mod lifecycle;
+pub mod page;
+pub mod provider;
+pub mod secret;
+pub mod store;
+pub mod validate;
+
+pub use audit::{AuditAction, AuditEntry, AuditRecord};
+pub use auth_ref::{AuthRef, AuthRefError};
+pub use clock::{Clock, SystemClock};
+pub use connector::{
+    Capabilities, Capability, CheckResult, ConnectorContext, ConnectorRegistry, FailureCode,
+    IntegrationConnector, PluginDescriptor, Probe,
+};
+pub use error::{Error, ResourceKind, Result};
+pub use event::{EventEnvelope, EventType};
+pub use fields::{BaseUrl, Configuration, Description, Environment, IntegrationName, Tags};
+pub use health::{HealthCheckRecord, HealthStatus, HealthSummary, TimeRange};
+pub use id::{ActorId, IntegrationId, TenantId};
+pub use integration::{FieldChange, Integration, IntegrationPatch, NewIntegration};
+pub use lifecycle::{HealthPolicy, IntegrationStatus, InvalidTransition, LifecycleEvent};
+pub use page::{Cursor, ListFilter, ListQuery, Page};
+pub use provider::{IntegrationType, Provider};
+pub use secret::SecretResolver;
+pub use store::{CatalogStore, Change, Mutation, MutationOutcome};
+pub use validate::{Problem, ValidationError};
+
+/// Re-exported so callers name the same `SecretString` PathOps uses.
+pub use secrecy;
+
+#[cfg(test)]
+mod object_safety {
+    //! Compile-time guard: every public trait stays usable as `dyn Trait`.
+    use super::*;
+
+    #[allow(dead_code)]
+    fn assert_object_safe(
+        _: &dyn IntegrationConnector,
+        _: &dyn SecretResolver,
+        _: &dyn CatalogStore,
+        _: &dyn Clock,
+    ) {
+    }
+}

@@ -1,0 +1,227 @@
+//! [`CatalogStore`]: the persistence contract every backend implements.
+//!
+//! Rules every backend follows (the conformance suite in `pathops-testkit` checks them):
+//! - every call takes the tenant and never reads or writes another tenant's rows (the outbox
+//!   and plugin metadata calls are explicit operator calls across tenants);
+//! - [`CatalogStore::apply`] writes the integration row, its audit entry, its outbox events and
+//!   an optional health-check row in one transaction: all of them or none;
+//! - creating a name that a live integration of the tenant already has is
+//!   [`Error::AlreadyExists`]; updating at a stale version is [`Error::Conflict`];
+//! - an integration whose status is [`IntegrationStatus::Deleted`] is soft-deleted: kept, but
+//!   gone from every read;
+//! - audit entries are append-only and chained per tenant ([`AuditEntry::seal`]);
+//! - times are kept at microsecond precision.
+//!
+//! [`Error::AlreadyExists`]: crate::Error::AlreadyExists
+//! [`Error::Conflict`]: crate::Error::Conflict
+//! [`IntegrationStatus::Deleted`]: crate::IntegrationStatus::Deleted
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::audit::{AuditEntry, AuditRecord};
+use crate::connector::PluginDescriptor;
+use crate::error::Result;
+use crate::event::{EventEnvelope, OutboxClaim, OutboxEntry, OutboxRelease};
+use crate::health::{HealthCheckRecord, HealthSummary, TimeRange};
+use crate::id::{ActorId, IntegrationId, TenantId};
+use crate::integration::Integration;
+use crate::page::{ListQuery, Page};
+use crate::validate::{Problem, ValidationError};
+
+/// The row change of a [`Mutation`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Insert a new integration (its `version` is 1).
+    Create(Integration),
+    /// Replace the row if its stored version is `expected_version`; the stored row gets version
+    /// `expected_version + 1`. A status of `Deleted` soft-deletes it.
+    Update {
+        /// The integration as it should be stored (its `version` field is ignored).
+        integration: Integration,
+        /// The version the caller read.
+        expected_version: u64,
+    },
+}
+
+impl Change {
+    /// The integration written.
+    pub fn integration(&self) -> &Integration {
+        match self {
+            Change::Create(i) | Change::Update { integration: i, .. } => i,
+        }
+    }
+}
+
+/// One atomic catalog write: a row change, its audit entry, its events and optionally a
+/// health-check row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mutation {
+    /// The row change.
+    pub change: Change,
+    /// The audit entry, sealed by the store.
+    pub audit: AuditRecord,
+    /// Events for the outbox.
+    pub events: Vec<EventEnvelope>,
+    /// A health-check row (connection tests, health checks).
+    pub health_check: Option<HealthCheckRecord>,
+}
+
+impl Mutation {
+    /// The tenant of the mutation.
+    pub fn tenant_id(&self) -> &TenantId {
+        &self.change.integration().tenant_id
+    }
+
+    /// Checks that every part belongs to the same tenant and integration. Stores call this
+    /// before writing anything.
+    pub fn check_consistency(&self) -> Result<(), ValidationError> {
+        let i = self.change.integration();
+        let mismatch = |field| Err(ValidationError::new(field, Problem::OutOfRange));
+        if self.audit.tenant_id != i.tenant_id {
+            return mismatch("audit.tenant_id");
+        }
+        if self.audit.integration_id.is_some_and(|id| id != i.id) {
+            return mismatch("audit.integration_id");
+        }
+        if self
+            .events
+            .iter()
+            .any(|e| e.tenant_id != i.tenant_id || e.integration_id != i.id)
+        {
+            return mismatch("events");
+        }
+        if let Some(h) = &self.health_check
+            && (h.tenant_id != i.tenant_id || h.integration_id != i.id)
+        {
+            return mismatch("health_check");
+        }
+        Ok(())
+    }
+}
+
+/// What [`CatalogStore::apply`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MutationOutcome {
+    /// The integration as stored (with its new version).
+    pub integration: Integration,
+    /// The sealed audit entry.
+    pub audit: AuditEntry,
+}
+
+/// Which audit entries to read. Entries come back in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only entries about this integration.
+    pub integration_id: Option<IntegrationId>,
+    /// Only entries by this actor.
+    pub actor: Option<ActorId>,
+    /// Only entries in this window.
+    pub range: Option<TimeRange>,
+    /// Only entries after this sequence number (for paging).
+    pub after_sequence: Option<u64>,
+    /// At most this many (default and maximum 1,000).
+    pub limit: Option<u32>,
+}
+
+impl AuditQuery {
+    /// Largest (and default) page.
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// Every entry of the tenant, from the first.
+    pub fn all() -> Self {
+        Self {
+            integration_id: None,
+            actor: None,
+            range: None,
+            after_sequence: None,
+            limit: None,
+        }
+    }
+
+    /// Entries about one integration.
+    pub fn for_integration(id: IntegrationId) -> Self {
+        Self {
+            integration_id: Some(id),
+            ..Self::all()
+        }
+    }
+
+    /// The effective limit.
+    pub fn effective_limit(&self) -> u32 {
+        self.limit.unwrap_or(Self::MAX_LIMIT).clamp(1, Self::MAX_LIMIT)
+    }
+
+    /// Whether `entry` matches (used by in-memory backends and tests).
+    pub fn matches(&self, entry: &AuditEntry) -> bool {
+        self.integration_id
+            .is_none_or(|id| entry.record.integration_id == Some(id))
+            && self.actor.as_ref().is_none_or(|a| &entry.record.actor == a)
+            && self.range.is_none_or(|r| r.contains(entry.record.at))
+            && self.after_sequence.is_none_or(|s| entry.sequence > s)
+    }
+}
+
+/// A row of `plugin_metadata`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginMetadata {
+    /// What the connector declared.
+    pub descriptor: PluginDescriptor,
+    /// When it was (last) discovered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub discovered_at: OffsetDateTime,
+}
+
+/// Persistence for the catalog. Object-safe; hold it as `Arc<dyn CatalogStore>`.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait CatalogStore: Send + Sync + fmt::Debug {
+    /// The backend's name (`memory`, `sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    /// One live integration of `tenant`, or [`Error::NotFound`](crate::Error::NotFound).
+    async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Integration>;
+
+    /// A page of live integrations of `tenant`, ordered by `(name, id)`.
+    async fn list(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<Integration>>;
+
+    /// Writes a mutation atomically (see the module docs).
+    async fn apply(&self, mutation: Mutation) -> Result<MutationOutcome>;
+
+    /// Health checks of one integration in `range`, newest first, at most `limit`.
+    async fn health_history(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        range: TimeRange,
+        limit: u32,
+    ) -> Result<Vec<HealthCheckRecord>>;
+
+    /// Summary of one integration's checks in `range` ([`HealthSummary::from_records`]).
+    async fn health_summary(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        range: TimeRange,
+    ) -> Result<HealthSummary>;
+
+    /// Audit entries of `tenant` matching `query`, in sequence order.
+    async fn audit(&self, tenant: &TenantId, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    /// Leases up to `claim.limit` due events (not delivered, not dead, due, lease free or
+    /// expired), oldest first, and counts an attempt on each. Operator call: across tenants.
+    async fn claim_outbox(&self, claim: &OutboxClaim) -> Result<Vec<OutboxEntry>>;
+
+    /// Records what became of a leased event and frees its lease.
+    async fn release_outbox(&self, event_id: Uuid, release: OutboxRelease) -> Result<()>;
+
+    /// Inserts or replaces plugin rows by descriptor id. Operator call.
+    async fn upsert_plugins(&self, plugins: &[PluginMetadata]) -> Result<()>;
+
+    /// Every plugin row, ordered by id. Operator call.
+    async fn list_plugins(&self) -> Result<Vec<PluginMetadata>>;
+}
