@@ -169,10 +169,12 @@ impl AuditEntry {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Where a chain is broken.
@@ -250,7 +252,9 @@ mod tests {
                 AuditAction::Updated,
                 datetime!(2026-01-01 00:00:00.123456789 UTC),
             );
-            let prev = out.last().map_or(GENESIS_HASH.to_owned(), |e| e.hash.clone());
+            let prev = out
+                .last()
+                .map_or(GENESIS_HASH.to_owned(), |e| e.hash.clone());
             out.push(AuditEntry::seal(rec, i as u64 + 1, &prev));
         }
         out
@@ -260,7 +264,11 @@ mod tests {
     fn an_intact_chain_verifies() {
         let c = chain(5);
         assert_eq!(verify_chain(&c), Ok(()));
-        assert_eq!(c[0].record.at.nanosecond() % 1000, 0, "sealed at microseconds");
+        assert_eq!(
+            c[0].record.at.nanosecond() % 1000,
+            0,
+            "sealed at microseconds"
+        );
         let json = serde_json::to_string(&c[1]).unwrap();
         assert_eq!(serde_json::from_str::<AuditEntry>(&json).unwrap(), c[1]);
     }
@@ -269,12 +277,18 @@ mod tests {
     fn edits_removals_and_reorders_are_found() {
         let mut edited = chain(4);
         edited[2].record.reason = Some("sneaky".into());
-        assert_eq!(verify_chain(&edited).unwrap_err().kind, ChainBreakKind::HashMismatch);
+        assert_eq!(
+            verify_chain(&edited).unwrap_err().kind,
+            ChainBreakKind::HashMismatch
+        );
         assert_eq!(verify_chain(&edited).unwrap_err().sequence, 3);
 
         let mut removed = chain(4);
         removed.remove(1);
-        assert_eq!(verify_chain(&removed).unwrap_err().kind, ChainBreakKind::SequenceGap);
+        assert_eq!(
+            verify_chain(&removed).unwrap_err().kind,
+            ChainBreakKind::SequenceGap
+        );
 
         let mut reordered = chain(4);
         reordered.swap(1, 2);
@@ -286,6 +300,9 @@ mod tests {
         for (i, e) in renumbered.iter_mut().enumerate() {
             e.sequence = i as u64 + 1;
         }
-        assert_eq!(verify_chain(&renumbered).unwrap_err().kind, ChainBreakKind::LinkMismatch);
+        assert_eq!(
+            verify_chain(&renumbered).unwrap_err().kind,
+            ChainBreakKind::LinkMismatch
+        );
     }
 }

@@ -77,7 +77,10 @@ impl AuthRef {
         use AuthRefPart as P;
 
         if input.len() > Self::MAX_LEN {
-            return Err(AuthRefError::new(P::Whole, K::TooLong { max: Self::MAX_LEN }));
+            return Err(AuthRefError::new(
+                P::Whole,
+                K::TooLong { max: Self::MAX_LEN },
+            ));
         }
         if let Some(index) = input.find(char::is_whitespace) {
             return Err(AuthRefError::new(P::Whole, K::Whitespace { index }));
@@ -267,7 +270,7 @@ fn check_segment(
 
 impl fmt::Display for AuthRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.raw)
+        f.pad(&self.raw)
     }
 }
 
@@ -443,7 +446,10 @@ mod tests {
     #[test]
     fn rejections_name_the_part() {
         assert_eq!(err("acme/gitlab/key"), (P::Scheme, K::MissingScheme));
-        assert_eq!(err("https://acme/gitlab/key"), (P::Scheme, K::UnknownScheme));
+        assert_eq!(
+            err("https://acme/gitlab/key"),
+            (P::Scheme, K::UnknownScheme)
+        );
         assert_eq!(
             err("ref://acme/gitlab"),
             (
@@ -462,14 +468,38 @@ mod tests {
         assert_eq!(err("authref://vault"), (P::Path, K::Empty));
         assert_eq!(err("authref://vault/"), (P::Path, K::Empty));
         assert_eq!(err("authref://vault/kv#"), (P::Field, K::Empty));
-        assert_eq!(err("authref://Vault/kv"), (P::Backend, K::InvalidCharacter { index: 0 }));
-        assert_eq!(err("ref://ACME/gitlab/key"), (P::Scope, K::InvalidCharacter { index: 0 }));
-        assert_eq!(err("ref://acme/gitlab/k%2e"), (P::Key, K::InvalidCharacter { index: 1 }));
-        assert_eq!(err("ref://acme/gitlab/-k"), (P::Key, K::InvalidCharacter { index: 0 }));
-        assert_eq!(err("ref://acme/git lab/key"), (P::Whole, K::Whitespace { index: 14 }));
-        assert_eq!(err("ref://acme/gitlab/key\u{7}"), (P::Whole, K::ControlCharacter { index: 21 }));
-        assert_eq!(err(&format!("ref://acme/gitlab/{}", "k".repeat(600))), (P::Whole, K::TooLong { max: 512 }));
-        assert_eq!(err(&format!("ref://acme/gitlab/{}", "k".repeat(129))), (P::Key, K::TooLong { max: 128 }));
+        assert_eq!(
+            err("authref://Vault/kv"),
+            (P::Backend, K::InvalidCharacter { index: 0 })
+        );
+        assert_eq!(
+            err("ref://ACME/gitlab/key"),
+            (P::Scope, K::InvalidCharacter { index: 0 })
+        );
+        assert_eq!(
+            err("ref://acme/gitlab/k%2e"),
+            (P::Key, K::InvalidCharacter { index: 1 })
+        );
+        assert_eq!(
+            err("ref://acme/gitlab/-k"),
+            (P::Key, K::InvalidCharacter { index: 0 })
+        );
+        assert_eq!(
+            err("ref://acme/git lab/key"),
+            (P::Whole, K::Whitespace { index: 14 })
+        );
+        assert_eq!(
+            err("ref://acme/gitlab/key\u{7}"),
+            (P::Whole, K::ControlCharacter { index: 21 })
+        );
+        assert_eq!(
+            err(&format!("ref://acme/gitlab/{}", "k".repeat(600))),
+            (P::Whole, K::TooLong { max: 512 })
+        );
+        assert_eq!(
+            err(&format!("ref://acme/gitlab/{}", "k".repeat(129))),
+            (P::Key, K::TooLong { max: 128 })
+        );
         let deep = format!("authref://vault/{}", vec!["a"; 17].join("/"));
         assert_eq!(err(&deep), (P::Path, K::TooManySegments { max: 16 }));
     }

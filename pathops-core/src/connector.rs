@@ -220,7 +220,7 @@ impl FailureCode {
 
 impl fmt::Display for FailureCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -261,7 +261,9 @@ impl CheckResult {
     pub fn failed(failure: FailureCode, latency: Duration, message: impl Into<String>) -> Self {
         use FailureCode as F;
         let (reachability, authentication) = match failure {
-            F::Dns | F::Connect | F::Tls | F::Timeout | F::Offline => (Probe::Failed, Probe::NotChecked),
+            F::Dns | F::Connect | F::Tls | F::Timeout | F::Offline => {
+                (Probe::Failed, Probe::NotChecked)
+            }
             F::NoConnector | F::SecretUnresolved | F::InvalidConfig | F::Unsupported => {
                 (Probe::NotChecked, Probe::NotChecked)
             }
@@ -469,7 +471,13 @@ mod tests {
         let caps = Fixed(Provider::Harbor).capabilities();
         assert!(caps.require(Capability::HealthCheck, "harbor").is_ok());
         let err = caps.require(Capability::WebhookTest, "harbor").unwrap_err();
-        assert!(matches!(err, Error::Unsupported { operation: "webhook_test", .. }));
+        assert!(matches!(
+            err,
+            Error::Unsupported {
+                operation: "webhook_test",
+                ..
+            }
+        ));
         assert_eq!(
             serde_json::to_value(&caps).unwrap(),
             json!(["test_connection", "health_check"])
@@ -479,23 +487,36 @@ mod tests {
     #[test]
     fn failure_codes_derive_probes_and_serialize_with_data() {
         let r = CheckResult::failed(FailureCode::Dns, Duration::ZERO, "no such host");
-        assert_eq!((r.reachability, r.authentication), (Probe::Failed, Probe::NotChecked));
+        assert_eq!(
+            (r.reachability, r.authentication),
+            (Probe::Failed, Probe::NotChecked)
+        );
         let r = CheckResult::failed(FailureCode::Unauthenticated, Duration::ZERO, "401");
-        assert_eq!((r.reachability, r.authentication), (Probe::Passed, Probe::Failed));
+        assert_eq!(
+            (r.reachability, r.authentication),
+            (Probe::Passed, Probe::Failed)
+        );
         let code = FailureCode::PermissionDenied {
             missing_scope: Some("api".into()),
         };
         assert_eq!(code.as_str(), "permission_denied");
         let v = serde_json::to_value(&code).unwrap();
-        assert_eq!(v, json!({"code": "permission_denied", "missing_scope": "api"}));
+        assert_eq!(
+            v,
+            json!({"code": "permission_denied", "missing_scope": "api"})
+        );
         assert_eq!(serde_json::from_value::<FailureCode>(v).unwrap(), code);
         let limited = FailureCode::RateLimited {
             reset_at: Some(time::macros::datetime!(2026-11-21 12:00 UTC)),
         };
         let v = serde_json::to_value(&limited).unwrap();
-        assert_eq!(v, json!({"code": "rate_limited", "reset_at": "2026-11-21T12:00:00Z"}));
+        assert_eq!(
+            v,
+            json!({"code": "rate_limited", "reset_at": "2026-11-21T12:00:00Z"})
+        );
         assert_eq!(serde_json::from_value::<FailureCode>(v).unwrap(), limited);
-        let passed = CheckResult::passed(Duration::from_millis(12), "ok").with_detail("version", "17.5");
+        let passed =
+            CheckResult::passed(Duration::from_millis(12), "ok").with_detail("version", "17.5");
         assert!(passed.is_success());
         let v = serde_json::to_value(&passed).unwrap();
         assert_eq!(v["latency"], json!(12));

@@ -202,7 +202,10 @@ mod tests {
             expected: 3,
             actual: Some(4),
         };
-        assert_eq!(c.to_string(), "integration x was changed concurrently: expected version 3");
+        assert_eq!(
+            c.to_string(),
+            "integration x was changed concurrently: expected version 3"
+        );
         assert!(!c.is_retryable());
     }
 }

@@ -72,7 +72,7 @@ impl EventType {
 
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -220,11 +220,18 @@ impl Default for OutboxRetryPolicy {
 
 impl OutboxRetryPolicy {
     /// The release for an event whose attempt number `attempts` failed at `now`.
-    pub fn after_failure(&self, attempts: u32, now: OffsetDateTime, error: String) -> OutboxRelease {
+    pub fn after_failure(
+        &self,
+        attempts: u32,
+        now: OffsetDateTime,
+        error: String,
+    ) -> OutboxRelease {
         if attempts >= self.max_attempts {
             return OutboxRelease::Dead { at: now, error };
         }
-        let factor = 1u32.checked_shl(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(attempts.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         let delay = self
             .initial_backoff
             .checked_mul(factor)
@@ -280,6 +287,9 @@ mod tests {
             })
             .collect();
         assert_eq!(delays, vec![1, 2, 4, 8, 10]);
-        assert!(matches!(p.after_failure(6, now, "x".into()), OutboxRelease::Dead { .. }));
+        assert!(matches!(
+            p.after_failure(6, now, "x".into()),
+            OutboxRelease::Dead { .. }
+        ));
     }
 }

@@ -178,7 +178,7 @@ impl BaseUrl {
 
 impl fmt::Display for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -223,7 +223,9 @@ impl Configuration {
         let serde_json::Value::Object(map) = value else {
             return Err(ValidationError::new("configuration", Problem::NotAnObject));
         };
-        let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&map)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > Self::MAX_BYTES {
             return Err(ValidationError::new(
                 "configuration",
@@ -389,7 +391,7 @@ impl Environment {
 
 impl fmt::Display for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -409,9 +411,10 @@ impl FromStr for Environment {
                 if other.len() > 32 {
                     return err(Problem::TooLong { max: 32 });
                 }
-                if let Some((index, _)) = other.char_indices().find(|(_, c)| {
-                    !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
-                }) {
+                if let Some((index, _)) = other
+                    .char_indices()
+                    .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+                {
                     return err(Problem::InvalidCharacter { index });
                 }
                 if !other.starts_with(|c: char| c.is_ascii_lowercase()) {
@@ -440,7 +443,7 @@ macro_rules! display_as_str {
     ($($t:ty),*) => {$(
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.pad(&self.0)
             }
         }
         impl TryFrom<String> for $t {
@@ -476,11 +479,19 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["GitLab (prod)", "registry.example.com:443/team", "Ünïcødé 名前", "e\u{301}cole"] {
+        for ok in [
+            "GitLab (prod)",
+            "registry.example.com:443/team",
+            "Ünïcødé 名前",
+            "e\u{301}cole",
+        ] {
             assert!(IntegrationName::new(ok).is_ok(), "{ok}");
         }
         assert!(IntegrationName::new("n".repeat(128)).is_ok());
-        assert!(IntegrationName::new("名".repeat(128)).is_ok(), "limit is in characters");
+        assert!(
+            IntegrationName::new("名".repeat(128)).is_ok(),
+            "limit is in characters"
+        );
         assert_eq!(problem(IntegrationName::new("")), ("name", Problem::Empty));
         assert_eq!(
             problem(IntegrationName::new("n".repeat(129))),
@@ -516,15 +527,22 @@ mod tests {
     #[test]
     fn base_urls() {
         assert_eq!(
-            BaseUrl::parse("https://gitlab.example.com/").unwrap().as_str(),
+            BaseUrl::parse("https://gitlab.example.com/")
+                .unwrap()
+                .as_str(),
             "https://gitlab.example.com"
         );
         assert_eq!(
-            BaseUrl::parse("http://127.0.0.1:8080/gitlab//").unwrap().as_str(),
+            BaseUrl::parse("http://127.0.0.1:8080/gitlab//")
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:8080/gitlab"
         );
         let b = BaseUrl::parse("https://h.example/gitlab").unwrap();
-        assert_eq!(b.join("/api/v4/user"), "https://h.example/gitlab/api/v4/user");
+        assert_eq!(
+            b.join("/api/v4/user"),
+            "https://h.example/gitlab/api/v4/user"
+        );
         assert_eq!(b.host(), "h.example");
         let cases = [
             ("", Problem::Empty),
@@ -539,10 +557,18 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            assert_eq!(problem(BaseUrl::parse(input)), ("base_url", want), "{input}");
+            assert_eq!(
+                problem(BaseUrl::parse(input)),
+                ("base_url", want),
+                "{input}"
+            );
         }
         assert!(matches!(
-            problem(BaseUrl::parse(&format!("https://h.example/{}", "a".repeat(2100)))).1,
+            problem(BaseUrl::parse(&format!(
+                "https://h.example/{}",
+                "a".repeat(2100)
+            )))
+            .1,
             Problem::TooLong { .. }
         ));
         assert!(serde_json::from_str::<BaseUrl>("\"ftp://x\"").is_err());
@@ -558,12 +584,7 @@ mod tests {
         let big = json!({ "blob": "x".repeat(64 * 1024) });
         assert_eq!(
             problem(Configuration::new(big)),
-            (
-                "configuration",
-                Problem::TooLarge {
-                    max_bytes: 65536
-                }
-            )
+            ("configuration", Problem::TooLarge { max_bytes: 65536 })
         );
         assert_eq!(
             problem(Configuration::from_json("{not json")),
@@ -583,7 +604,10 @@ mod tests {
             ("tags", Problem::InvalidCharacter { index: 3 })
         );
         let many: Vec<String> = (0..33).map(|i| format!("t{i}")).collect();
-        assert_eq!(problem(Tags::new(many)), ("tags", Problem::TooMany { max: 32 }));
+        assert_eq!(
+            problem(Tags::new(many)),
+            ("tags", Problem::TooMany { max: 32 })
+        );
         assert_eq!(
             problem(Tags::new(["t".repeat(65)])),
             ("tags", Problem::TooLong { max: 64 })
@@ -592,7 +616,10 @@ mod tests {
 
     #[test]
     fn environments() {
-        assert_eq!("staging".parse::<Environment>().unwrap(), Environment::Staging);
+        assert_eq!(
+            "staging".parse::<Environment>().unwrap(),
+            Environment::Staging
+        );
         assert_eq!(
             "eu-west-2".parse::<Environment>().unwrap(),
             Environment::Custom("eu-west-2".into())

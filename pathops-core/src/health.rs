@@ -235,7 +235,9 @@ mod tests {
             id: Uuid::now_v7(),
             tenant_id: "t".parse().unwrap(),
             integration_id: IntegrationId::new(),
-            checked_at: datetime!(2026-01-01 00:00 UTC).replace_minute(minute).unwrap(),
+            checked_at: datetime!(2026-01-01 00:00 UTC)
+                .replace_minute(minute)
+                .unwrap(),
             kind: CheckKind::HealthCheck,
             status,
             failure: None,
@@ -260,7 +262,10 @@ mod tests {
         assert_eq!(s.last_success_at, Some(datetime!(2026-01-01 00:20 UTC)));
         assert_eq!(s.last_failure_at, Some(datetime!(2026-01-01 00:30 UTC)));
         let empty = HealthSummary::from_records(&[]);
-        assert_eq!((empty.checks, empty.uptime_percent, empty.p95_latency_ms), (0, None, None));
+        assert_eq!(
+            (empty.checks, empty.uptime_percent, empty.p95_latency_ms),
+            (0, None, None)
+        );
     }
 
     #[test]

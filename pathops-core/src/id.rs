@@ -97,7 +97,7 @@ macro_rules! string_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.pad(&self.0)
             }
         }
 
@@ -169,10 +169,16 @@ fn check_identifier(
         return Err(ValidationError::new(field, Problem::TooLong { max }));
     }
     if let Some((index, _)) = value.char_indices().find(|(_, c)| !allowed(*c)) {
-        return Err(ValidationError::new(field, Problem::InvalidCharacter { index }));
+        return Err(ValidationError::new(
+            field,
+            Problem::InvalidCharacter { index },
+        ));
     }
     if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(ValidationError::new(field, Problem::InvalidCharacter { index: 0 }));
+        return Err(ValidationError::new(
+            field,
+            Problem::InvalidCharacter { index: 0 },
+        ));
     }
     Ok(())
 }

@@ -137,11 +137,17 @@ impl Integration {
     /// change must keep the integration type, and a patch that changes nothing is refused.
     /// Whether the connection settings changed (and so the integration must be verified again)
     /// is reported in [`PatchOutcome::connection_changed`].
-    pub fn apply_patch(&mut self, patch: &IntegrationPatch) -> Result<PatchOutcome, ValidationError> {
+    pub fn apply_patch(
+        &mut self,
+        patch: &IntegrationPatch,
+    ) -> Result<PatchOutcome, ValidationError> {
         if let Some(provider) = &patch.provider
             && provider.integration_type() != self.integration_type
         {
-            return Err(ValidationError::new("provider", Problem::ProviderTypeMismatch));
+            return Err(ValidationError::new(
+                "provider",
+                Problem::ProviderTypeMismatch,
+            ));
         }
         let mut changes = Vec::new();
         macro_rules! set {
@@ -276,7 +282,10 @@ impl NewIntegration {
 /// assert_eq!(new.tags.as_slice(), ["prod", "team:platform"]);
 /// # Ok::<(), pathops_core::ValidationError>(())
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+///
+/// Its `Debug` output shows only the name and provider: before validation, `base_url` may
+/// carry credentials (`https://user:token@host`) and `auth_ref` may hold a pasted secret.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewIntegrationBuilder {
     name: String,
@@ -296,6 +305,15 @@ pub struct NewIntegrationBuilder {
     tags: Vec<String>,
     #[serde(default)]
     owner_id: Option<String>,
+}
+
+impl std::fmt::Debug for NewIntegrationBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewIntegrationBuilder")
+            .field("name", &self.name)
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NewIntegrationBuilder {
@@ -346,7 +364,10 @@ impl NewIntegrationBuilder {
         if let Some(t) = self.integration_type
             && t != self.provider.integration_type()
         {
-            return Err(ValidationError::new("provider", Problem::ProviderTypeMismatch));
+            return Err(ValidationError::new(
+                "provider",
+                Problem::ProviderTypeMismatch,
+            ));
         }
         let base_url = BaseUrl::parse(&self.base_url)?;
         let auth_ref = self
@@ -413,10 +434,11 @@ mod tests {
     use time::macros::datetime;
 
     fn sample() -> Integration {
-        let input = NewIntegration::builder("GitLab", Provider::GitLab, "https://gitlab.example.com")
-            .with_auth_ref("ref://acme/gitlab/token")
-            .build()
-            .unwrap();
+        let input =
+            NewIntegration::builder("GitLab", Provider::GitLab, "https://gitlab.example.com")
+                .with_auth_ref("ref://acme/gitlab/token")
+                .build()
+                .unwrap();
         Integration::new_draft(
             IntegrationId::new(),
             "acme".parse().unwrap(),
@@ -430,8 +452,14 @@ mod tests {
     fn builder_reports_the_first_bad_field() {
         let base = || NewIntegration::builder("ok", Provider::Harbor, "https://h.example");
         let field = |b: NewIntegrationBuilder| b.build().unwrap_err().field;
-        assert_eq!(field(NewIntegration::builder("", Provider::Harbor, "https://h")), "name");
-        assert_eq!(field(NewIntegration::builder("ok", Provider::Harbor, "h")), "base_url");
+        assert_eq!(
+            field(NewIntegration::builder("", Provider::Harbor, "https://h")),
+            "name"
+        );
+        assert_eq!(
+            field(NewIntegration::builder("ok", Provider::Harbor, "h")),
+            "base_url"
+        );
         assert_eq!(field(base().with_auth_ref("vault:x")), "auth_ref");
         assert_eq!(field(base().with_configuration(json!(1))), "configuration");
         assert_eq!(field(base().with_environment("PROD")), "environment");
@@ -439,7 +467,10 @@ mod tests {
         assert_eq!(field(base().with_owner("a b")), "owner_id");
         assert_eq!(field(base().with_description("\u{0}")), "description");
         assert_eq!(
-            base().with_integration_type(IntegrationType::Scm).build().unwrap_err(),
+            base()
+                .with_integration_type(IntegrationType::Scm)
+                .build()
+                .unwrap_err(),
             ValidationError::new("provider", Problem::ProviderTypeMismatch)
         );
     }
@@ -454,10 +485,12 @@ mod tests {
         let new = b.build().unwrap();
         assert_eq!(new.provider, Provider::Harbor);
         assert_eq!(new.environment, Some(Environment::Staging));
-        assert!(serde_json::from_value::<NewIntegrationBuilder>(json!({
-            "name": "x", "provider": "harbor", "base_url": "https://x", "password": "hunter2"
-        }))
-        .is_err());
+        assert!(
+            serde_json::from_value::<NewIntegrationBuilder>(json!({
+                "name": "x", "provider": "harbor", "base_url": "https://x", "password": "hunter2"
+            }))
+            .is_err()
+        );
     }
 
     #[test]
@@ -499,7 +532,11 @@ mod tests {
     fn transitions_write_back_and_clear_pause_details() {
         let mut i = sample();
         let p = HealthPolicy::default();
-        for e in [LifecycleEvent::Submit, LifecycleEvent::CheckPassed, LifecycleEvent::Pause] {
+        for e in [
+            LifecycleEvent::Submit,
+            LifecycleEvent::CheckPassed,
+            LifecycleEvent::Pause,
+        ] {
             let t = transition(i.lifecycle_state(), e, &p).unwrap();
             i.apply_transition(&t);
         }

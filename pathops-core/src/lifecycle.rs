@@ -76,7 +76,7 @@ impl IntegrationStatus {
 
 impl fmt::Display for IntegrationStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -198,7 +198,7 @@ impl LifecycleEvent {
 
 impl fmt::Display for LifecycleEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -307,7 +307,9 @@ pub fn transition(
             return Err(refuse(Some("it has not passed a connection test")));
         }
         (_, E::Activate) => {
-            return Err(refuse(Some("only a verified pending integration can be activated")));
+            return Err(refuse(Some(
+                "only a verified pending integration can be activated",
+            )));
         }
 
         (S::PendingVerification | S::Active | S::Degraded | S::Failed, E::Pause) => {
@@ -423,7 +425,11 @@ mod tests {
             (S::Deleted, E::ConnectionChanged, None),
             (S::Deleted, E::Delete, None),
         ];
-        assert_eq!(table.len(), S::ALL.len() * E::ALL.len(), "table covers every pair");
+        assert_eq!(
+            table.len(),
+            S::ALL.len() * E::ALL.len(),
+            "table covers every pair"
+        );
         for status in S::ALL {
             for event in E::ALL {
                 let expected = table
@@ -440,7 +446,10 @@ mod tests {
                     (Err(e), None) => {
                         assert_eq!((e.from, e.event), (status, event));
                         let msg = e.to_string();
-                        assert!(msg.contains(status.as_str()) && msg.contains(event.as_str()), "{msg}");
+                        assert!(
+                            msg.contains(status.as_str()) && msg.contains(event.as_str()),
+                            "{msg}"
+                        );
                     }
                     (got, want) => panic!("({status}, {event}): got {got:?}, want {want:?}"),
                 }

@@ -223,12 +223,18 @@ mod tests {
             Err(Error::InvalidCursor { reason }) => reason,
             other => panic!("{other:?}"),
         };
-        assert_eq!(reason(c.decode(&t("other"), &filter)), "issued for another tenant");
+        assert_eq!(
+            reason(c.decode(&t("other"), &filter)),
+            "issued for another tenant"
+        );
         let narrower = ListFilter {
             status: Some(IntegrationStatus::Active),
             ..ListFilter::default()
         };
-        assert_eq!(reason(c.decode(&t("acme"), &narrower)), "issued for another filter");
+        assert_eq!(
+            reason(c.decode(&t("acme"), &narrower)),
+            "issued for another filter"
+        );
 
         let mut tampered = c.as_str().to_owned();
         let flip = if tampered.starts_with('e') { "f" } else { "e" };
@@ -250,11 +256,23 @@ mod tests {
     #[test]
     fn limits() {
         assert_eq!(ListQuery::default().effective_limit(), Ok(50));
-        assert_eq!(ListQuery::default().with_limit(500).effective_limit(), Ok(500));
         assert_eq!(
-            ListQuery::default().with_limit(501).effective_limit().unwrap_err().field,
+            ListQuery::default().with_limit(500).effective_limit(),
+            Ok(500)
+        );
+        assert_eq!(
+            ListQuery::default()
+                .with_limit(501)
+                .effective_limit()
+                .unwrap_err()
+                .field,
             "limit"
         );
-        assert!(ListQuery::default().with_limit(0).effective_limit().is_err());
+        assert!(
+            ListQuery::default()
+                .with_limit(0)
+                .effective_limit()
+                .is_err()
+        );
     }
 }

@@ -64,7 +64,7 @@ impl IntegrationType {
 
 impl fmt::Display for IntegrationType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -74,7 +74,10 @@ impl FromStr for IntegrationType {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or(ValidationError::new("integration_type", Problem::UnknownValue))
+            .ok_or(ValidationError::new(
+                "integration_type",
+                Problem::UnknownValue,
+            ))
     }
 }
 
@@ -193,16 +196,25 @@ impl Provider {
             return Err(ValidationError::new("provider", Problem::Empty));
         }
         if name.len() > 64 {
-            return Err(ValidationError::new("provider", Problem::TooLong { max: 64 }));
+            return Err(ValidationError::new(
+                "provider",
+                Problem::TooLong { max: 64 },
+            ));
         }
         if let Some((index, _)) = name
             .char_indices()
             .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
         {
-            return Err(ValidationError::new("provider", Problem::InvalidCharacter { index }));
+            return Err(ValidationError::new(
+                "provider",
+                Problem::InvalidCharacter { index },
+            ));
         }
         if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-            return Err(ValidationError::new("provider", Problem::InvalidCharacter { index: 0 }));
+            return Err(ValidationError::new(
+                "provider",
+                Problem::InvalidCharacter { index: 0 },
+            ));
         }
         if Self::built_in(&name).is_some() {
             return Err(ValidationError::new("provider", Problem::UnknownValue));
@@ -221,7 +233,7 @@ impl Provider {
 
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -311,11 +323,20 @@ mod tests {
     #[test]
     fn providers_know_their_type() {
         assert_eq!(Provider::GitLab.integration_type(), IntegrationType::Scm);
-        assert_eq!(Provider::Harbor.integration_type(), IntegrationType::Registry);
+        assert_eq!(
+            Provider::Harbor.integration_type(),
+            IntegrationType::Registry
+        );
         assert_eq!(Provider::Jenkins.integration_type(), IntegrationType::Ci);
         assert_eq!(Provider::ArgoCd.integration_type(), IntegrationType::GitOps);
-        assert_eq!(Provider::MinIo.integration_type(), IntegrationType::ObjectStorage);
-        assert_eq!(Provider::Concelier.integration_type(), IntegrationType::Feed);
+        assert_eq!(
+            Provider::MinIo.integration_type(),
+            IntegrationType::ObjectStorage
+        );
+        assert_eq!(
+            Provider::Concelier.integration_type(),
+            IntegrationType::Feed
+        );
         assert_eq!(Provider::Zastava.integration_type(), IntegrationType::Host);
     }
 
@@ -331,11 +352,15 @@ mod tests {
             p
         );
         assert_eq!(
-            Provider::custom("gitlab", IntegrationType::Scm).unwrap_err().problem,
+            Provider::custom("gitlab", IntegrationType::Scm)
+                .unwrap_err()
+                .problem,
             Problem::UnknownValue
         );
         assert_eq!(
-            Provider::custom("Acme", IntegrationType::Scm).unwrap_err().problem,
+            Provider::custom("Acme", IntegrationType::Scm)
+                .unwrap_err()
+                .problem,
             Problem::InvalidCharacter { index: 0 }
         );
         assert!("no-such-provider".parse::<Provider>().is_err());

@@ -75,7 +75,9 @@ impl fmt::Debug for StaticResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut refs: Vec<&str> = self.secrets.keys().map(AuthRef::as_str).collect();
         refs.sort_unstable();
-        f.debug_struct("StaticResolver").field("refs", &refs).finish()
+        f.debug_struct("StaticResolver")
+            .field("refs", &refs)
+            .finish()
     }
 }
 
@@ -97,9 +99,10 @@ pub struct EnvResolver {
 impl EnvResolver {
     /// Captures the process environment. A thin wrapper over [`EnvResolver::from_vars`].
     pub fn from_env() -> Self {
-        Self::from_vars(std::env::vars_os().filter_map(|(k, v)| {
-            Some((k.into_string().ok()?, v.into_string().ok()?))
-        }))
+        Self::from_vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
     /// Builds the resolver from `(name, value)` pairs.
@@ -314,8 +317,14 @@ mod tests {
         block_on(async {
             let s = env.resolve(&r("ref://acme/gitlab/ci-token")).await.unwrap();
             assert_eq!(s.expose_secret(), "s3cret");
-            let missing = env.resolve(&r("ref://acme/gitlab/other")).await.unwrap_err();
-            assert_eq!(missing.to_string(), "secret not found: ref://acme/gitlab/other");
+            let missing = env
+                .resolve(&r("ref://acme/gitlab/other"))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                missing.to_string(),
+                "secret not found: ref://acme/gitlab/other"
+            );
         });
     }
 
@@ -334,7 +343,10 @@ mod tests {
         block_on(async {
             let s = files.resolve(&r("ref://acme/gitlab/token")).await.unwrap();
             assert_eq!(s.expose_secret(), "glpat-abc");
-            let s = files.resolve(&r("authref://file/acme/gitlab/token")).await.unwrap();
+            let s = files
+                .resolve(&r("authref://file/acme/gitlab/token"))
+                .await
+                .unwrap();
             assert_eq!(s.expose_secret(), "glpat-abc");
             assert!(matches!(
                 files.resolve(&r("ref://acme/gitlab/missing")).await,
@@ -369,6 +381,12 @@ mod tests {
         });
         let empty = ChainResolver::new();
         let err = block_on(empty.resolve(&r("ref://x/y/z"))).unwrap_err();
-        assert!(matches!(err, Error::NotFound { kind: ResourceKind::Secret, .. }));
+        assert!(matches!(
+            err,
+            Error::NotFound {
+                kind: ResourceKind::Secret,
+                ..
+            }
+        ));
     }
 }

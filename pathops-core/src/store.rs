@@ -153,7 +153,9 @@ impl AuditQuery {
 
     /// The effective limit.
     pub fn effective_limit(&self) -> u32 {
-        self.limit.unwrap_or(Self::MAX_LIMIT).clamp(1, Self::MAX_LIMIT)
+        self.limit
+            .unwrap_or(Self::MAX_LIMIT)
+            .clamp(1, Self::MAX_LIMIT)
     }
 
     /// Whether `entry` matches (used by in-memory backends and tests).

@@ -58,7 +58,10 @@ mod tests {
         let c = ManualClock::default();
         assert_eq!(c.now(), ManualClock::DEFAULT_START);
         c.advance(Duration::from_millis(1500));
-        assert_eq!(c.now() - ManualClock::DEFAULT_START, time::Duration::milliseconds(1500));
+        assert_eq!(
+            c.now() - ManualClock::DEFAULT_START,
+            time::Duration::milliseconds(1500)
+        );
         c.set(ManualClock::DEFAULT_START);
         assert_eq!(c.now(), ManualClock::DEFAULT_START);
     }

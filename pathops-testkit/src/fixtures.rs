@@ -117,7 +117,13 @@ impl IntegrationBuilder {
             b = b.with_environment(e);
         }
         let input = b.build().expect("valid test integration");
-        Integration::new_draft(IntegrationId::new(), self.tenant, input, self.actor, self.at)
+        Integration::new_draft(
+            IntegrationId::new(),
+            self.tenant,
+            input,
+            self.actor,
+            self.at,
+        )
     }
 }
 
