@@ -82,6 +82,8 @@
 
 pub mod audit;
 pub mod auth_ref;
+#[cfg(feature = "runtime")]
+pub mod catalog;
 pub mod clock;
 pub mod connector;
 pub mod error;
@@ -93,6 +95,8 @@ pub mod integration;
 pub mod lifecycle;
 pub mod page;
 pub mod provider;
+#[cfg(feature = "runtime")]
+pub mod relay;
 pub mod secret;
 pub mod store;
 pub mod validate;

@@ -1,6 +1,6 @@
 //! Classification: [`IntegrationType`] (what kind of tool) and [`Provider`] (which product).
 //!
-//! Both have stable lowercase string forms used by serde, [`FromStr`] and [`Display`]; stored
+//! Both have stable lowercase string forms used by serde, [`FromStr`] and [`Display`](fmt::Display); stored
 //! rows and events depend on them, so a form never changes once released.
 
 use std::fmt;

@@ -1,0 +1,325 @@
+//! Connection tests and health checks: run the connector under a deadline, then record the
+//! evidence and apply the lifecycle in one atomic write.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use tracing::{Span, instrument};
+
+use super::{AuditParts, CHECK_WRITE_ATTEMPTS, Catalog, Principal, Scope};
+use crate::audit::AuditAction;
+use crate::connector::{Capability, CheckResult, ConnectorContext, FailureCode};
+use crate::error::{Error, Result};
+use crate::event::EventType;
+use crate::health::{CheckKind, HealthCheckRecord, HealthSummary, TimeRange};
+use crate::id::IntegrationId;
+use crate::integration::{FieldChange, Integration};
+use crate::lifecycle::{LifecycleEvent, transition};
+
+/// What a connection test or health check found, and the integration after it was recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestReport {
+    /// The integration as stored after the check.
+    pub integration: Integration,
+    /// What the connector reported.
+    pub result: CheckResult,
+    /// The `health_checks` row written.
+    pub record: HealthCheckRecord,
+}
+
+/// An integration's health: the latest check, the history in a window and its summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthReport {
+    /// The most recent check ever recorded.
+    pub latest: Option<HealthCheckRecord>,
+    /// Checks in the window, newest first.
+    pub history: Vec<HealthCheckRecord>,
+    /// Summary over the window.
+    pub summary: HealthSummary,
+}
+
+impl Catalog {
+    /// Tests an integration's connection now: resolves its auth ref, runs the connector's
+    /// connection test under the check deadline, records a `health_checks` row, applies the
+    /// lifecycle and audits it, atomically. A missing connector, an invalid configuration or
+    /// an auth ref that does not resolve is recorded as a failed check with its own failure
+    /// code. Paused integrations are never contacted: testing one is
+    /// [`Error::InvalidTransition`].
+    #[instrument(name = "catalog.test_connection", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "test_connection"))]
+    pub async fn test_connection(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+    ) -> Result<TestReport> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let integration = self.load(principal, id).await?;
+        Span::current().record("provider", integration.provider.as_str());
+        self.run_check(principal, integration, CheckKind::ConnectionTest)
+            .await
+    }
+
+    /// Runs the connector's (cheaper) health check and records it like
+    /// [`test_connection`](Self::test_connection). Used by the health monitor.
+    #[instrument(name = "catalog.check_health", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "check_health"))]
+    pub async fn check_health(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+    ) -> Result<TestReport> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let integration = self.load(principal, id).await?;
+        Span::current().record("provider", integration.provider.as_str());
+        self.run_check(principal, integration, CheckKind::HealthCheck)
+            .await
+    }
+
+    /// Records a check result obtained elsewhere (the health monitor, the doctor): history row,
+    /// lifecycle thresholds, audit entry and healthy/unhealthy events on a change of health.
+    #[instrument(name = "catalog.record_health", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "record_health"))]
+    pub async fn record_health(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        kind: CheckKind,
+        result: CheckResult,
+    ) -> Result<TestReport> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let integration = self.load(principal, id).await?;
+        Span::current().record("provider", integration.provider.as_str());
+        self.apply_check(principal, integration, kind, result).await
+    }
+
+    /// The latest check, the checks in `range` (newest first, at most `limit`) and their
+    /// summary.
+    #[instrument(name = "catalog.health", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, action = "health"))]
+    pub async fn health(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        range: TimeRange,
+        limit: u32,
+    ) -> Result<HealthReport> {
+        principal.require(Scope::IntegrationsRead)?;
+        let store = &self.inner.store;
+        // Fails with NotFound for another tenant's or a deleted integration.
+        self.load(principal, id).await?;
+        let latest = store
+            .health_history(&principal.tenant, id, TimeRange::all(), 1)
+            .await?
+            .into_iter()
+            .next();
+        let history = store
+            .health_history(&principal.tenant, id, range, limit)
+            .await?;
+        let summary = store.health_summary(&principal.tenant, id, range).await?;
+        Ok(HealthReport {
+            latest,
+            history,
+            summary,
+        })
+    }
+
+    pub(super) async fn run_check(
+        &self,
+        principal: &Principal,
+        integration: Integration,
+        kind: CheckKind,
+    ) -> Result<TestReport> {
+        // Refuse before contacting anything: paused integrations are never contacted.
+        transition(
+            integration.lifecycle_state(),
+            LifecycleEvent::CheckPassed,
+            &self.inner.policy,
+        )?;
+        let result = self.execute_check(&integration, kind).await;
+        self.apply_check(principal, integration, kind, result).await
+    }
+
+    /// Runs the connector; every way it can fail becomes a failed [`CheckResult`].
+    async fn execute_check(&self, integration: &Integration, kind: CheckKind) -> CheckResult {
+        let started = Instant::now();
+        let provider = &integration.provider;
+        let Some(connector) = self.inner.connectors.get(provider) else {
+            return CheckResult::failed(
+                FailureCode::NoConnector,
+                started.elapsed(),
+                format!("no connector is registered for provider {provider}"),
+            );
+        };
+        if let Err(e) = connector.validate_config(&integration.configuration) {
+            return CheckResult::failed(
+                FailureCode::InvalidConfig,
+                started.elapsed(),
+                e.to_string(),
+            );
+        }
+        let capabilities = connector.capabilities();
+        let use_health =
+            kind == CheckKind::HealthCheck && capabilities.supports(Capability::HealthCheck);
+        if !use_health && !capabilities.supports(Capability::TestConnection) {
+            return CheckResult::failed(
+                FailureCode::Unsupported,
+                started.elapsed(),
+                format!("the {provider} connector offers no connection test"),
+            );
+        }
+        let secret = match &integration.auth_ref {
+            None => None,
+            Some(auth_ref) => match self.inner.secrets.resolve(auth_ref).await {
+                Ok(secret) => Some(secret),
+                Err(e) => {
+                    return CheckResult::failed(
+                        FailureCode::SecretUnresolved,
+                        started.elapsed(),
+                        e.to_string(),
+                    );
+                }
+            },
+        };
+        let timeout = self.inner.check_timeout;
+        let ctx = ConnectorContext::new(Arc::new(integration.clone()), secret, timeout);
+        let check = async {
+            if use_health {
+                connector.check_health(&ctx).await
+            } else {
+                connector.test_connection(&ctx).await
+            }
+        };
+        match tokio::time::timeout(timeout, check).await {
+            Ok(result) => result,
+            Err(_) => CheckResult::failed(
+                FailureCode::Timeout,
+                started.elapsed(),
+                format!("the check did not finish within {} ms", timeout.as_millis()),
+            ),
+        }
+    }
+
+    /// Records `result` against `integration`, re-reading and re-applying it if the
+    /// integration changed concurrently, so the evidence is never dropped on a conflict.
+    async fn apply_check(
+        &self,
+        principal: &Principal,
+        mut integration: Integration,
+        kind: CheckKind,
+        result: CheckResult,
+    ) -> Result<TestReport> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mutation_parts =
+                self.check_mutation(principal, integration.clone(), kind, &result)?;
+            let (mutation, record) = mutation_parts;
+            match self.inner.store.apply(mutation).await {
+                Ok(outcome) => {
+                    self.record_check_metrics(&outcome.integration, &result);
+                    metrics::counter!("integration_crud_total", "action" => "check").increment(1);
+                    return Ok(TestReport {
+                        integration: outcome.integration,
+                        result,
+                        record,
+                    });
+                }
+                Err(Error::Conflict { .. }) if attempt < CHECK_WRITE_ATTEMPTS => {
+                    integration = self.load(principal, integration.id).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn check_mutation(
+        &self,
+        principal: &Principal,
+        mut integration: Integration,
+        kind: CheckKind,
+        result: &CheckResult,
+    ) -> Result<(crate::store::Mutation, HealthCheckRecord)> {
+        let success = result.is_success();
+        let event = if success {
+            LifecycleEvent::CheckPassed
+        } else {
+            LifecycleEvent::CheckFailed
+        };
+        let t = transition(integration.lifecycle_state(), event, &self.inner.policy)?;
+        let expected_version = integration.version;
+        let health_before = integration.last_test_success;
+        integration.apply_transition(&t);
+        let now = self.now();
+        integration.last_tested_at = Some(now);
+        integration.last_test_success = Some(success);
+        integration.modified_at = now;
+        integration.modified_by = principal.actor.clone();
+
+        let record = HealthCheckRecord::from_result(
+            principal.tenant.clone(),
+            integration.id,
+            kind,
+            now,
+            result,
+        );
+        let mut changes = Vec::new();
+        if t.status_changed() {
+            changes.push(FieldChange::new("status", &t.from.status, &t.to.status));
+        }
+        if health_before != Some(success) {
+            changes.push(FieldChange::new(
+                "last_test_success",
+                &health_before,
+                &Some(success),
+            ));
+        }
+        changes.push(FieldChange::new(
+            "consecutive_failures",
+            &t.from.consecutive_failures,
+            &t.to.consecutive_failures,
+        ));
+        let mut events = Vec::new();
+        if health_before != Some(success) {
+            let event_type = if success {
+                EventType::Healthy
+            } else {
+                EventType::Unhealthy
+            };
+            events.push((
+                event_type,
+                json!({
+                    "status": integration.status,
+                    "failure_code": result.failure.as_ref().map(FailureCode::as_str),
+                    "message": result.message,
+                }),
+            ));
+        }
+        if t.status_changed() {
+            events.push((
+                EventType::Updated,
+                json!({ "status": t.to.status, "previous_status": t.from.status }),
+            ));
+        }
+        let action = match kind {
+            CheckKind::HealthCheck => AuditAction::HealthRecorded,
+            CheckKind::ConnectionTest | CheckKind::Doctor => AuditAction::Tested,
+        };
+        let mut audit = AuditParts::new(action, changes);
+        audit.reason = result.failure.as_ref().map(|f| f.as_str().to_owned());
+        let mut mutation =
+            self.update_mutation(principal, integration, expected_version, audit, &events);
+        mutation.health_check = Some(record.clone());
+        Ok((mutation, record))
+    }
+
+    fn record_check_metrics(&self, integration: &Integration, result: &CheckResult) {
+        let labels = [
+            ("type", integration.integration_type.as_str().to_owned()),
+            ("tenant", integration.tenant_id.to_string()),
+        ];
+        metrics::gauge!("integration_health_status", &labels).set(if result.is_success() {
+            1.0
+        } else {
+            0.0
+        });
+        metrics::histogram!("integration_health_latency_ms", &labels)
+            .record(result.latency.as_secs_f64() * 1000.0);
+    }
+}

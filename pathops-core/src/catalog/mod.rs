@@ -1,0 +1,264 @@
+//! The [`Catalog`] service: the use-case layer an embedding service calls.
+//!
+//! Every operation takes a [`Principal`], checks its [`Scope`] and derives the tenant from it.
+//! Every change writes, in one store transaction, the integration row, an audit entry (with a
+//! field-level diff, never a secret) and its lifecycle events (to the outbox). Connection tests
+//! and health checks are evidence: a `health_checks` row, an audit entry, lifecycle thresholds
+//! and `integration.healthy|unhealthy` events when health changes.
+//!
+//! ```
+//! # #[cfg(feature = "runtime")] {
+//! use std::sync::Arc;
+//! use pathops_core::catalog::{Catalog, Principal};
+//! use pathops_core::{CatalogStore, NewIntegration, Provider};
+//!
+//! async fn register(store: Arc<dyn CatalogStore>) -> pathops_core::Result<()> {
+//!     let catalog = Catalog::builder(store).build()?;
+//!     let alice = Principal::admin("acme".parse()?, "alice".parse()?);
+//!     let input = NewIntegration::builder("Harbor", Provider::Harbor, "https://harbor.example.com")
+//!         .with_auth_ref("ref://acme/harbor/robot")
+//!         .build()?;
+//!     let harbor = catalog.create(&alice, input, true).await?; // submitted at once
+//!     let report = catalog.test_connection(&alice, harbor.id).await?;
+//!     println!("{} is {}", report.integration.name, report.integration.status);
+//!     Ok(())
+//! }
+//! # }
+//! ```
+
+mod checks;
+mod ops;
+mod principal;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use checks::{HealthReport, TestReport};
+pub use principal::{Principal, Scope};
+
+use crate::audit::{AuditAction, AuditRecord};
+use crate::clock::{Clock, SystemClock};
+use crate::connector::ConnectorRegistry;
+use crate::error::{Error, Result};
+use crate::event::{EventEnvelope, EventType};
+use crate::id::IntegrationId;
+use crate::integration::{FieldChange, Integration};
+use crate::lifecycle::HealthPolicy;
+use crate::secret::{ChainResolver, SecretResolver};
+use crate::store::{CatalogStore, Change, Mutation};
+use crate::validate::{Problem, ValidationError};
+
+/// How many times a check result is re-applied when the integration changed concurrently
+/// between reading it and writing the result. The evidence is never dropped on a conflict.
+const CHECK_WRITE_ATTEMPTS: usize = 3;
+
+/// The catalog service. Cheap to clone; share it between tasks.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn CatalogStore>,
+    connectors: Arc<ConnectorRegistry>,
+    secrets: Arc<dyn SecretResolver>,
+    clock: Arc<dyn Clock>,
+    policy: HealthPolicy,
+    check_timeout: Duration,
+}
+
+/// Builds a [`Catalog`]. Setters never fail; [`build`](Self::build) validates once.
+#[derive(Debug)]
+pub struct CatalogBuilder {
+    store: Arc<dyn CatalogStore>,
+    connectors: ConnectorRegistry,
+    secrets: Option<Arc<dyn SecretResolver>>,
+    clock: Option<Arc<dyn Clock>>,
+    policy: HealthPolicy,
+    check_timeout: Duration,
+}
+
+impl Catalog {
+    /// The default deadline of one connection test or health check.
+    pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
+    /// A builder over `store`. Defaults: no connectors, a resolver that knows no reference,
+    /// the system clock, [`HealthPolicy::default`], a 15 s check deadline.
+    pub fn builder(store: Arc<dyn CatalogStore>) -> CatalogBuilder {
+        CatalogBuilder {
+            store,
+            connectors: ConnectorRegistry::new(),
+            secrets: None,
+            clock: None,
+            policy: HealthPolicy::default(),
+            check_timeout: Self::DEFAULT_CHECK_TIMEOUT,
+        }
+    }
+
+    /// The store behind the catalog.
+    pub fn store(&self) -> &Arc<dyn CatalogStore> {
+        &self.inner.store
+    }
+
+    /// The connectors the catalog uses.
+    pub fn connectors(&self) -> &ConnectorRegistry {
+        &self.inner.connectors
+    }
+
+    /// The lifecycle policy.
+    pub fn policy(&self) -> &HealthPolicy {
+        &self.inner.policy
+    }
+
+    fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    /// Writes one mutation and records the CRUD metric.
+    async fn commit(&self, mutation: Mutation, action: &'static str) -> Result<Integration> {
+        let outcome = self.inner.store.apply(mutation).await?;
+        metrics::counter!("integration_crud_total", "action" => action).increment(1);
+        Ok(outcome.integration)
+    }
+
+    /// A mutation updating `integration` (read at `expected_version`), audited and evented.
+    fn update_mutation(
+        &self,
+        principal: &Principal,
+        integration: Integration,
+        expected_version: u64,
+        audit: AuditParts,
+        events: &[(EventType, serde_json::Value)],
+    ) -> Mutation {
+        let now = integration.modified_at;
+        let mut record = AuditRecord::new(
+            principal.tenant.clone(),
+            Some(integration.id),
+            principal.actor.clone(),
+            audit.action,
+            now,
+        );
+        record.changes = audit.changes;
+        record.reason = audit.reason;
+        record.ticket = audit.ticket;
+        record.approver = audit.approver;
+        let events = events
+            .iter()
+            .map(|(event_type, data)| {
+                EventEnvelope::new(
+                    *event_type,
+                    principal.tenant.clone(),
+                    integration.id,
+                    expected_version + 1,
+                    now,
+                    data.clone(),
+                )
+            })
+            .collect();
+        Mutation {
+            change: Change::Update {
+                integration,
+                expected_version,
+            },
+            audit: record,
+            events,
+            health_check: None,
+        }
+    }
+
+    async fn load(&self, principal: &Principal, id: IntegrationId) -> Result<Integration> {
+        self.inner.store.get(&principal.tenant, id).await
+    }
+}
+
+/// The audit part of a mutation.
+#[derive(Debug)]
+struct AuditParts {
+    action: AuditAction,
+    changes: Vec<FieldChange>,
+    reason: Option<String>,
+    ticket: Option<String>,
+    approver: Option<crate::id::ActorId>,
+}
+
+impl AuditParts {
+    fn new(action: AuditAction, changes: Vec<FieldChange>) -> Self {
+        Self {
+            action,
+            changes,
+            reason: None,
+            ticket: None,
+            approver: None,
+        }
+    }
+}
+
+impl CatalogBuilder {
+    /// Uses these connectors.
+    pub fn with_connectors(mut self, connectors: ConnectorRegistry) -> Self {
+        self.connectors = connectors;
+        self
+    }
+
+    /// Resolves auth refs with `secrets`.
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretResolver>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// Reads time from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Uses `policy` for lifecycle thresholds.
+    pub fn with_policy(mut self, policy: HealthPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Deadline of one connection test or health check.
+    pub fn with_check_timeout(mut self, timeout: Duration) -> Self {
+        self.check_timeout = timeout;
+        self
+    }
+
+    /// Validates the policy and the timeout, and builds the catalog.
+    pub fn build(self) -> Result<Catalog> {
+        self.policy.validate()?;
+        if self.check_timeout.is_zero() {
+            return Err(ValidationError::new("check_timeout", Problem::OutOfRange).into());
+        }
+        Ok(Catalog {
+            inner: Arc::new(Inner {
+                store: self.store,
+                connectors: Arc::new(self.connectors),
+                secrets: self
+                    .secrets
+                    .unwrap_or_else(|| Arc::new(ChainResolver::new())),
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                policy: self.policy,
+                check_timeout: self.check_timeout,
+            }),
+        })
+    }
+}
+
+/// Free text an operator gives (pause reason, ticket): 1–1,024 characters, no control
+/// characters.
+fn operator_text(field: &'static str, value: &str) -> Result<String> {
+    let err = |problem| Err(Error::from(ValidationError::new(field, problem)));
+    let value = value.trim();
+    if value.is_empty() {
+        return err(Problem::Empty);
+    }
+    if value.chars().count() > 1024 {
+        return err(Problem::TooLong { max: 1024 });
+    }
+    if let Some((index, _)) = value.char_indices().find(|(_, c)| c.is_control()) {
+        return err(Problem::InvalidCharacter { index });
+    }
+    Ok(value.to_owned())
+}

@@ -1,0 +1,438 @@
+//! Catalog operations: CRUD, lifecycle, audit and plugin discovery.
+
+use serde_json::json;
+use tracing::{Span, instrument};
+
+use super::{AuditParts, Catalog, Principal, Scope, operator_text};
+use crate::audit::{AuditAction, AuditEntry, AuditRecord, ChainBreak, verify_chain};
+use crate::error::{Error, ResourceKind, Result};
+use crate::event::{EventEnvelope, EventType};
+use crate::id::IntegrationId;
+use crate::integration::{FieldChange, Integration, IntegrationPatch, NewIntegration};
+use crate::lifecycle::{LifecycleEvent, transition};
+use crate::page::{ListFilter, ListQuery, Page};
+use crate::provider::IntegrationType;
+use crate::store::{AuditQuery, Change, Mutation, PluginMetadata};
+
+/// The fields of a new integration recorded in its creation audit entry (old values null).
+fn creation_diff(i: &Integration) -> Vec<FieldChange> {
+    fn added<T: serde::Serialize>(field: &str, value: &T) -> FieldChange {
+        FieldChange::new(field, &None, &Some(value))
+    }
+    vec![
+        added("name", &i.name),
+        added("provider", &i.provider),
+        added("base_url", &i.base_url),
+        added("auth_ref", &i.auth_ref),
+        added("configuration", &i.configuration),
+        added("environment", &i.environment),
+        added("tags", &i.tags),
+        added("owner_id", &i.owner_id),
+        added("status", &i.status),
+    ]
+}
+
+/// Records the provider on the current span once the integration is known.
+fn record_provider(i: &Integration) {
+    Span::current().record("provider", i.provider.as_str());
+}
+
+impl Catalog {
+    /// Creates an integration as a draft, or submitted for verification at once when `submit`
+    /// is set. The connector for its provider, when registered, validates the configuration.
+    #[instrument(name = "catalog.create", skip_all, fields(tenant_id = %principal.tenant, integration_id, provider = %input.provider, action = "create"))]
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        input: NewIntegration,
+        submit: bool,
+    ) -> Result<Integration> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        if let Some(connector) = self.inner.connectors.get(&input.provider) {
+            connector.validate_config(&input.configuration)?;
+        }
+        let now = self.now();
+        let mut integration = Integration::new_draft(
+            IntegrationId::new(),
+            principal.tenant.clone(),
+            input,
+            principal.actor.clone(),
+            now,
+        );
+        Span::current().record("integration_id", integration.id.to_string());
+        if submit {
+            let t = transition(
+                integration.lifecycle_state(),
+                LifecycleEvent::Submit,
+                &self.inner.policy,
+            )?;
+            integration.apply_transition(&t);
+        }
+        let mut audit = AuditRecord::new(
+            principal.tenant.clone(),
+            Some(integration.id),
+            principal.actor.clone(),
+            AuditAction::Created,
+            now,
+        );
+        audit.changes = creation_diff(&integration);
+        let event = EventEnvelope::new(
+            EventType::Created,
+            principal.tenant.clone(),
+            integration.id,
+            1,
+            now,
+            json!({
+                "name": integration.name,
+                "provider": integration.provider,
+                "integration_type": integration.integration_type,
+                "status": integration.status,
+            }),
+        );
+        let mutation = Mutation {
+            change: Change::Create(integration),
+            audit,
+            events: vec![event],
+            health_check: None,
+        };
+        self.commit(mutation, "create").await
+    }
+
+    /// One integration of the principal's tenant.
+    #[instrument(name = "catalog.get", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "get"))]
+    pub async fn get(&self, principal: &Principal, id: IntegrationId) -> Result<Integration> {
+        principal.require(Scope::IntegrationsRead)?;
+        let i = self.load(principal, id).await?;
+        record_provider(&i);
+        Ok(i)
+    }
+
+    /// A page of the principal's integrations, ordered by (name, id).
+    #[instrument(name = "catalog.list", skip_all, fields(tenant_id = %principal.tenant, action = "list"))]
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        query: &ListQuery,
+    ) -> Result<Page<Integration>> {
+        principal.require(Scope::IntegrationsRead)?;
+        self.inner.store.list(&principal.tenant, query).await
+    }
+
+    /// A page of the principal's integrations of one type.
+    pub async fn list_by_type(
+        &self,
+        principal: &Principal,
+        integration_type: IntegrationType,
+        cursor: Option<crate::page::Cursor>,
+        limit: Option<u32>,
+    ) -> Result<Page<Integration>> {
+        let query = ListQuery {
+            filter: ListFilter {
+                integration_type: Some(integration_type),
+                ..ListFilter::default()
+            },
+            cursor,
+            limit,
+        };
+        self.list(principal, &query).await
+    }
+
+    /// Edits an integration read at `expected_version`. A change of base_url, auth_ref,
+    /// provider or configuration sends a verified integration back to verification.
+    #[instrument(name = "catalog.update", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "update"))]
+    pub async fn update(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        expected_version: u64,
+        patch: &IntegrationPatch,
+    ) -> Result<Integration> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let mut integration = self.load(principal, id).await?;
+        record_provider(&integration);
+        check_version(&integration, expected_version)?;
+        let outcome = integration.apply_patch(patch)?;
+        let mut changes = outcome.changes;
+        if outcome.connection_changed {
+            if let Some(connector) = self.inner.connectors.get(&integration.provider) {
+                connector.validate_config(&integration.configuration)?;
+            }
+            let before = integration.status;
+            let t = transition(
+                integration.lifecycle_state(),
+                LifecycleEvent::ConnectionChanged,
+                &self.inner.policy,
+            )?;
+            integration.apply_transition(&t);
+            if before != integration.status {
+                changes.push(FieldChange::new("status", &before, &integration.status));
+            }
+        }
+        let changed: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        let data = json!({ "changed": changed, "status": integration.status });
+        self.touch(&mut integration, principal);
+        let mutation = self.update_mutation(
+            principal,
+            integration,
+            expected_version,
+            AuditParts::new(AuditAction::Updated, changes),
+            &[(EventType::Updated, data)],
+        );
+        self.commit(mutation, "update").await
+    }
+
+    /// Soft-deletes an integration read at `expected_version`.
+    #[instrument(name = "catalog.delete", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "delete"))]
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        expected_version: u64,
+    ) -> Result<()> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let integration = self.load(principal, id).await?;
+        record_provider(&integration);
+        check_version(&integration, expected_version)?;
+        self.lifecycle_change(
+            principal,
+            integration,
+            LifecycleEvent::Delete,
+            AuditAction::Deleted,
+            EventType::Deleted,
+            "delete",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Submits a draft for verification.
+    #[instrument(name = "catalog.submit", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "submit"))]
+    pub async fn submit_for_verification(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+    ) -> Result<Integration> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let integration = self.load(principal, id).await?;
+        record_provider(&integration);
+        self.lifecycle_change(
+            principal,
+            integration,
+            LifecycleEvent::Submit,
+            AuditAction::Submitted,
+            EventType::Updated,
+            "submit",
+        )
+        .await
+    }
+
+    /// Activates a verified pending integration; the principal is recorded as the approver.
+    /// Refused for an integration that has not passed a connection test.
+    #[instrument(name = "catalog.activate", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "activate"))]
+    pub async fn activate(&self, principal: &Principal, id: IntegrationId) -> Result<Integration> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let mut integration = self.load(principal, id).await?;
+        record_provider(&integration);
+        let expected_version = integration.version;
+        let before = integration.status;
+        let t = transition(
+            integration.lifecycle_state(),
+            LifecycleEvent::Activate,
+            &self.inner.policy,
+        )?;
+        integration.apply_transition(&t);
+        self.touch(&mut integration, principal);
+        let mut audit = AuditParts::new(
+            AuditAction::Activated,
+            vec![FieldChange::new("status", &before, &integration.status)],
+        );
+        audit.approver = Some(principal.actor.clone());
+        let data = json!({ "status": integration.status, "approver": principal.actor });
+        let mutation = self.update_mutation(
+            principal,
+            integration,
+            expected_version,
+            audit,
+            &[(EventType::Updated, data)],
+        );
+        self.commit(mutation, "activate").await
+    }
+
+    /// Pauses an integration: it is no longer contacted until resumed. `reason` is required;
+    /// `ticket` names the change ticket, if any.
+    #[instrument(name = "catalog.pause", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "pause"))]
+    pub async fn pause(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        reason: &str,
+        ticket: Option<&str>,
+    ) -> Result<Integration> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let reason = operator_text("reason", reason)?;
+        let ticket = ticket.map(|t| operator_text("ticket", t)).transpose()?;
+        let mut integration = self.load(principal, id).await?;
+        record_provider(&integration);
+        let expected_version = integration.version;
+        let before = integration.status;
+        let t = transition(
+            integration.lifecycle_state(),
+            LifecycleEvent::Pause,
+            &self.inner.policy,
+        )?;
+        integration.apply_transition(&t);
+        integration.pause_reason = Some(reason.clone());
+        integration.pause_ticket = ticket.clone();
+        self.touch(&mut integration, principal);
+        let mut audit = AuditParts::new(
+            AuditAction::Paused,
+            vec![FieldChange::new("status", &before, &integration.status)],
+        );
+        audit.reason = Some(reason.clone());
+        audit.ticket = ticket.clone();
+        let data = json!({ "reason": reason, "ticket": ticket });
+        let mutation = self.update_mutation(
+            principal,
+            integration,
+            expected_version,
+            audit,
+            &[(EventType::Paused, data)],
+        );
+        self.commit(mutation, "pause").await
+    }
+
+    /// Resumes a paused integration and checks it at once: a verified integration comes back
+    /// Active (and the check result applies), an unverified one goes back to verification.
+    /// The returned report holds the integration after that first check.
+    #[instrument(name = "catalog.resume", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "resume"))]
+    pub async fn resume(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+    ) -> Result<super::TestReport> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let integration = self.load(principal, id).await?;
+        record_provider(&integration);
+        let resumed = self
+            .lifecycle_change(
+                principal,
+                integration,
+                LifecycleEvent::Resume,
+                AuditAction::Resumed,
+                EventType::Resumed,
+                "resume",
+            )
+            .await?;
+        self.run_check(principal, resumed, crate::health::CheckKind::ConnectionTest)
+            .await
+    }
+
+    /// Audit entries about one integration, oldest first (at most 1,000; page with
+    /// [`Catalog::audit_query`]).
+    pub async fn audit(&self, principal: &Principal, id: IntegrationId) -> Result<Vec<AuditEntry>> {
+        self.audit_query(principal, &AuditQuery::for_integration(id))
+            .await
+    }
+
+    /// Audit entries of the principal's tenant matching `query`.
+    #[instrument(name = "catalog.audit", skip_all, fields(tenant_id = %principal.tenant, action = "audit"))]
+    pub async fn audit_query(
+        &self,
+        principal: &Principal,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEntry>> {
+        principal.require(Scope::IntegrationsRead)?;
+        self.inner.store.audit(&principal.tenant, query).await
+    }
+
+    /// Reads the principal's whole audit chain and verifies it. `Ok(Err(break))` names the
+    /// first entry that was edited, removed or reordered; `Ok(Ok(n))` is the number of entries
+    /// verified.
+    #[instrument(name = "catalog.verify_audit_chain", skip_all, fields(tenant_id = %principal.tenant, action = "verify_audit_chain"))]
+    pub async fn verify_audit_chain(
+        &self,
+        principal: &Principal,
+    ) -> Result<std::result::Result<u64, ChainBreak>> {
+        principal.require(Scope::IntegrationsRead)?;
+        let mut entries = Vec::new();
+        let mut query = AuditQuery::all();
+        loop {
+            let page = self.inner.store.audit(&principal.tenant, &query).await?;
+            let Some(last) = page.last() else { break };
+            query.after_sequence = Some(last.sequence);
+            let full = page.len() >= query.effective_limit() as usize;
+            entries.extend(page);
+            if !full {
+                break;
+            }
+        }
+        Ok(verify_chain(&entries).map(|()| entries.len() as u64))
+    }
+
+    /// Records the registry's connectors in `plugin_metadata` and returns every stored plugin.
+    #[instrument(name = "catalog.discover_plugins", skip_all, fields(tenant_id = %principal.tenant, action = "discover_plugins"))]
+    pub async fn discover_plugins(&self, principal: &Principal) -> Result<Vec<PluginMetadata>> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let now = self.now();
+        let plugins: Vec<PluginMetadata> = self
+            .inner
+            .connectors
+            .descriptors()
+            .into_iter()
+            .map(|descriptor| PluginMetadata {
+                descriptor,
+                discovered_at: now,
+            })
+            .collect();
+        self.inner.store.upsert_plugins(&plugins).await?;
+        self.inner.store.list_plugins().await
+    }
+
+    /// Applies a lifecycle event that needs no extra data, audited as `action` with a status
+    /// diff, and emits `event_type`.
+    async fn lifecycle_change(
+        &self,
+        principal: &Principal,
+        mut integration: Integration,
+        event: LifecycleEvent,
+        action: AuditAction,
+        event_type: EventType,
+        metric_action: &'static str,
+    ) -> Result<Integration> {
+        let expected_version = integration.version;
+        let before = integration.status;
+        let t = transition(integration.lifecycle_state(), event, &self.inner.policy)?;
+        integration.apply_transition(&t);
+        self.touch(&mut integration, principal);
+        let data = json!({ "status": integration.status, "previous_status": before });
+        let mutation = self.update_mutation(
+            principal,
+            integration,
+            expected_version,
+            AuditParts::new(
+                action,
+                vec![FieldChange::new("status", &before, &t.to.status)],
+            ),
+            &[(event_type, data)],
+        );
+        self.commit(mutation, metric_action).await
+    }
+
+    fn touch(&self, integration: &mut Integration, principal: &Principal) {
+        integration.modified_at = self.now();
+        integration.modified_by = principal.actor.clone();
+    }
+}
+
+fn check_version(integration: &Integration, expected_version: u64) -> Result<()> {
+    if integration.version == expected_version {
+        Ok(())
+    } else {
+        Err(Error::Conflict {
+            kind: ResourceKind::Integration,
+            id: integration.id.to_string(),
+            expected: expected_version,
+            actual: Some(integration.version),
+        })
+    }
+}
