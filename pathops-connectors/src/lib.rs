@@ -7,3 +7,6 @@
 //! need I/O (Vault) live here too.
 //!
 //! Status: the connectors are being built (issue 5); this crate exports nothing yet.
+
+#[cfg(feature = "nats")]
+pub mod nats;

@@ -1,0 +1,108 @@
+//! NatsSink against a real NATS server with JetStream. Runs when `PATHOPS_TEST_NATS_URL` is set
+//! (CI sets `nats://127.0.0.1:4222`); otherwise each test prints that it skipped.
+#![cfg(feature = "nats")]
+
+use std::time::Duration;
+
+use pathops_connectors::nats::NatsSink;
+use pathops_core::relay::EventSink;
+use pathops_core::{EventEnvelope, EventType, IntegrationId};
+
+fn nats_url() -> Option<String> {
+    match std::env::var("PATHOPS_TEST_NATS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipping: PATHOPS_TEST_NATS_URL not set");
+            None
+        }
+    }
+}
+
+/// A sink on a prefix and stream of its own, so parallel runs never see each other's events.
+async fn isolated_sink(url: &str) -> (NatsSink, String) {
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let sink = NatsSink::connect(url, format!("pathops-test-{unique}"))
+        .await
+        .expect("connect to NATS");
+    let stream = format!("PATHOPS_TEST_{unique}");
+    sink.ensure_stream(&stream, Duration::from_secs(120))
+        .await
+        .expect("create stream");
+    (sink, stream)
+}
+
+fn event(event_type: EventType) -> EventEnvelope {
+    EventEnvelope::new(
+        event_type,
+        "acme".parse().unwrap(),
+        IntegrationId::new(),
+        3,
+        time::OffsetDateTime::now_utc(),
+        serde_json::json!({ "status": "active" }),
+    )
+}
+
+#[tokio::test]
+async fn publishes_cloudevents_and_deduplicates_by_event_id() {
+    let Some(url) = nats_url() else { return };
+    let (sink, stream_name) = isolated_sink(&url).await;
+    let created = event(EventType::Created);
+    let paused = event(EventType::Paused);
+    sink.publish(&created).await.unwrap();
+    sink.publish(&created).await.unwrap(); // a redelivery by an at-least-once relay
+    sink.publish(&paused).await.unwrap();
+
+    let mut stream = sink.jetstream().get_stream(&stream_name).await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(
+        info.state.messages, 2,
+        "the redelivered event was dropped by id"
+    );
+
+    let first = stream.get_raw_message(1).await.unwrap();
+    assert_eq!(first.subject.as_str(), sink.subject(&created));
+    assert!(
+        first
+            .subject
+            .as_str()
+            .ends_with(".acme.integration.created")
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&first.payload).unwrap();
+    assert_eq!(doc["specversion"], "1.0");
+    assert_eq!(doc["id"], created.id.to_string());
+    assert_eq!(doc["type"], "integration.created");
+    assert_eq!(doc["subject"], created.integration_id.to_string());
+    assert_eq!(doc["data"]["status"], "active");
+
+    sink.jetstream().delete_stream(&stream_name).await.unwrap();
+}
+
+#[tokio::test]
+async fn publishing_without_a_stream_is_an_error_not_a_silent_success() {
+    let Some(url) = nats_url() else { return };
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let sink = NatsSink::connect(&url, format!("pathops-nostream-{unique}"))
+        .await
+        .unwrap();
+    let err = sink.publish(&event(EventType::Created)).await.unwrap_err();
+    assert_eq!(err.to_string(), "nats backend failed");
+    assert!(std::error::Error::source(&err).is_some());
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_backend_error() {
+    // Port 1 on loopback: nothing listens there.
+    let err = NatsSink::connect("nats://127.0.0.1:1", "pathops-x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            pathops_core::Error::Backend {
+                backend: "nats",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
