@@ -100,6 +100,7 @@ pub mod relay;
 pub mod secret;
 pub mod store;
 pub mod validate;
+pub mod webhook;
 
 pub use audit::{AuditAction, AuditEntry, AuditRecord};
 pub use auth_ref::{AuthRef, AuthRefError};

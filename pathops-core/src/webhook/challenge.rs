@@ -1,0 +1,232 @@
+//! [`ChallengeRegistry`]: pending connectivity challenges and the deliveries that answer them.
+//!
+//! Before asking a tool to send a test delivery, the doctor registers a challenge: which
+//! integration, what delivery it expects (provider, instance, project, event, hook), the
+//! secrets the delivery must be signed with, and an expiry. The receiver offers every
+//! delivery it verifies; the first pending, unexpired challenge it matches is correlated and
+//! its waiter woken. Deliveries that match nothing are recorded (bounded), not counted.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::{Delivery, DeliveryKind, WebhookSecrets};
+use crate::id::{IntegrationId, TenantId};
+
+/// What delivery a challenge waits for. Unset fields match anything.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Expectation {
+    /// Sending instance (compared without a trailing slash).
+    pub instance: Option<String>,
+    /// Project id in the payload.
+    pub project_id: Option<u64>,
+    /// Event name (`Push Hook`, `ping`).
+    pub event: Option<String>,
+    /// Hook id (GitHub).
+    pub hook_id: Option<u64>,
+}
+
+impl Expectation {
+    /// Whether `delivery` fits.
+    pub fn matches(&self, delivery: &Delivery) -> bool {
+        let same = |want: &Option<String>, got: &Option<String>| {
+            want.as_ref().is_none_or(|w| {
+                got.as_deref()
+                    .is_some_and(|g| g.trim_end_matches('/') == w.trim_end_matches('/'))
+            })
+        };
+        same(&self.instance, &delivery.instance)
+            && same(&self.event, &delivery.event)
+            && self
+                .project_id
+                .is_none_or(|p| delivery.project_id == Some(p))
+            && self.hook_id.is_none_or(|h| delivery.hook_id == Some(h))
+    }
+}
+
+/// A delivery correlated to a challenge: the evidence that the tool reached PathOps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correlated {
+    /// The challenge answered.
+    pub challenge_id: Uuid,
+    /// Its integration.
+    pub integration_id: IntegrationId,
+    /// The delivery, with its ids.
+    pub delivery: Delivery,
+}
+
+/// Why waiting for a challenge ended without a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChallengeError {
+    /// No matching delivery arrived before the wait timed out.
+    #[error("no matching delivery arrived within {}ms", .0.as_millis())]
+    Timeout(Duration),
+    /// The challenge expired or was cancelled.
+    #[error("the challenge expired before a matching delivery arrived")]
+    Expired,
+}
+
+#[derive(Debug)]
+struct Pending {
+    integration_id: IntegrationId,
+    tenant: TenantId,
+    kind: DeliveryKind,
+    expectation: Expectation,
+    secrets: WebhookSecrets,
+    expires_at: OffsetDateTime,
+    waiter: Option<oneshot::Sender<Correlated>>,
+}
+
+/// A registered challenge; wait on it for the correlated delivery.
+#[derive(Debug)]
+pub struct ChallengeHandle {
+    /// The challenge id.
+    pub id: Uuid,
+    receiver: oneshot::Receiver<Correlated>,
+}
+
+impl ChallengeHandle {
+    /// Waits at most `timeout` for the delivery.
+    pub async fn wait(self, timeout: Duration) -> Result<Correlated, ChallengeError> {
+        match tokio::time::timeout(timeout, self.receiver).await {
+            Ok(Ok(correlated)) => Ok(correlated),
+            Ok(Err(_)) => Err(ChallengeError::Expired),
+            Err(_) => Err(ChallengeError::Timeout(timeout)),
+        }
+    }
+}
+
+/// A candidate challenge for a delivery: its id and the secrets to verify with.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The challenge.
+    pub challenge_id: Uuid,
+    /// Secrets the delivery must be signed with.
+    pub secrets: WebhookSecrets,
+}
+
+/// Pending challenges and unmatched deliveries. Share it as `Arc<ChallengeRegistry>`.
+#[derive(Debug, Default)]
+pub struct ChallengeRegistry {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    pending: HashMap<Uuid, Pending>,
+    unmatched: VecDeque<Delivery>,
+}
+
+impl ChallengeRegistry {
+    /// How many unmatched deliveries are kept.
+    pub const UNMATCHED_KEPT: usize = 100;
+
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("challenge registry lock")
+    }
+
+    /// Registers a challenge for `integration_id` expecting a `kind` delivery signed with
+    /// `secrets`, valid until `expires_at`.
+    pub fn register(
+        &self,
+        tenant: TenantId,
+        integration_id: IntegrationId,
+        kind: DeliveryKind,
+        expectation: Expectation,
+        secrets: WebhookSecrets,
+        expires_at: OffsetDateTime,
+    ) -> ChallengeHandle {
+        let id = Uuid::now_v7();
+        let (sender, receiver) = oneshot::channel();
+        self.lock().pending.insert(
+            id,
+            Pending {
+                integration_id,
+                tenant,
+                kind,
+                expectation,
+                secrets,
+                expires_at,
+                waiter: Some(sender),
+            },
+        );
+        ChallengeHandle { id, receiver }
+    }
+
+    /// Removes a challenge; its waiter sees [`ChallengeError::Expired`].
+    pub fn cancel(&self, id: Uuid) {
+        self.lock().pending.remove(&id);
+    }
+
+    /// Pending, unexpired challenges whose expectation `delivery` fits, oldest first.
+    /// Expired challenges are dropped (their waiters see [`ChallengeError::Expired`]).
+    pub fn candidates(&self, delivery: &Delivery, now: OffsetDateTime) -> Vec<Candidate> {
+        let mut state = self.lock();
+        state.pending.retain(|_, p| p.expires_at > now);
+        let mut found: Vec<(Uuid, Candidate)> = state
+            .pending
+            .iter()
+            .filter(|(_, p)| p.kind == delivery.kind && p.expectation.matches(delivery))
+            .map(|(id, p)| {
+                (
+                    *id,
+                    Candidate {
+                        challenge_id: *id,
+                        secrets: p.secrets.clone(),
+                    },
+                )
+            })
+            .collect();
+        found.sort_by_key(|(id, _)| *id);
+        found.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Correlates a verified delivery to challenge `id`: wakes its waiter and removes it.
+    /// Returns `None` if the challenge is gone (expired or already answered).
+    pub fn correlate(&self, id: Uuid, delivery: Delivery) -> Option<Correlated> {
+        let mut pending = self.lock().pending.remove(&id)?;
+        let correlated = Correlated {
+            challenge_id: id,
+            integration_id: pending.integration_id,
+            delivery,
+        };
+        if let Some(waiter) = pending.waiter.take() {
+            let _ = waiter.send(correlated.clone());
+        }
+        Some(correlated)
+    }
+
+    /// Records a verified delivery that matched no challenge.
+    pub fn record_unmatched(&self, delivery: Delivery) {
+        let mut state = self.lock();
+        if state.unmatched.len() >= Self::UNMATCHED_KEPT {
+            state.unmatched.pop_front();
+        }
+        state.unmatched.push_back(delivery);
+    }
+
+    /// Deliveries that matched no challenge, oldest first.
+    pub fn unmatched(&self) -> Vec<Delivery> {
+        self.lock().unmatched.iter().cloned().collect()
+    }
+
+    /// Number of pending challenges.
+    pub fn pending(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// The tenant of a pending challenge.
+    pub fn tenant_of(&self, id: Uuid) -> Option<TenantId> {
+        self.lock().pending.get(&id).map(|p| p.tenant.clone())
+    }
+}

@@ -1,0 +1,157 @@
+//! [`Delivery`]: what identifies a webhook delivery, read from its headers and payload.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{DeliveryKind, Headers, VerifyError};
+
+/// The identity of one received delivery: evidence for a correlated challenge and the key
+/// for replay protection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Which provider's format.
+    pub kind: DeliveryKind,
+    /// Unique per delivery request (GitLab `X-Gitlab-Webhook-UUID`, GitHub
+    /// `X-GitHub-Delivery`, Gitea `X-Gitea-Delivery`, Standard Webhooks `webhook-id`).
+    pub delivery_id: Option<String>,
+    /// Stable across resends of one event (GitLab `Idempotency-Key`, else `X-Gitlab-Event-UUID`).
+    pub event_id: Option<String>,
+    /// Event name (`Push Hook`, `ping`, `push`).
+    pub event: Option<String>,
+    /// Sending instance (GitLab `X-Gitlab-Instance`).
+    pub instance: Option<String>,
+    /// Project id from the payload (`project_id` or `project.id`).
+    pub project_id: Option<u64>,
+    /// Hook id (GitHub `X-GitHub-Hook-ID` or the ping's `hook_id`).
+    pub hook_id: Option<u64>,
+    /// When it was received.
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+}
+
+impl Delivery {
+    /// Reads the identity of a delivery. The body must be a JSON object.
+    pub fn parse(
+        kind: DeliveryKind,
+        headers: &Headers,
+        body: &[u8],
+        received_at: OffsetDateTime,
+    ) -> Result<Self, VerifyError> {
+        let payload: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| VerifyError::MalformedBody)?;
+        if !payload.is_object() {
+            return Err(VerifyError::MalformedBody);
+        }
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        let project_id = payload
+            .get("project_id")
+            .and_then(serde_json::Value::as_u64)
+            .or_else(|| {
+                payload
+                    .pointer("/project/id")
+                    .and_then(serde_json::Value::as_u64)
+            });
+        let header_hook_id = headers
+            .first_of(&["x-github-hook-id", "x-gitlab-hook-id"])
+            .and_then(|v| v.parse().ok());
+        let hook_id =
+            header_hook_id.or_else(|| payload.get("hook_id").and_then(serde_json::Value::as_u64));
+        let (delivery_id, event_id, event) = match kind {
+            DeliveryKind::GitLab => (
+                own(headers.first_of(&["x-gitlab-webhook-uuid", "webhook-id", "idempotency-key"])),
+                own(headers.first_of(&["idempotency-key", "x-gitlab-event-uuid"])),
+                own(headers.get("x-gitlab-event")),
+            ),
+            DeliveryKind::GitHub => (
+                own(headers.get("x-github-delivery")),
+                own(headers.get("x-github-delivery")),
+                own(headers.get("x-github-event")),
+            ),
+            DeliveryKind::Gitea => (
+                own(headers.first_of(&["x-forgejo-delivery", "x-gitea-delivery"])),
+                own(headers.first_of(&["x-forgejo-delivery", "x-gitea-delivery"])),
+                own(headers.first_of(&["x-forgejo-event", "x-gitea-event"])),
+            ),
+            DeliveryKind::StandardWebhooks => (
+                own(headers.get("webhook-id")),
+                own(headers.get("webhook-id")),
+                payload
+                    .get("type")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_owned),
+            ),
+        };
+        Ok(Self {
+            kind,
+            delivery_id,
+            event_id,
+            event,
+            instance: own(headers.get("x-gitlab-instance"))
+                .map(|i| i.trim_end_matches('/').to_owned()),
+            project_id,
+            hook_id,
+            received_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn gitlab_identity_from_headers_and_payload() {
+        let h = Headers::from_pairs([
+            ("X-Gitlab-Event", "Push Hook"),
+            ("X-Gitlab-Instance", "https://gitlab.example.com/"),
+            ("X-Gitlab-Webhook-UUID", "w-1"),
+            ("Idempotency-Key", "i-1"),
+            ("X-Gitlab-Event-UUID", "e-1"),
+        ]);
+        let body = br#"{"object_kind":"push","project":{"id":15}}"#;
+        let d = Delivery::parse(
+            DeliveryKind::GitLab,
+            &h,
+            body,
+            datetime!(2026-01-01 0:00 UTC),
+        )
+        .unwrap();
+        assert_eq!(d.delivery_id.as_deref(), Some("w-1"));
+        assert_eq!(d.event_id.as_deref(), Some("i-1"));
+        assert_eq!(d.event.as_deref(), Some("Push Hook"));
+        assert_eq!(d.instance.as_deref(), Some("https://gitlab.example.com"));
+        assert_eq!(d.project_id, Some(15));
+    }
+
+    #[test]
+    fn github_ping_identity() {
+        let h = Headers::from_pairs([("X-GitHub-Event", "ping"), ("X-GitHub-Delivery", "d-9")]);
+        let d = Delivery::parse(
+            DeliveryKind::GitHub,
+            &h,
+            br#"{"zen":"z","hook_id":42}"#,
+            datetime!(2026-01-01 0:00 UTC),
+        )
+        .unwrap();
+        assert_eq!(
+            (d.hook_id, d.delivery_id.as_deref(), d.event.as_deref()),
+            (Some(42), Some("d-9"), Some("ping"))
+        );
+    }
+
+    #[test]
+    fn non_object_bodies_are_malformed() {
+        for body in [&b"not json"[..], b"[1,2]", b""] {
+            assert_eq!(
+                Delivery::parse(
+                    DeliveryKind::GitLab,
+                    &Headers::default(),
+                    body,
+                    datetime!(2026-01-01 0:00 UTC)
+                ),
+                Err(VerifyError::MalformedBody)
+            );
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Webhook verification and challenge correlation, framework-agnostic.
+//!
+//! - [`verify`] and its per-provider functions check a delivery over its raw body bytes:
+//!   GitLab `X-Gitlab-Token` (constant-time), GitHub `X-Hub-Signature-256`, Gitea/Forgejo
+//!   `X-Gitea-Signature`, and Standard Webhooks (`webhook-id`/`webhook-timestamp`/
+//!   `webhook-signature`, as GitLab's signing tokens send them) with a timestamp tolerance.
+//!   Each accepts several secrets at once, so a secret can be rotated without downtime.
+//! - [`ReplayGuard`] refuses a delivery id seen within a window.
+//! - `ChallengeRegistry` (feature `runtime`) holds pending connectivity challenges and
+//!   correlates verified deliveries to them; `WebhookReceiver` ties it together behind one
+//!   call, `handle(kind, headers, body) -> decision`, which any HTTP framework can serve.
+//!
+//! ```
+//! # #[cfg(feature = "runtime")] {
+//! use std::sync::Arc;
+//! use pathops_core::webhook::{ChallengeRegistry, DeliveryKind, Expectation, Headers, WebhookReceiver, WebhookSecrets};
+//! use secrecy::SecretString;
+//!
+//! let registry = Arc::new(ChallengeRegistry::new());
+//! let receiver = WebhookReceiver::new(registry.clone());
+//! let handle = registry.register(
+//!     "acme".parse().unwrap(),
+//!     pathops_core::IntegrationId::new(),
+//!     DeliveryKind::GitLab,
+//!     Expectation { project_id: Some(15), ..Expectation::default() },
+//!     WebhookSecrets::single(SecretString::from("hook-token")),
+//!     time::OffsetDateTime::now_utc() + time::Duration::minutes(2),
+//! );
+//! let headers = Headers::from_pairs([("X-Gitlab-Token", "hook-token"), ("X-Gitlab-Event", "Push Hook")]);
+//! let decision = receiver.handle(DeliveryKind::GitLab, &headers, br#"{"project_id":15}"#);
+//! assert_eq!(decision.status, 200);
+//! # }
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "runtime")]
+mod challenge;
+mod delivery;
+mod headers;
+#[cfg(feature = "runtime")]
+mod receiver;
+mod replay;
+mod verify;
+
+#[cfg(feature = "runtime")]
+pub use challenge::{
+    Candidate, ChallengeError, ChallengeHandle, ChallengeRegistry, Correlated, Expectation,
+};
+pub use delivery::Delivery;
+pub use headers::Headers;
+#[cfg(feature = "runtime")]
+pub use receiver::{ReceiverDecision, ReceiverOutcome, WebhookReceiver};
+pub use replay::ReplayGuard;
+pub use verify::{
+    VerifyError, WebhookSecrets, sign, verify, verify_gitea_signature, verify_github_signature,
+    verify_gitlab_token, verify_standard_webhook,
+};
+
+/// Which delivery format a webhook uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// GitLab (`X-Gitlab-Token`, optionally Standard Webhooks signatures).
+    GitLab,
+    /// GitHub (`X-Hub-Signature-256`).
+    GitHub,
+    /// Gitea and Forgejo (`X-Gitea-Signature` / `X-Forgejo-Signature`).
+    Gitea,
+    /// Any Standard Webhooks sender.
+    StandardWebhooks,
+}
+
+impl DeliveryKind {
+    /// The path segment used by receivers (`/webhooks/<segment>`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::GitLab => "gitlab",
+            Self::GitHub => "github",
+            Self::Gitea => "gitea",
+            Self::StandardWebhooks => "standard",
+        }
+    }
+
+    /// Parses a path segment.
+    pub fn from_segment(segment: &str) -> Option<Self> {
+        [
+            Self::GitLab,
+            Self::GitHub,
+            Self::Gitea,
+            Self::StandardWebhooks,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == segment)
+    }
+}
+
+impl fmt::Display for DeliveryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}

@@ -1,0 +1,456 @@
+//! Signature and token verification over the raw body bytes, constant-time, with several
+//! valid secrets at once so a secret can be rotated without downtime.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use super::DeliveryKind;
+use super::Headers;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why a delivery was rejected. The variants say what kind of problem it was and never which
+/// secret came close.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A required header is missing.
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    /// A header is present but malformed.
+    #[error("malformed header {0}")]
+    MalformedHeader(&'static str),
+    /// The token or signature matches no configured secret.
+    #[error("signature does not match")]
+    BadSignature,
+    /// The signed timestamp is outside the tolerance.
+    #[error("timestamp outside the accepted window")]
+    Expired,
+    /// This delivery id was already accepted inside the replay window.
+    #[error("delivery already received")]
+    Replay,
+    /// The body is larger than the cap.
+    #[error("body larger than {max} bytes")]
+    TooLarge {
+        /// The cap in bytes.
+        max: usize,
+    },
+    /// The body is not the JSON document the provider sends.
+    #[error("body is not a valid delivery payload")]
+    MalformedBody,
+    /// No secret is configured for this delivery, so it cannot be verified.
+    #[error("no secret configured for this delivery")]
+    NoSecret,
+}
+
+/// The secrets a delivery may be signed with (current and, during a rotation, previous ones).
+/// Never printed.
+#[derive(Clone, Default)]
+pub struct WebhookSecrets(Vec<SecretString>);
+
+impl WebhookSecrets {
+    /// Secrets from a list.
+    pub fn new(secrets: impl IntoIterator<Item = SecretString>) -> Self {
+        Self(secrets.into_iter().collect())
+    }
+
+    /// One secret.
+    pub fn single(secret: SecretString) -> Self {
+        Self(vec![secret])
+    }
+
+    /// Adds a secret.
+    pub fn push(&mut self, secret: SecretString) {
+        self.0.push(secret);
+    }
+
+    /// Appends every secret of `other`.
+    pub fn extend(&mut self, other: &WebhookSecrets) {
+        self.0.extend(other.0.iter().cloned());
+    }
+
+    /// Whether there is no secret.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Number of secrets.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &SecretString> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebhookSecrets([REDACTED; {}])", self.0.len())
+    }
+}
+
+/// Whether any of `candidates` equals `given`, comparing every candidate in constant time
+/// (no early exit, so timing does not reveal which one matched).
+fn any_equal<'a>(given: &[u8], candidates: impl Iterator<Item = &'a [u8]>) -> bool {
+    let mut matched = subtle::Choice::from(0u8);
+    for candidate in candidates {
+        matched |= given.ct_eq(candidate);
+    }
+    matched.into()
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn lower_hex(bytes: &[u8]) -> String {
+    crate::audit::hex(bytes)
+}
+
+/// GitLab: `X-Gitlab-Token` equals one of the secrets.
+pub fn verify_gitlab_token(headers: &Headers, secrets: &WebhookSecrets) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let token = headers
+        .get("x-gitlab-token")
+        .ok_or(VerifyError::MissingHeader("X-Gitlab-Token"))?;
+    let candidates = secrets.iter().map(|s| s.expose_secret().as_bytes());
+    if any_equal(token.as_bytes(), candidates) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
+/// GitHub: `X-Hub-Signature-256: sha256=<lowercase hex HMAC-SHA256(secret, body)>`.
+pub fn verify_github_signature(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let header = headers
+        .get("x-hub-signature-256")
+        .ok_or(VerifyError::MissingHeader("X-Hub-Signature-256"))?;
+    let given = header
+        .strip_prefix("sha256=")
+        .ok_or(VerifyError::MalformedHeader("X-Hub-Signature-256"))?;
+    let expected: Vec<String> = secrets
+        .iter()
+        .map(|s| lower_hex(&hmac_sha256(s.expose_secret().as_bytes(), &[body])))
+        .collect();
+    if any_equal(given.as_bytes(), expected.iter().map(|e| e.as_bytes())) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
+/// Gitea / Forgejo: `X-Forgejo-Signature` or `X-Gitea-Signature`, the bare lowercase hex
+/// HMAC-SHA256 of the body (Forgejo's header is preferred when present).
+pub fn verify_gitea_signature(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let given = headers
+        .first_of(&["x-forgejo-signature", "x-gitea-signature"])
+        .ok_or(VerifyError::MissingHeader("X-Gitea-Signature"))?;
+    let expected: Vec<String> = secrets
+        .iter()
+        .map(|s| lower_hex(&hmac_sha256(s.expose_secret().as_bytes(), &[body])))
+        .collect();
+    if any_equal(given.as_bytes(), expected.iter().map(|e| e.as_bytes())) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
+/// Standard Webhooks (as GitLab's signing tokens send them): `webhook-id`,
+/// `webhook-timestamp` (Unix seconds, within `tolerance` of `now`) and `webhook-signature`, a
+/// space-separated list of `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`. Each secret
+/// is `whsec_<base64 key>` (or a raw key without the prefix).
+pub fn verify_standard_webhook(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+    now: OffsetDateTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let id = headers
+        .get("webhook-id")
+        .ok_or(VerifyError::MissingHeader("webhook-id"))?;
+    let timestamp = headers
+        .get("webhook-timestamp")
+        .ok_or(VerifyError::MissingHeader("webhook-timestamp"))?;
+    let signatures = headers
+        .get("webhook-signature")
+        .ok_or(VerifyError::MissingHeader("webhook-signature"))?;
+    let seconds: i64 = timestamp
+        .parse()
+        .map_err(|_| VerifyError::MalformedHeader("webhook-timestamp"))?;
+    let age = (now.unix_timestamp() - seconds).unsigned_abs();
+    if age > tolerance.as_secs() {
+        return Err(VerifyError::Expired);
+    }
+    let given: Vec<Vec<u8>> = signatures
+        .split(' ')
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .filter_map(|b64| STANDARD.decode(b64).ok())
+        .collect();
+    if given.is_empty() {
+        return Err(VerifyError::MalformedHeader("webhook-signature"));
+    }
+    let mut matched = false;
+    for secret in secrets.iter() {
+        let raw = secret.expose_secret();
+        let key = match raw.strip_prefix("whsec_") {
+            Some(b64) => match STANDARD.decode(b64) {
+                Ok(key) => key,
+                Err(_) => continue,
+            },
+            None => raw.as_bytes().to_vec(),
+        };
+        let expected = hmac_sha256(
+            &key,
+            &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+        );
+        matched |= any_equal(&expected, given.iter().map(Vec::as_slice));
+    }
+    if matched {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
+/// Verifies a delivery of `kind`. GitLab deliveries carrying Standard Webhooks headers are
+/// verified both ways (token and signature) when both are present.
+pub fn verify(
+    kind: DeliveryKind,
+    headers: &Headers,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+    now: OffsetDateTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    match kind {
+        DeliveryKind::GitLab => {
+            let signed = headers.get("webhook-signature").is_some();
+            let has_token = headers.get("x-gitlab-token").is_some();
+            if signed {
+                verify_standard_webhook(headers, body, secrets, now, tolerance)?;
+            }
+            if has_token || !signed {
+                verify_gitlab_token(headers, secrets)?;
+            }
+            Ok(())
+        }
+        DeliveryKind::GitHub => verify_github_signature(headers, body, secrets),
+        DeliveryKind::Gitea => verify_gitea_signature(headers, body, secrets),
+        DeliveryKind::StandardWebhooks => {
+            verify_standard_webhook(headers, body, secrets, now, tolerance)
+        }
+    }
+}
+
+/// Signing helpers for tests and fake servers: what a provider would send.
+pub mod sign {
+    use super::*;
+
+    /// `sha256=<hex>` as GitHub sends it.
+    pub fn github(secret: &str, body: &[u8]) -> String {
+        format!(
+            "sha256={}",
+            lower_hex(&hmac_sha256(secret.as_bytes(), &[body]))
+        )
+    }
+
+    /// Bare hex as Gitea sends it.
+    pub fn gitea(secret: &str, body: &[u8]) -> String {
+        lower_hex(&hmac_sha256(secret.as_bytes(), &[body]))
+    }
+
+    /// `v1,<base64>` for a `whsec_` secret, as Standard Webhooks senders do.
+    pub fn standard(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let key = match secret.strip_prefix("whsec_") {
+            Some(b64) => STANDARD.decode(b64).unwrap_or_default(),
+            None => secret.as_bytes().to_vec(),
+        };
+        let ts = timestamp.to_string();
+        let mac = hmac_sha256(&key, &[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+        format!("v1,{}", STANDARD.encode(mac))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn secrets(list: &[&str]) -> WebhookSecrets {
+        WebhookSecrets::new(list.iter().map(|s| SecretString::from(s.to_string())))
+    }
+
+    const BODY: &[u8] = br#"{"zen":"Design for failure.","hook_id":42}"#;
+
+    #[test]
+    fn gitlab_tokens_with_rotation() {
+        let h = Headers::from_pairs([("X-Gitlab-Token", "new-token")]);
+        assert_eq!(
+            verify_gitlab_token(&h, &secrets(&["old-token", "new-token"])),
+            Ok(())
+        );
+        assert_eq!(
+            verify_gitlab_token(&h, &secrets(&["old-token"])),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            verify_gitlab_token(&Headers::default(), &secrets(&["x"])),
+            Err(VerifyError::MissingHeader("X-Gitlab-Token"))
+        );
+        assert_eq!(
+            verify_gitlab_token(&h, &secrets(&[])),
+            Err(VerifyError::NoSecret)
+        );
+        // A prefix of the secret is not the secret.
+        let prefix = Headers::from_pairs([("X-Gitlab-Token", "new-tok")]);
+        assert_eq!(
+            verify_gitlab_token(&prefix, &secrets(&["new-token"])),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn github_signatures() {
+        let sig = sign::github("s3cret", BODY);
+        assert!(sig.starts_with("sha256=") && sig.len() == 7 + 64);
+        let h = Headers::from_pairs([("X-Hub-Signature-256", sig.as_str())]);
+        assert_eq!(
+            verify_github_signature(&h, BODY, &secrets(&["other", "s3cret"])),
+            Ok(())
+        );
+        assert_eq!(
+            verify_github_signature(&h, b"tampered", &secrets(&["s3cret"])),
+            Err(VerifyError::BadSignature)
+        );
+        let bare = Headers::from_pairs([("X-Hub-Signature-256", &sig[7..])]);
+        assert_eq!(
+            verify_github_signature(&bare, BODY, &secrets(&["s3cret"])),
+            Err(VerifyError::MalformedHeader("X-Hub-Signature-256"))
+        );
+        let upper = Headers::from_pairs([(
+            "X-Hub-Signature-256",
+            sig.to_uppercase().replace("SHA256=", "sha256="),
+        )]);
+        assert_eq!(
+            verify_github_signature(&upper, BODY, &secrets(&["s3cret"])),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn gitea_and_forgejo_signatures() {
+        let sig = sign::gitea("k", BODY);
+        let gitea = Headers::from_pairs([("X-Gitea-Signature", sig.as_str())]);
+        assert_eq!(
+            verify_gitea_signature(&gitea, BODY, &secrets(&["k"])),
+            Ok(())
+        );
+        let forgejo = Headers::from_pairs([
+            ("X-Forgejo-Signature", sig.as_str()),
+            ("X-Gitea-Signature", "bogus"),
+        ]);
+        assert_eq!(
+            verify_gitea_signature(&forgejo, BODY, &secrets(&["k"])),
+            Ok(()),
+            "Forgejo's header wins"
+        );
+        assert_eq!(
+            verify_gitea_signature(&gitea, BODY, &secrets(&["x"])),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn standard_webhooks_with_tolerance_and_multiple_signatures() {
+        let secret = format!(
+            "whsec_{}",
+            STANDARD.encode(b"0123456789abcdef0123456789abcdef")
+        );
+        let now = datetime!(2026-11-21 12:00 UTC);
+        let ts = now.unix_timestamp();
+        let good = sign::standard(&secret, "msg_1", ts, BODY);
+        let h = |sig: &str, ts: i64| {
+            Headers::from_pairs([
+                ("webhook-id", "msg_1".to_owned()),
+                ("webhook-timestamp", ts.to_string()),
+                ("webhook-signature", sig.to_owned()),
+            ])
+        };
+        let tol = Duration::from_secs(300);
+        let s = secrets(&[&secret]);
+        assert_eq!(
+            verify_standard_webhook(&h(&good, ts), BODY, &s, now, tol),
+            Ok(())
+        );
+        let rotated = format!("v1,AAAA {good}");
+        assert_eq!(
+            verify_standard_webhook(&h(&rotated, ts), BODY, &s, now, tol),
+            Ok(())
+        );
+        assert_eq!(
+            verify_standard_webhook(&h(&good, ts), b"x", &s, now, tol),
+            Err(VerifyError::BadSignature)
+        );
+        let old = ts - 301;
+        let old_sig = sign::standard(&secret, "msg_1", old, BODY);
+        assert_eq!(
+            verify_standard_webhook(&h(&old_sig, old), BODY, &s, now, tol),
+            Err(VerifyError::Expired)
+        );
+        assert_eq!(
+            verify_standard_webhook(&h("v2,abc", ts), BODY, &s, now, tol),
+            Err(VerifyError::MalformedHeader("webhook-signature"))
+        );
+        assert_eq!(
+            verify_standard_webhook(
+                &h(&good, ts).clone(),
+                BODY,
+                &secrets(&["whsec_!!!"]),
+                now,
+                tol
+            ),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = secrets(&["SENTINEL-webhook-secret"]);
+        assert_eq!(format!("{s:?}"), "WebhookSecrets([REDACTED; 1])");
+    }
+}

@@ -1,0 +1,325 @@
+//! The webhook receiver end to end, without HTTP: verify, de-duplicate, correlate, wait.
+#![cfg(feature = "runtime")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pathops_core::webhook::{
+    ChallengeError, ChallengeRegistry, DeliveryKind, Expectation, Headers, ReceiverOutcome,
+    VerifyError, WebhookReceiver, WebhookSecrets, sign,
+};
+use pathops_core::{Clock, IntegrationId, SystemClock, TenantId};
+use secrecy::SecretString;
+
+fn secrets(list: &[&str]) -> WebhookSecrets {
+    WebhookSecrets::new(list.iter().map(|s| SecretString::from(s.to_string())))
+}
+
+fn tenant() -> TenantId {
+    "acme".parse().unwrap()
+}
+
+fn gitlab_headers(token: &str, webhook_uuid: &str) -> Headers {
+    Headers::from_pairs([
+        ("Content-Type", "application/json"),
+        ("User-Agent", "GitLab/18.10.0"),
+        ("X-Gitlab-Event", "Push Hook"),
+        ("X-Gitlab-Instance", "https://gitlab.example.com"),
+        ("X-Gitlab-Webhook-UUID", webhook_uuid),
+        (
+            "X-Gitlab-Event-UUID",
+            "7c1f0000-0000-4000-8000-000000000001",
+        ),
+        ("Idempotency-Key", "7c1f0000-0000-4000-8000-000000000002"),
+        ("X-Gitlab-Token", token),
+    ])
+}
+
+const PUSH: &[u8] = br#"{"object_kind":"push","event_name":"push","project_id":15,"project":{"id":15},"ref":"refs/heads/main","commits":[]}"#;
+
+fn expect_project(id: u64) -> Expectation {
+    Expectation {
+        instance: Some("https://gitlab.example.com/".into()),
+        project_id: Some(id),
+        event: Some("Push Hook".into()),
+        hook_id: None,
+    }
+}
+
+fn in_two_minutes() -> time::OffsetDateTime {
+    SystemClock.now() + time::Duration::minutes(2)
+}
+
+#[tokio::test]
+async fn gitlab_round_trip_is_correlated_and_woken() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let integration = IntegrationId::new();
+    let handle = registry.register(
+        tenant(),
+        integration,
+        DeliveryKind::GitLab,
+        expect_project(15),
+        secrets(&["hook-token"]),
+        in_two_minutes(),
+    );
+    let challenge_id = handle.id;
+    let waiter = tokio::spawn(handle.wait(Duration::from_secs(5)));
+
+    let decision = receiver.handle(
+        DeliveryKind::GitLab,
+        &gitlab_headers("hook-token", "w-1"),
+        PUSH,
+    );
+    assert_eq!(decision.status, 200);
+    assert!(
+        matches!(decision.outcome, ReceiverOutcome::Correlated { challenge_id: id, .. } if id == challenge_id)
+    );
+    let correlated = waiter.await.unwrap().unwrap();
+    assert_eq!(correlated.integration_id, integration);
+    assert_eq!(correlated.delivery.delivery_id.as_deref(), Some("w-1"));
+    assert_eq!(correlated.delivery.project_id, Some(15));
+    assert_eq!(registry.pending(), 0);
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_rejected_without_saying_which_secret_was_close() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let handle = registry.register(
+        tenant(),
+        IntegrationId::new(),
+        DeliveryKind::GitLab,
+        expect_project(15),
+        secrets(&["hook-token"]),
+        in_two_minutes(),
+    );
+    let d = receiver.handle(
+        DeliveryKind::GitLab,
+        &gitlab_headers("hook-tokeX", "w-1"),
+        PUSH,
+    );
+    assert_eq!(d.status, 401);
+    assert_eq!(d.body, serde_json::json!({ "error": "unauthorized" }));
+    assert_eq!(
+        d.outcome,
+        ReceiverOutcome::Rejected(VerifyError::BadSignature)
+    );
+    assert_eq!(registry.pending(), 1, "the challenge still waits");
+    assert_eq!(
+        handle.wait(Duration::from_millis(20)).await.unwrap_err(),
+        ChallengeError::Timeout(Duration::from_millis(20))
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_delivery_is_rejected() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone())
+        .with_secrets(DeliveryKind::GitLab, secrets(&["standing"]));
+    let headers = gitlab_headers("standing", "w-replay");
+    assert_eq!(
+        receiver.handle(DeliveryKind::GitLab, &headers, PUSH).status,
+        200
+    );
+    let again = receiver.handle(DeliveryKind::GitLab, &headers, PUSH);
+    assert_eq!(
+        (again.status, again.outcome),
+        (409, ReceiverOutcome::Rejected(VerifyError::Replay))
+    );
+    assert_eq!(
+        registry.unmatched().len(),
+        1,
+        "unmatched deliveries are recorded once"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_challenge_fails_cleanly() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let past = SystemClock.now() - time::Duration::seconds(1);
+    let handle = registry.register(
+        tenant(),
+        IntegrationId::new(),
+        DeliveryKind::GitLab,
+        expect_project(15),
+        secrets(&["hook-token"]),
+        past,
+    );
+    let d = receiver.handle(
+        DeliveryKind::GitLab,
+        &gitlab_headers("hook-token", "w-late"),
+        PUSH,
+    );
+    assert_eq!(d.status, 401, "no live challenge and no standing secret");
+    assert_eq!(
+        handle.wait(Duration::from_secs(5)).await.unwrap_err(),
+        ChallengeError::Expired
+    );
+}
+
+#[tokio::test]
+async fn deliveries_that_match_no_challenge_are_recorded_not_counted() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone())
+        .with_secrets(DeliveryKind::GitLab, secrets(&["hook-token"]));
+    let handle = registry.register(
+        tenant(),
+        IntegrationId::new(),
+        DeliveryKind::GitLab,
+        expect_project(99),
+        secrets(&["hook-token"]),
+        in_two_minutes(),
+    );
+    let d = receiver.handle(
+        DeliveryKind::GitLab,
+        &gitlab_headers("hook-token", "w-other"),
+        PUSH,
+    );
+    assert!(matches!(d.outcome, ReceiverOutcome::Accepted { .. }));
+    assert_eq!(registry.unmatched()[0].project_id, Some(15));
+    assert_eq!(registry.pending(), 1);
+    drop(handle);
+}
+
+#[tokio::test]
+async fn github_ping_with_signature_passes_and_a_bad_signature_fails() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let expectation = Expectation {
+        hook_id: Some(42),
+        event: Some("ping".into()),
+        ..Expectation::default()
+    };
+    let body = br#"{"zen":"Keep it logically awesome.","hook_id":42,"hook":{"type":"Repository","id":42}}"#;
+    let ping = |signature: String, delivery: &str| {
+        Headers::from_pairs([
+            ("X-GitHub-Event", "ping".to_owned()),
+            ("X-GitHub-Delivery", delivery.to_owned()),
+            ("X-GitHub-Hook-ID", "42".to_owned()),
+            ("X-Hub-Signature-256", signature),
+        ])
+    };
+    let bad = registry.register(
+        tenant(),
+        IntegrationId::new(),
+        DeliveryKind::GitHub,
+        expectation.clone(),
+        secrets(&["gh-secret"]),
+        in_two_minutes(),
+    );
+    let d = receiver.handle(
+        DeliveryKind::GitHub,
+        &ping(sign::github("wrong", body), "g-1"),
+        body,
+    );
+    assert_eq!(
+        d.outcome,
+        ReceiverOutcome::Rejected(VerifyError::BadSignature)
+    );
+    let d = receiver.handle(
+        DeliveryKind::GitHub,
+        &ping(sign::github("gh-secret", body), "g-2"),
+        body,
+    );
+    assert!(matches!(d.outcome, ReceiverOutcome::Correlated { .. }));
+    assert_eq!(
+        bad.wait(Duration::from_secs(1))
+            .await
+            .unwrap()
+            .delivery
+            .hook_id,
+        Some(42)
+    );
+}
+
+#[tokio::test]
+async fn rotation_accepts_old_and_new_secrets() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver =
+        WebhookReceiver::new(registry).with_secrets(DeliveryKind::Gitea, secrets(&["old", "new"]));
+    for (n, secret) in ["old", "new"].iter().enumerate() {
+        let body = br#"{"ref":"refs/heads/main"}"#;
+        let h = Headers::from_pairs([
+            ("X-Gitea-Event", "push".to_owned()),
+            ("X-Gitea-Delivery", format!("d-{n}")),
+            ("X-Gitea-Signature", sign::gitea(secret, body)),
+        ]);
+        assert_eq!(
+            receiver.handle(DeliveryKind::Gitea, &h, body).status,
+            200,
+            "{secret}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_bodies_are_refused_before_verification() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry)
+        .with_max_body_bytes(64)
+        .with_secrets(DeliveryKind::GitLab, secrets(&["t"]));
+    let big = vec![b' '; 65];
+    let d = receiver.handle(DeliveryKind::GitLab, &gitlab_headers("t", "w-big"), &big);
+    assert_eq!(
+        (d.status, d.outcome),
+        (
+            413,
+            ReceiverOutcome::Rejected(VerifyError::TooLarge { max: 64 })
+        )
+    );
+    let d = receiver.handle(
+        DeliveryKind::GitLab,
+        &gitlab_headers("t", "w-bad"),
+        b"{nope",
+    );
+    assert_eq!(
+        (d.status, d.outcome),
+        (400, ReceiverOutcome::Rejected(VerifyError::MalformedBody))
+    );
+    let uncapped = WebhookReceiver::new(Arc::new(ChallengeRegistry::new()))
+        .with_secrets(DeliveryKind::GitLab, secrets(&["t"]));
+    let no_token = Headers::from_pairs([("X-Gitlab-Event", "Push Hook")]);
+    let d = uncapped.handle(DeliveryKind::GitLab, &no_token, PUSH);
+    assert_eq!(
+        d.outcome,
+        ReceiverOutcome::Rejected(VerifyError::MissingHeader("X-Gitlab-Token"))
+    );
+}
+
+#[tokio::test]
+async fn gitlab_signing_tokens_are_verified_when_present() {
+    use base64::Engine as _;
+    let key = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(b"signing-key-signing-key-32bytes!")
+    );
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver =
+        WebhookReceiver::new(registry).with_secrets(DeliveryKind::GitLab, secrets(&[&key]));
+    let ts = SystemClock.now().unix_timestamp();
+    let h = |sig: String| {
+        Headers::from_pairs([
+            ("X-Gitlab-Event", "Push Hook".to_owned()),
+            ("webhook-id", "idem-1".to_owned()),
+            ("webhook-timestamp", ts.to_string()),
+            ("webhook-signature", sig),
+        ])
+    };
+    let good = receiver.handle(
+        DeliveryKind::GitLab,
+        &h(sign::standard(&key, "idem-1", ts, PUSH)),
+        PUSH,
+    );
+    assert_eq!(good.status, 200);
+    let forged = receiver.handle(
+        DeliveryKind::GitLab,
+        &h(sign::standard(&key, "idem-2", ts, PUSH)),
+        PUSH,
+    );
+    assert_eq!(
+        forged.outcome,
+        ReceiverOutcome::Rejected(VerifyError::BadSignature)
+    );
+}
