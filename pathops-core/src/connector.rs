@@ -15,10 +15,12 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::directping::PingRequest;
 use crate::error::{Error, ResourceKind, Result};
 use crate::fields::Configuration;
 use crate::integration::Integration;
 use crate::provider::{IntegrationType, Provider};
+use crate::webhook::DeliveryKind;
 
 /// One thing a connector can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -343,6 +345,66 @@ pub trait IntegrationConnector: Send + Sync + fmt::Debug {
 
     /// The cheapest authenticated call, for the health monitor.
     async fn check_health(&self, ctx: &ConnectorContext) -> CheckResult;
+
+    /// The delivery `request` will make the tool send to PathOps: its format and what
+    /// identifies it, read from the integration's configuration. The doctor registers a
+    /// challenge with it *before* triggering (GitLab delivers inside the trigger call).
+    /// `None` when this connector cannot trigger `request`.
+    fn expected_delivery(
+        &self,
+        integration: &Integration,
+        request: &DeliveryRequest,
+    ) -> Option<(DeliveryKind, crate::webhook::Expectation)> {
+        let _ = (integration, request);
+        None
+    }
+
+    /// Asks the tool to send a delivery to PathOps (GitLab hook test, GitHub hook ping, direct
+    /// ping). The result reports the trigger call itself; whether the delivery arrived is
+    /// the receiver's to say. The default refuses with [`FailureCode::Unsupported`].
+    async fn trigger_delivery(
+        &self,
+        ctx: &ConnectorContext,
+        request: &DeliveryRequest,
+    ) -> CheckResult {
+        let _ = ctx;
+        CheckResult::failed(
+            FailureCode::Unsupported,
+            Duration::ZERO,
+            format!(
+                "{} is not supported by {}",
+                request.capability().as_str(),
+                self.provider()
+            ),
+        )
+    }
+}
+
+/// A delivery the doctor asks a connector to trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeliveryRequest {
+    /// GitLab: `POST /projects/:id/hooks/:hook_id/test/:trigger` (project and hook from the
+    /// integration's configuration).
+    WebhookTest {
+        /// The trigger (`push_events`, `tag_push_events`, …).
+        trigger: String,
+    },
+    /// GitHub: `POST /repos/{owner}/{repo}/hooks/{hook_id}/pings`.
+    HookPing,
+    /// The PathOps direct-ping protocol ([`crate::directping`]).
+    DirectPing(PingRequest),
+}
+
+impl DeliveryRequest {
+    /// The capability a connector needs for this request.
+    pub fn capability(&self) -> Capability {
+        match self {
+            Self::WebhookTest { .. } => Capability::WebhookTest,
+            Self::HookPing => Capability::HookPing,
+            Self::DirectPing(_) => Capability::DirectPing,
+        }
+    }
 }
 
 /// What `plugin_metadata` records about a connector.
@@ -464,6 +526,32 @@ mod tests {
         assert_eq!(d[0].id, "pathops.harbor");
         assert_eq!(d[1].integration_type, IntegrationType::Scm);
         assert!(d[0].capabilities.supports(Capability::HealthCheck));
+    }
+
+    #[tokio::test]
+    async fn triggering_is_unsupported_unless_implemented() {
+        let c = Fixed(Provider::Harbor);
+        let i = crate::integration::Integration::new_draft(
+            crate::IntegrationId::new(),
+            "acme".parse().unwrap(),
+            crate::NewIntegration::builder("h", Provider::Harbor, "https://h.example")
+                .build()
+                .unwrap(),
+            "a".parse().unwrap(),
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+        assert_eq!(c.expected_delivery(&i, &DeliveryRequest::HookPing), None);
+        let ctx = ConnectorContext::new(Arc::new(i), None, Duration::from_secs(1));
+        let r = c
+            .trigger_delivery(
+                &ctx,
+                &DeliveryRequest::WebhookTest {
+                    trigger: "push_events".into(),
+                },
+            )
+            .await;
+        assert_eq!(r.failure, Some(FailureCode::Unsupported));
+        assert_eq!(r.message, "webhook_test is not supported by harbor");
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub mod auth_ref;
 pub mod catalog;
 pub mod clock;
 pub mod connector;
+pub mod directping;
 pub mod error;
 pub mod event;
 pub mod fields;
@@ -106,8 +107,8 @@ pub use audit::{AuditAction, AuditEntry, AuditRecord};
 pub use auth_ref::{AuthRef, AuthRefError};
 pub use clock::{Clock, SystemClock};
 pub use connector::{
-    Capabilities, Capability, CheckResult, ConnectorContext, ConnectorRegistry, FailureCode,
-    IntegrationConnector, PluginDescriptor, Probe,
+    Capabilities, Capability, CheckResult, ConnectorContext, ConnectorRegistry, DeliveryRequest,
+    FailureCode, IntegrationConnector, PluginDescriptor, Probe,
 };
 pub use error::{Error, ResourceKind, Result};
 pub use event::{EventEnvelope, EventType};

@@ -42,7 +42,7 @@ fn expect_project(id: u64) -> Expectation {
         instance: Some("https://gitlab.example.com/".into()),
         project_id: Some(id),
         event: Some("Push Hook".into()),
-        hook_id: None,
+        ..Expectation::default()
     }
 }
 
@@ -321,5 +321,68 @@ async fn gitlab_signing_tokens_are_verified_when_present() {
     assert_eq!(
         forged.outcome,
         ReceiverOutcome::Rejected(VerifyError::BadSignature)
+    );
+}
+
+#[tokio::test]
+async fn direct_ping_callbacks_answer_their_own_challenge_once() {
+    use pathops_core::directping::{self, PingCallback};
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let nonce = directping::new_nonce();
+    let handle = registry.register(
+        tenant(),
+        IntegrationId::new(),
+        DeliveryKind::DirectPing,
+        Expectation {
+            nonce: Some(nonce.clone()),
+            ..Expectation::default()
+        },
+        secrets(&["shared-secret"]),
+        in_two_minutes(),
+    );
+    let id = handle.id.to_string();
+    let callback = |challenge_id: &str, nonce: &str, secret: &str| {
+        let body = serde_json::to_vec(&PingCallback {
+            challenge_id: challenge_id.into(),
+            nonce: nonce.into(),
+        })
+        .unwrap();
+        let headers = Headers::from_pairs([(
+            directping::PROOF_HEADER,
+            directping::proof(secret, challenge_id, nonce),
+        )]);
+        receiver.handle(DeliveryKind::DirectPing, &headers, &body)
+    };
+    assert_eq!(
+        callback(&id, "not-the-nonce", "shared-secret").status,
+        401,
+        "wrong nonce matches no challenge"
+    );
+    assert_eq!(callback(&id, &nonce, "wrong-secret").status, 401);
+    let other = uuid::Uuid::now_v7().to_string();
+    assert_eq!(
+        callback(&other, &nonce, "shared-secret").status,
+        401,
+        "another challenge id"
+    );
+    let ok = callback(&id, &nonce, "shared-secret");
+    assert!(
+        matches!(ok.outcome, ReceiverOutcome::Correlated { .. }),
+        "{ok:?}"
+    );
+    assert_eq!(
+        handle
+            .wait(Duration::from_secs(1))
+            .await
+            .unwrap()
+            .delivery
+            .nonce,
+        Some(nonce.clone())
+    );
+    assert_eq!(
+        callback(&id, &nonce, "shared-secret").status,
+        401,
+        "answered once; no live challenge remains"
     );
 }

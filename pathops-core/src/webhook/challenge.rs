@@ -15,39 +15,8 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{Delivery, DeliveryKind, WebhookSecrets};
+use super::{Delivery, DeliveryKind, Expectation, WebhookSecrets};
 use crate::id::{IntegrationId, TenantId};
-
-/// What delivery a challenge waits for. Unset fields match anything.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Expectation {
-    /// Sending instance (compared without a trailing slash).
-    pub instance: Option<String>,
-    /// Project id in the payload.
-    pub project_id: Option<u64>,
-    /// Event name (`Push Hook`, `ping`).
-    pub event: Option<String>,
-    /// Hook id (GitHub).
-    pub hook_id: Option<u64>,
-}
-
-impl Expectation {
-    /// Whether `delivery` fits.
-    pub fn matches(&self, delivery: &Delivery) -> bool {
-        let same = |want: &Option<String>, got: &Option<String>| {
-            want.as_ref().is_none_or(|w| {
-                got.as_deref()
-                    .is_some_and(|g| g.trim_end_matches('/') == w.trim_end_matches('/'))
-            })
-        };
-        same(&self.instance, &delivery.instance)
-            && same(&self.event, &delivery.event)
-            && self
-                .project_id
-                .is_none_or(|p| delivery.project_id == Some(p))
-            && self.hook_id.is_none_or(|h| delivery.hook_id == Some(h))
-    }
-}
 
 /// A delivery correlated to a challenge: the evidence that the tool reached PathOps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +145,14 @@ impl ChallengeRegistry {
         let mut found: Vec<(Uuid, Candidate)> = state
             .pending
             .iter()
-            .filter(|(_, p)| p.kind == delivery.kind && p.expectation.matches(delivery))
+            .filter(|(id, p)| {
+                p.kind == delivery.kind
+                    && p.expectation.matches(delivery)
+                    && delivery
+                        .challenge_id
+                        .as_deref()
+                        .is_none_or(|named| named == id.to_string())
+            })
             .map(|(id, p)| {
                 (
                     *id,

@@ -24,6 +24,10 @@ pub struct Delivery {
     pub project_id: Option<u64>,
     /// Hook id (GitHub `X-GitHub-Hook-ID` or the ping's `hook_id`).
     pub hook_id: Option<u64>,
+    /// The challenge a direct-ping callback answers.
+    pub challenge_id: Option<String>,
+    /// The nonce a direct-ping callback echoes.
+    pub nonce: Option<String>,
     /// When it was received.
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
@@ -80,6 +84,18 @@ impl Delivery {
                     .and_then(|t| t.as_str())
                     .map(str::to_owned),
             ),
+            DeliveryKind::DirectPing => (
+                str_field(&payload, "challenge_id"),
+                str_field(&payload, "challenge_id"),
+                Some("ping".to_owned()),
+            ),
+        };
+        let (challenge_id, nonce) = match kind {
+            DeliveryKind::DirectPing => (
+                str_field(&payload, "challenge_id"),
+                str_field(&payload, "nonce"),
+            ),
+            _ => (None, None),
         };
         Ok(Self {
             kind,
@@ -90,8 +106,48 @@ impl Delivery {
                 .map(|i| i.trim_end_matches('/').to_owned()),
             project_id,
             hook_id,
+            challenge_id,
+            nonce,
             received_at,
         })
+    }
+}
+
+fn str_field(payload: &serde_json::Value, key: &str) -> Option<String> {
+    payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+}
+
+/// What delivery a challenge waits for. Unset fields match anything.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Expectation {
+    /// Sending instance (compared without a trailing slash).
+    pub instance: Option<String>,
+    /// Project id in the payload.
+    pub project_id: Option<u64>,
+    /// Event name (`Push Hook`, `ping`).
+    pub event: Option<String>,
+    /// Hook id (GitHub).
+    pub hook_id: Option<u64>,
+    /// Nonce a direct-ping callback must echo.
+    pub nonce: Option<String>,
+}
+
+impl Expectation {
+    /// Whether `delivery` fits.
+    pub fn matches(&self, delivery: &Delivery) -> bool {
+        let same = |want: &Option<String>, got: &Option<String>| {
+            want.as_ref().is_none_or(|w| {
+                got.as_deref()
+                    .is_some_and(|g| g.trim_end_matches('/') == w.trim_end_matches('/'))
+            })
+        };
+        same(&self.instance, &delivery.instance)
+            && same(&self.event, &delivery.event)
+            && self
+                .project_id
+                .is_none_or(|p| delivery.project_id == Some(p))
+            && self.hook_id.is_none_or(|h| delivery.hook_id == Some(h))
+            && same(&self.nonce, &delivery.nonce)
     }
 }
 

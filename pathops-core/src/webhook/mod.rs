@@ -46,17 +46,15 @@ mod replay;
 mod verify;
 
 #[cfg(feature = "runtime")]
-pub use challenge::{
-    Candidate, ChallengeError, ChallengeHandle, ChallengeRegistry, Correlated, Expectation,
-};
-pub use delivery::Delivery;
+pub use challenge::{Candidate, ChallengeError, ChallengeHandle, ChallengeRegistry, Correlated};
+pub use delivery::{Delivery, Expectation};
 pub use headers::Headers;
 #[cfg(feature = "runtime")]
 pub use receiver::{ReceiverDecision, ReceiverOutcome, WebhookReceiver};
 pub use replay::ReplayGuard;
 pub use verify::{
-    VerifyError, WebhookSecrets, sign, verify, verify_gitea_signature, verify_github_signature,
-    verify_gitlab_token, verify_standard_webhook,
+    VerifyError, WebhookSecrets, sign, verify, verify_direct_ping, verify_gitea_signature,
+    verify_github_signature, verify_gitlab_token, verify_standard_webhook,
 };
 
 /// Which delivery format a webhook uses.
@@ -71,6 +69,8 @@ pub enum DeliveryKind {
     Gitea,
     /// Any Standard Webhooks sender.
     StandardWebhooks,
+    /// The PathOps direct-ping callback (see [`crate::directping`]).
+    DirectPing,
 }
 
 impl DeliveryKind {
@@ -81,6 +81,7 @@ impl DeliveryKind {
             Self::GitHub => "github",
             Self::Gitea => "gitea",
             Self::StandardWebhooks => "standard",
+            Self::DirectPing => "ping",
         }
     }
 

@@ -247,6 +247,50 @@ pub fn verify_standard_webhook(
     }
 }
 
+/// PathOps direct ping: `X-PathOps-Proof: v1=<lowercase hex HMAC-SHA256(secret,
+/// "<challenge_id>.<nonce>")>` over the `challenge_id` and `nonce` of the JSON body.
+pub fn verify_direct_ping(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let proof = headers
+        .get(crate::directping::PROOF_HEADER)
+        .ok_or(VerifyError::MissingHeader(crate::directping::PROOF_HEADER))?;
+    let given = proof
+        .strip_prefix("v1=")
+        .ok_or(VerifyError::MalformedHeader(
+            crate::directping::PROOF_HEADER,
+        ))?;
+    let callback: crate::directping::PingCallback =
+        serde_json::from_slice(body).map_err(|_| VerifyError::MalformedBody)?;
+    let expected: Vec<String> = secrets
+        .iter()
+        .map(|s| {
+            direct_ping_proof(
+                s.expose_secret().as_bytes(),
+                &callback.challenge_id,
+                &callback.nonce,
+            )
+        })
+        .collect();
+    if any_equal(given.as_bytes(), expected.iter().map(|e| e.as_bytes())) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
+fn direct_ping_proof(secret: &[u8], challenge_id: &str, nonce: &str) -> String {
+    lower_hex(&hmac_sha256(
+        secret,
+        &[challenge_id.as_bytes(), b".", nonce.as_bytes()],
+    ))
+}
+
 /// Verifies a delivery of `kind`. GitLab deliveries carrying Standard Webhooks headers are
 /// verified both ways (token and signature) when both are present.
 pub fn verify(
@@ -274,6 +318,7 @@ pub fn verify(
         DeliveryKind::StandardWebhooks => {
             verify_standard_webhook(headers, body, secrets, now, tolerance)
         }
+        DeliveryKind::DirectPing => verify_direct_ping(headers, body, secrets),
     }
 }
 
@@ -292,6 +337,14 @@ pub mod sign {
     /// Bare hex as Gitea sends it.
     pub fn gitea(secret: &str, body: &[u8]) -> String {
         lower_hex(&hmac_sha256(secret.as_bytes(), &[body]))
+    }
+
+    /// `v1=<hex>`, the direct-ping proof a tool sends back.
+    pub fn direct_ping(secret: &str, challenge_id: &str, nonce: &str) -> String {
+        format!(
+            "v1={}",
+            direct_ping_proof(secret.as_bytes(), challenge_id, nonce)
+        )
     }
 
     /// `v1,<base64>` for a `whsec_` secret, as Standard Webhooks senders do.
