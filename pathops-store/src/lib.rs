@@ -1,8 +1,11 @@
 //! # pathops-store
 //!
-//! [`CatalogStore`](pathops_core::CatalogStore) backends: `memory` (always compiled), `sqlite`
-//! (default feature, bundled SQLite) and `postgres` (feature), with SQL written once with
-//! sea-query and executed with sqlx, versioned migrations, and `connect(url)` choosing the
-//! backend from a URL.
+//! [`CatalogStore`](pathops_core::CatalogStore) backends for PathOps.
 //!
-//! Status: the backends are being built (issue 3); this crate exports nothing yet.
+//! Status: the in-memory backend is ready; SQLite and PostgreSQL follow (issue 3).
+
+mod error;
+pub mod memory;
+mod stored;
+
+pub use memory::MemoryStore;

@@ -1,0 +1,415 @@
+//! [`MemoryStore`]: the catalog in process memory.
+//!
+//! A real implementation, not a mock: it passes the same conformance suite as the SQL backends
+//! (uniqueness, versions, soft deletes, keyset paging, audit chains, outbox leases). Everything
+//! lives behind one lock, so every call is atomic and isolated. Nothing survives the process.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use pathops_core::audit::GENESIS_HASH;
+use pathops_core::event::{OutboxClaim, OutboxEntry, OutboxRelease};
+use pathops_core::page::{Cursor, CursorPosition};
+use pathops_core::store::{AuditQuery, PluginMetadata};
+use pathops_core::{
+    AuditEntry, CatalogStore, Change, Error, HealthCheckRecord, HealthSummary, Integration,
+    IntegrationId, ListQuery, Mutation, MutationOutcome, Page, ResourceKind, Result, TenantId,
+    TimeRange,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::stored;
+
+const BACKEND: &str = "memory";
+
+/// The catalog in process memory (see the module docs).
+///
+/// ```
+/// use pathops_core::CatalogStore;
+/// use pathops_store::MemoryStore;
+///
+/// let store = MemoryStore::new();
+/// assert_eq!(store.backend(), "memory");
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Every integration ever written, soft-deleted ones included.
+    integrations: HashMap<IntegrationId, Integration>,
+    /// `(tenant, name, id)` of live integrations: the name index and the list order.
+    live: BTreeSet<(TenantId, String, Uuid)>,
+    /// Each tenant's audit chain, in sequence order.
+    audit: HashMap<TenantId, Vec<AuditEntry>>,
+    audit_ids: HashSet<Uuid>,
+    health: Vec<HealthCheckRecord>,
+    health_ids: HashSet<Uuid>,
+    outbox: HashMap<Uuid, OutboxRow>,
+    plugins: BTreeMap<String, PluginMetadata>,
+}
+
+#[derive(Debug, Clone)]
+struct OutboxRow {
+    entry: OutboxEntry,
+    done: bool,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied mutation: `apply` checks
+        // everything before it writes anything, so the state stays consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl State {
+    fn live(&self, tenant: &TenantId, id: IntegrationId) -> Option<&Integration> {
+        self.integrations
+            .get(&id)
+            .filter(|i| &i.tenant_id == tenant && !stored::is_deleted(i))
+    }
+
+    fn name_taken(&self, tenant: &TenantId, name: &str, except: Option<IntegrationId>) -> bool {
+        let low = (tenant.clone(), name.to_owned(), Uuid::nil());
+        let high = (tenant.clone(), name.to_owned(), Uuid::max());
+        self.live
+            .range(low..=high)
+            .any(|(_, _, id)| Some(*id) != except.map(|e| e.as_uuid()))
+    }
+
+    /// Checks a mutation against the current state and returns the integration to store; writes
+    /// nothing.
+    fn check(&self, m: &Mutation) -> Result<(Integration, Option<Integration>)> {
+        let (integration, previous) = match &m.change {
+            Change::Create(i) => {
+                if self.integrations.contains_key(&i.id)
+                    || self.name_taken(&i.tenant_id, i.name.as_str(), None)
+                {
+                    return Err(Error::AlreadyExists {
+                        kind: ResourceKind::Integration,
+                        id: i.name.to_string(),
+                    });
+                }
+                (stored::integration(i.clone(), 1), None)
+            }
+            Change::Update {
+                integration: i,
+                expected_version,
+            } => {
+                let current = self
+                    .live(&i.tenant_id, i.id)
+                    .ok_or_else(|| Error::integration_not_found(i.id))?;
+                if current.version != *expected_version {
+                    return Err(Error::Conflict {
+                        kind: ResourceKind::Integration,
+                        id: i.id.to_string(),
+                        expected: *expected_version,
+                        actual: Some(current.version),
+                    });
+                }
+                if !stored::is_deleted(i)
+                    && self.name_taken(&i.tenant_id, i.name.as_str(), Some(i.id))
+                {
+                    return Err(Error::AlreadyExists {
+                        kind: ResourceKind::Integration,
+                        id: i.name.to_string(),
+                    });
+                }
+                let next = stored::integration(i.clone(), expected_version + 1);
+                (next, Some(current.clone()))
+            }
+        };
+        let duplicate = |table, key: Uuid| {
+            StoreError::DuplicateKey {
+                table,
+                key: key.to_string(),
+            }
+            .into_error(BACKEND)
+        };
+        if self.audit_ids.contains(&m.audit.id) {
+            return Err(duplicate("audit_logs", m.audit.id));
+        }
+        let mut event_ids = HashSet::new();
+        for e in &m.events {
+            if self.outbox.contains_key(&e.id) || !event_ids.insert(e.id) {
+                return Err(Error::AlreadyExists {
+                    kind: ResourceKind::Event,
+                    id: e.id.to_string(),
+                });
+            }
+        }
+        if let Some(h) = &m.health_check
+            && self.health_ids.contains(&h.id)
+        {
+            return Err(duplicate("health_checks", h.id));
+        }
+        Ok((integration, previous))
+    }
+}
+
+#[async_trait]
+impl CatalogStore for MemoryStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Integration> {
+        self.state()
+            .live(tenant, id)
+            .cloned()
+            .ok_or_else(|| Error::integration_not_found(id))
+    }
+
+    async fn list(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<Integration>> {
+        let limit = query.effective_limit()? as usize;
+        let position = query.position(tenant)?;
+        let filter = &query.filter;
+        let state = self.state();
+        let start = match &position {
+            Some(p) => Bound::Excluded((tenant.clone(), p.name.clone(), p.id.as_uuid())),
+            None => Bound::Included((tenant.clone(), String::new(), Uuid::nil())),
+        };
+        let mut items: Vec<Integration> = state
+            .live
+            .range((start, Bound::Unbounded))
+            .take_while(|(t, _, _)| t == tenant)
+            .filter_map(|(_, _, id)| IntegrationId::from_uuid(*id).ok())
+            .filter_map(|id| state.integrations.get(&id))
+            .filter(|i| matches_filter(i, filter))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            let last = items.last().expect("a full page has a last item");
+            Cursor::encode(
+                tenant,
+                filter,
+                &CursorPosition {
+                    name: last.name.to_string(),
+                    id: last.id,
+                },
+            )
+        });
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn apply(&self, mutation: Mutation) -> Result<MutationOutcome> {
+        mutation.check_consistency()?;
+        let mut state = self.state();
+        let (integration, previous) = state.check(&mutation)?;
+
+        // Every check passed: from here on nothing fails, so the write is all or nothing.
+        let tenant = integration.tenant_id.clone();
+        if let Some(prev) = previous {
+            state
+                .live
+                .remove(&(tenant.clone(), prev.name.to_string(), prev.id.as_uuid()));
+        }
+        if !stored::is_deleted(&integration) {
+            state.live.insert((
+                tenant.clone(),
+                integration.name.to_string(),
+                integration.id.as_uuid(),
+            ));
+        }
+        state
+            .integrations
+            .insert(integration.id, integration.clone());
+
+        let chain = state.audit.entry(tenant).or_default();
+        let (sequence, prev_hash) = chain.last().map_or((1, GENESIS_HASH.to_owned()), |e| {
+            (e.sequence + 1, e.hash.clone())
+        });
+        let audit = AuditEntry::seal(mutation.audit, sequence, &prev_hash);
+        chain.push(audit.clone());
+        state.audit_ids.insert(audit.record.id);
+
+        for event in mutation.events {
+            let event = stored::event(event);
+            let entry = OutboxEntry {
+                next_attempt_at: event.occurred_at,
+                envelope: event,
+                attempts: 0,
+                lease_owner: None,
+                lease_until: None,
+                last_error: None,
+            };
+            state
+                .outbox
+                .insert(entry.envelope.id, OutboxRow { entry, done: false });
+        }
+        if let Some(h) = mutation.health_check {
+            state.health_ids.insert(h.id);
+            state.health.push(stored::health_check(h));
+        }
+        Ok(MutationOutcome { integration, audit })
+    }
+
+    async fn health_history(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        range: TimeRange,
+        limit: u32,
+    ) -> Result<Vec<HealthCheckRecord>> {
+        let mut records = self.health_in_range(tenant, id, range);
+        records.sort_by_key(|r| std::cmp::Reverse((r.checked_at, r.id)));
+        records.truncate(limit as usize);
+        Ok(records)
+    }
+
+    async fn health_summary(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        range: TimeRange,
+    ) -> Result<HealthSummary> {
+        Ok(HealthSummary::from_records(
+            &self.health_in_range(tenant, id, range),
+        ))
+    }
+
+    async fn audit(&self, tenant: &TenantId, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let state = self.state();
+        Ok(state
+            .audit
+            .get(tenant)
+            .into_iter()
+            .flatten()
+            .filter(|e| query.matches(e))
+            .take(query.effective_limit() as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_outbox(&self, claim: &OutboxClaim) -> Result<Vec<OutboxEntry>> {
+        let lease_until = lease_end(claim)?;
+        let mut state = self.state();
+        let mut due: Vec<&mut OutboxRow> = state
+            .outbox
+            .values_mut()
+            .filter(|row| is_due(row, claim.now))
+            .collect();
+        due.sort_by_key(|row| (row.entry.envelope.occurred_at, row.entry.envelope.id));
+        Ok(due
+            .into_iter()
+            .take(claim.limit as usize)
+            .map(|row| {
+                row.entry.attempts = row.entry.attempts.saturating_add(1);
+                row.entry.lease_owner = Some(claim.owner.clone());
+                row.entry.lease_until = Some(lease_until);
+                row.entry.clone()
+            })
+            .collect())
+    }
+
+    async fn release_outbox(&self, event_id: Uuid, release: OutboxRelease) -> Result<()> {
+        let mut state = self.state();
+        let row = state
+            .outbox
+            .get_mut(&event_id)
+            .ok_or_else(|| Error::NotFound {
+                kind: ResourceKind::Event,
+                id: event_id.to_string(),
+            })?;
+        row.entry.lease_owner = None;
+        row.entry.lease_until = None;
+        match release {
+            OutboxRelease::Delivered { .. } => row.done = true,
+            OutboxRelease::Retry { retry_at, error } => {
+                row.entry.next_attempt_at = pathops_core::clock::truncate_to_micros(retry_at);
+                row.entry.last_error = Some(error);
+            }
+            OutboxRelease::Dead { error, .. } => {
+                row.done = true;
+                row.entry.last_error = Some(error);
+            }
+        }
+        Ok(())
+    }
+
+    async fn upsert_plugins(&self, plugins: &[PluginMetadata]) -> Result<()> {
+        let mut state = self.state();
+        for p in plugins {
+            let mut p = p.clone();
+            p.discovered_at = pathops_core::clock::truncate_to_micros(p.discovered_at);
+            state.plugins.insert(p.descriptor.id.clone(), p);
+        }
+        Ok(())
+    }
+
+    async fn list_plugins(&self) -> Result<Vec<PluginMetadata>> {
+        Ok(self.state().plugins.values().cloned().collect())
+    }
+}
+
+impl MemoryStore {
+    fn health_in_range(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        range: TimeRange,
+    ) -> Vec<HealthCheckRecord> {
+        self.state()
+            .health
+            .iter()
+            .filter(|h| &h.tenant_id == tenant && h.integration_id == id)
+            .filter(|h| range.contains(h.checked_at))
+            .cloned()
+            .collect()
+    }
+}
+
+fn matches_filter(i: &Integration, f: &pathops_core::ListFilter) -> bool {
+    f.integration_type.is_none_or(|t| i.integration_type == t)
+        && f.provider.as_ref().is_none_or(|p| &i.provider == p)
+        && f.status.is_none_or(|s| i.status == s)
+        && f.environment
+            .as_ref()
+            .is_none_or(|e| i.environment.as_ref() == Some(e))
+        && f.tag.as_ref().is_none_or(|t| i.tags.contains(t))
+        && f.name_prefix
+            .as_ref()
+            .is_none_or(|p| i.name.as_str().starts_with(p.as_str()))
+}
+
+fn is_due(row: &OutboxRow, now: OffsetDateTime) -> bool {
+    !row.done
+        && row.entry.next_attempt_at <= now
+        && row.entry.lease_until.is_none_or(|until| until <= now)
+}
+
+/// When a lease taken by `claim` ends (microseconds, like every stored time).
+pub(crate) fn lease_end(claim: &OutboxClaim) -> Result<OffsetDateTime> {
+    let lease = time::Duration::try_from(claim.lease).map_err(|_| {
+        Error::Validation(pathops_core::ValidationError::new(
+            "lease",
+            pathops_core::Problem::OutOfRange,
+        ))
+    })?;
+    claim
+        .now
+        .checked_add(lease)
+        .map(pathops_core::clock::truncate_to_micros)
+        .ok_or_else(|| {
+            Error::Validation(pathops_core::ValidationError::new(
+                "lease",
+                pathops_core::Problem::OutOfRange,
+            ))
+        })
+}

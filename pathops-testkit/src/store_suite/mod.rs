@@ -1,0 +1,171 @@
+//! The store conformance suite: every [`CatalogStore`] backend runs these checks unchanged.
+//!
+//! Each check is a `pub async fn(Arc<dyn CatalogStore>)` that gets a fresh, empty store and
+//! panics when the backend breaks the contract. A backend runs the whole list from its `tests/`
+//! with [`store_conformance_suite!`](crate::store_conformance_suite), which generates one
+//! `#[tokio::test]` per check (on a multi-threaded runtime) from a [`StoreFactory`]:
+//!
+//! ```text
+//! // pathops-store/tests/memory.rs
+//! use pathops_testkit::store_suite::{StoreFactory, StoreFixture};
+//!
+//! struct Memory;
+//!
+//! #[async_trait::async_trait]
+//! impl StoreFactory for Memory {
+//!     async fn open(&self) -> Option<StoreFixture> {
+//!         Some(StoreFixture::new(std::sync::Arc::new(pathops_store::MemoryStore::new())))
+//!     }
+//! }
+//!
+//! pathops_testkit::store_conformance_suite!(Memory);
+//! ```
+//!
+//! A factory for a service that is not configured (no `PATHOPS_TEST_POSTGRES_URL`) prints
+//! `skipping: …` and returns `None`: the skip is visible, never silent.
+//!
+//! | module | what it checks |
+//! |---|---|
+//! | [`crud`] | create, get, update, soft delete, versions, name uniqueness, unicode names |
+//! | [`list`] | filters, `(name, id)` order, limits, keyset paging, cursor misuse |
+//! | [`tenancy`] | no call reads or writes another tenant's rows (plus a property test) |
+//! | [`atomicity`] | a failing mutation leaves no row, audit entry, event or health row |
+//! | [`evidence`] | health history and summaries, audit queries and chains |
+//! | [`outbox`] | leases, acknowledgements, retries with backoff, dead events |
+//! | [`plugins`] | plugin metadata upsert and list |
+//! | [`concurrency`] | concurrent writers: one winner per version, unique names, intact chains |
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+use pathops_core::CatalogStore;
+
+pub mod atomicity;
+pub mod concurrency;
+pub mod crud;
+pub mod evidence;
+pub mod list;
+pub mod outbox;
+pub mod plugins;
+pub mod tenancy;
+
+mod support;
+
+/// Opens fresh, empty stores of one backend for the checks.
+#[async_trait::async_trait]
+pub trait StoreFactory: Send + Sync {
+    /// A fresh, empty store, or `None` (after printing `skipping: <why>`) when the backend is
+    /// not available in this environment.
+    async fn open(&self) -> Option<StoreFixture>;
+}
+
+/// A store opened for one check, with what to do once the check is over.
+pub struct StoreFixture {
+    store: Arc<dyn CatalogStore>,
+    cleanup: Option<BoxFuture<'static, ()>>,
+}
+
+impl std::fmt::Debug for StoreFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreFixture")
+            .field("store", &self.store)
+            .field("cleanup", &self.cleanup.is_some())
+            .finish()
+    }
+}
+
+impl StoreFixture {
+    /// A store that needs no cleanup.
+    pub fn new(store: Arc<dyn CatalogStore>) -> Self {
+        Self {
+            store,
+            cleanup: None,
+        }
+    }
+
+    /// Runs `cleanup` after the check, whether it passed or panicked (dropping a database
+    /// schema, removing a file, …).
+    pub fn with_cleanup(mut self, cleanup: BoxFuture<'static, ()>) -> Self {
+        self.cleanup = Some(cleanup);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> Arc<dyn CatalogStore> {
+        self.store.clone()
+    }
+}
+
+/// Runs one check against a fresh store of `factory`, cleans up, then re-raises a failure.
+pub async fn run<F, C>(factory: F, check: C)
+where
+    F: StoreFactory,
+    C: FnOnce(Arc<dyn CatalogStore>) -> BoxFuture<'static, ()>,
+{
+    let Some(fixture) = factory.open().await else {
+        return;
+    };
+    let StoreFixture { store, cleanup } = fixture;
+    let outcome = AssertUnwindSafe(check(store.clone())).catch_unwind().await;
+    drop(store);
+    if let Some(cleanup) = cleanup {
+        cleanup.await;
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Generates one `#[tokio::test]` (multi-threaded runtime) per conformance check, each opening a
+/// fresh store from `$factory` (an expression whose type implements [`StoreFactory`]).
+///
+/// The calling crate needs `tokio` (features `macros`, `rt-multi-thread`) as a dev-dependency.
+#[macro_export]
+macro_rules! store_conformance_suite {
+    ($factory:expr) => {
+        $crate::store_conformance_suite!(@checks $factory;
+            crud::create_then_get_round_trips_every_field,
+            crud::duplicate_names_are_refused_per_tenant_among_live_rows,
+            crud::get_of_a_missing_integration_is_not_found,
+            crud::update_bumps_the_version_and_a_stale_version_conflicts,
+            crud::renaming_onto_a_live_name_is_refused,
+            crud::soft_delete_hides_the_row_from_every_read,
+            crud::updating_a_missing_integration_is_not_found,
+            crud::an_inconsistent_mutation_is_refused_before_writing,
+            crud::unicode_and_maximum_length_names_round_trip,
+            list::lists_are_ordered_by_name_then_id_and_paged,
+            list::every_filter_narrows_the_list,
+            list::limits_default_to_50_and_stop_at_500,
+            list::pages_never_repeat_or_skip_rows_while_rows_are_inserted,
+            list::foreign_and_tampered_cursors_are_refused,
+            tenancy::no_call_crosses_tenants,
+            tenancy::random_operations_never_leak_across_tenants,
+            atomicity::a_failed_audit_insert_leaves_no_trace,
+            atomicity::a_failed_update_leaves_the_row_and_outbox_untouched,
+            evidence::health_history_reads_a_range_newest_first,
+            evidence::health_summary_matches_the_shared_computation,
+            evidence::audit_reads_by_integration_actor_range_and_sequence,
+            evidence::audit_chains_are_per_tenant_and_verify,
+            outbox::claims_lease_the_oldest_due_events_and_count_attempts,
+            outbox::releases_deliver_retry_with_backoff_and_bury,
+            outbox::releasing_an_unknown_event_is_not_found,
+            plugins::plugins_upsert_by_id_and_list_in_order,
+            concurrency::concurrent_updates_at_one_version_have_exactly_one_winner,
+            concurrency::concurrent_creates_of_one_name_have_exactly_one_winner,
+            concurrency::concurrent_writers_keep_the_audit_chain_intact,
+        );
+    };
+    (@checks $factory:expr; $($module:ident :: $check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                $crate::store_suite::run($factory, |store| {
+                    ::std::boxed::Box::pin($crate::store_suite::$module::$check(store))
+                })
+                .await;
+            }
+        )*
+    };
+}
