@@ -6,6 +6,9 @@
 //! |---|---|
 //! | [`clock`] | [`ManualClock`](clock::ManualClock): time that moves only when told |
 //! | [`fixtures`] | builders for integrations and mutations |
+//! | [`in_memory`] | [`InMemoryConnector`](in_memory::InMemoryConnector): scripted outcomes and latency per integration |
+//! | [`connector_suite`] | the connector conformance suite: `pub async fn` checks and [`ConnectorHarness`](connector_suite::ConnectorHarness) |
+//! | [`fake`] | fake provider servers (GitLab, GitHub, Harbor, Vault) on `127.0.0.1:0`, with request log and fault injection |
 //!
 //! Later issues add here: the in-memory connector (scripted outcomes and latency), fake
 //! provider servers (GitLab, GitHub, Harbor, Vault) binding `127.0.0.1:0`, and the store and
@@ -15,4 +18,7 @@
 //! dev-depend on it without a dependency cycle.
 
 pub mod clock;
+pub mod connector_suite;
+pub mod fake;
 pub mod fixtures;
+pub mod in_memory;

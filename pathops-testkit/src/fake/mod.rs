@@ -1,0 +1,10 @@
+//! Fake provider servers: real HTTP servers on `127.0.0.1:0` that emulate the parts of each
+//! provider PathOps calls, log every request, take injected faults and stop when dropped.
+//!
+//! | fake | emulates |
+//! |---|---|
+//! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
+
+pub mod server;
+
+pub use server::{FakeServer, Fault, RecordedRequest, refused_port};
