@@ -4,7 +4,9 @@
 //! | fake | emulates |
 //! |---|---|
 //! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
+//! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, hooks CRUD, events, the synchronous hook test trigger |
 
+pub mod gitlab;
 pub mod server;
 
 pub use server::{FakeServer, Fault, RecordedRequest, refused_port};

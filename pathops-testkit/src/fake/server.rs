@@ -416,13 +416,11 @@ pub fn refused_port() -> u16 {
 }
 
 /// A JSON response with `status`.
-#[allow(dead_code)] // the provider fakes use it
 pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
 
 /// The answer to a call a fake does not emulate: 404 naming the call.
-#[allow(dead_code)] // the provider fakes use it
 pub(crate) fn unexpected(fake: &str, method: &Method, uri: &axum::http::Uri) -> Response {
     json(
         StatusCode::NOT_FOUND,
