@@ -1,12 +1,16 @@
 //! # pathops-connectors
 //!
 //! Provider connectors for PathOps: one module per provider, each behind a cargo feature named
-//! after it (`gitlab`, `github-app`, `harbor`, …; `full` enables all), implementing
-//! [`pathops_core::IntegrationConnector`]. The shared HTTP policy (timeouts, proxy, custom CA,
-//! egress allowlist, user agent, body cap, credential-safe redirects) and secret resolvers that
-//! need I/O (Vault) live here too.
+//! after it, implementing [`pathops_core::IntegrationConnector`]; the shared [`http`] policy
+//! (timeouts, proxy, custom CA, egress allowlist, offline mode, user agent, body cap,
+//! credential-safe redirects); and secret resolvers that need I/O (Vault).
 //!
-//! Status: the connectors are being built (issue 5); this crate exports nothing yet.
+//! Status: being built (issue 5).
 
+pub mod http;
 #[cfg(feature = "nats")]
 pub mod nats;
+pub mod webhook;
+
+/// The `User-Agent` of every request: `pathops/<crate version>`.
+pub const USER_AGENT: &str = concat!("pathops/", env!("CARGO_PKG_VERSION"));

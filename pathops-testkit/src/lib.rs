@@ -7,14 +7,18 @@
 //! | [`clock`] | [`ManualClock`](clock::ManualClock): time that moves only when told |
 //! | [`fixtures`] | builders for integrations and mutations |
 //! | [`store_suite`] | the store conformance suite every `CatalogStore` backend runs |
-//!
-//! Later issues add here: the in-memory connector (scripted outcomes and latency), fake
-//! provider servers (GitLab, GitHub, Harbor, Vault) binding `127.0.0.1:0`, and the connector
-//! conformance suite.
+//! | [`catalog_suite`] | the `Catalog` service's conformance suite, run over every store backend |
+//! | [`in_memory`] | [`InMemoryConnector`](in_memory::InMemoryConnector): scripted outcomes and latency per integration |
+//! | [`connector_suite`] | the connector conformance suite: `pub async fn` checks and [`ConnectorHarness`](connector_suite::ConnectorHarness) |
+//! | [`fake`] | fake provider servers (GitLab, GitHub, Harbor, Vault) on `127.0.0.1:0`, with request log and fault injection |
 //!
 //! The testkit depends on `pathops-core` only, never on a backend crate, so backends can
 //! dev-depend on it without a dependency cycle.
 
+pub mod catalog_suite;
 pub mod clock;
+pub mod connector_suite;
+pub mod fake;
 pub mod fixtures;
+pub mod in_memory;
 pub mod store_suite;

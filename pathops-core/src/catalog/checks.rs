@@ -213,6 +213,14 @@ impl Catalog {
             let (mutation, record) = mutation_parts;
             match self.inner.store.apply(mutation).await {
                 Ok(outcome) => {
+                    tracing::info!(
+                        kind = kind.as_str(),
+                        status = %outcome.integration.status,
+                        failure_code = result.failure.as_ref().map(FailureCode::as_str),
+                        latency_ms = u64::try_from(result.latency.as_millis()).unwrap_or(u64::MAX),
+                        message = %result.message,
+                        "check recorded"
+                    );
                     self.record_check_metrics(&outcome.integration, &result);
                     metrics::counter!("integration_crud_total", "action" => "check").increment(1);
                     return Ok(TestReport {

@@ -1,0 +1,188 @@
+//! [`TransportError`]: why a call produced no usable HTTP answer, and its [`FailureCode`].
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use pathops_core::FailureCode;
+use pathops_core::error::BoxError;
+
+/// Why a call produced no usable HTTP answer. `Display` states the fact; the cause (resolver,
+/// socket or TLS error) is in [`source`](std::error::Error::source). No variant holds a
+/// credential.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// Offline mode is on.
+    #[error("offline mode: no network call was made")]
+    Offline,
+    /// The egress policy refused the destination.
+    #[error("egress policy refuses {host}: {reason}")]
+    EgressRefused {
+        /// The refused host or address.
+        host: String,
+        /// Which rule refused it.
+        reason: &'static str,
+    },
+    /// The host name did not resolve.
+    #[error("could not resolve {host}")]
+    Dns {
+        /// The host name.
+        host: String,
+        /// The resolver's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The connection was refused, reset or closed before an answer.
+    #[error("connection to {host} failed")]
+    Connect {
+        /// The host.
+        host: String,
+        /// The socket error.
+        #[source]
+        source: BoxError,
+    },
+    /// The TLS handshake failed.
+    #[error("TLS handshake with {host} failed")]
+    Tls {
+        /// The host.
+        host: String,
+        /// The TLS error.
+        #[source]
+        source: BoxError,
+    },
+    /// The deadline (or the request timeout) passed.
+    #[error("no answer within {} ms", after.as_millis())]
+    Timeout {
+        /// The time allowed.
+        after: Duration,
+    },
+    /// The tool redirected to another origin; the redirect was not followed so credentials
+    /// stay with the configured host.
+    #[error(
+        "redirect to another host ({to}) not followed: credentials stay with the configured host"
+    )]
+    CrossOriginRedirect {
+        /// The host the redirect pointed at.
+        to: String,
+    },
+    /// More redirects than the policy allows.
+    #[error("more than {max} redirects")]
+    TooManyRedirects {
+        /// The policy's limit.
+        max: usize,
+    },
+    /// The response body exceeded the policy's cap.
+    #[error("response body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The request could not be built (a bad URL, proxy or certificate).
+    #[error("invalid request settings")]
+    InvalidRequest {
+        /// What was wrong.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl TransportError {
+    /// The failure code a check reports for this error.
+    pub fn failure_code(&self) -> FailureCode {
+        match self {
+            Self::Offline => FailureCode::Offline,
+            Self::EgressRefused { .. } | Self::InvalidRequest { .. } => FailureCode::InvalidConfig,
+            Self::Dns { .. } => FailureCode::Dns,
+            Self::Connect { .. } => FailureCode::Connect,
+            Self::Tls { .. } => FailureCode::Tls,
+            Self::Timeout { .. } => FailureCode::Timeout,
+            Self::CrossOriginRedirect { .. }
+            | Self::TooManyRedirects { .. }
+            | Self::BodyTooLarge { .. } => FailureCode::InvalidResponse,
+        }
+    }
+
+    /// One line for humans: this error and its innermost cause.
+    pub fn describe(&self) -> String {
+        let mut root: Option<&(dyn StdError + 'static)> = None;
+        let mut next = self.source();
+        while let Some(e) = next {
+            root = Some(e);
+            next = e.source();
+        }
+        match root {
+            Some(cause) => format!("{self}: {cause}"),
+            None => self.to_string(),
+        }
+    }
+}
+
+/// Marker errors our resolver and redirect policy return, found again in reqwest's chain.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refusal {
+    #[error("egress policy refuses {host}: {reason}")]
+    Egress { host: String, reason: &'static str },
+    #[error("redirect to {to} refused")]
+    CrossOrigin { to: String },
+    #[error("too many redirects")]
+    TooMany { max: usize },
+}
+
+/// Maps a reqwest error to a transport error by walking its cause chain.
+pub(crate) fn from_reqwest(err: reqwest::Error, host: &str, timeout: Duration) -> TransportError {
+    let host = host.to_owned();
+    let chain = || {
+        let mut out: Vec<&(dyn StdError + 'static)> = Vec::new();
+        let mut next: Option<&(dyn StdError + 'static)> = Some(&err);
+        while let Some(e) = next {
+            out.push(e);
+            // `io::Error::source` skips the error it wraps: step into it instead.
+            next = match e
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(inner) => Some(inner as &(dyn StdError + 'static)),
+                None => e.source(),
+            };
+        }
+        out
+    };
+    for e in chain() {
+        if let Some(refusal) = e.downcast_ref::<Refusal>() {
+            return match refusal {
+                Refusal::Egress { host, reason } => TransportError::EgressRefused {
+                    host: host.clone(),
+                    reason,
+                },
+                Refusal::CrossOrigin { to } => {
+                    TransportError::CrossOriginRedirect { to: to.clone() }
+                }
+                Refusal::TooMany { max } => TransportError::TooManyRedirects { max: *max },
+            };
+        }
+    }
+    if err.is_timeout() {
+        return TransportError::Timeout { after: timeout };
+    }
+    if chain().iter().any(|e| e.is::<rustls::Error>()) {
+        return TransportError::Tls {
+            host,
+            source: Box::new(err.without_url()),
+        };
+    }
+    if err.is_dns() {
+        return TransportError::Dns {
+            host,
+            source: Box::new(err.without_url()),
+        };
+    }
+    if err.is_builder() {
+        return TransportError::InvalidRequest {
+            source: Box::new(err.without_url()),
+        };
+    }
+    TransportError::Connect {
+        host,
+        source: Box::new(err.without_url()),
+    }
+}

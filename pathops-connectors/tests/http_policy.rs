@@ -1,0 +1,284 @@
+//! The shared HTTP policy against local servers: user agent, deadline, refused port, DNS
+//! failure, body cap, redirects, offline mode, egress rules, dropped connections, TLS errors
+//! and a per-integration proxy.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use pathops_connectors::http::{
+    EgressPolicy, HttpClient, HttpPolicy, HttpRequest, IntegrationHttp, TransportError,
+};
+use pathops_core::FailureCode;
+use pathops_testkit::connector_suite::context;
+use pathops_testkit::fake::{FakeServer, Fault, refused_port};
+use pathops_testkit::fixtures::IntegrationBuilder;
+use secrecy::SecretString;
+
+const SENTINEL: &str = "glpat-SENTINEL-http-policy-7f3a";
+
+async fn serve(router: Router) -> FakeServer {
+    FakeServer::bind("127.0.0.1:0".parse().unwrap(), router)
+        .await
+        .unwrap()
+}
+
+async fn origin(second: Option<String>) -> FakeServer {
+    let elsewhere = second.unwrap_or_default();
+    let router = Router::new()
+        .route("/ok", get(|| async { "fine" }))
+        .route("/big", get(|| async { "x".repeat(4096) }))
+        .route(
+            "/old",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/new")]) }),
+        )
+        .route("/new", get(|| async { "moved here" }))
+        .route(
+            "/away",
+            get(move || {
+                let to = format!("{elsewhere}/landing");
+                async move { (StatusCode::FOUND, [(header::LOCATION, to)]).into_response() }
+            }),
+        );
+    serve(router).await
+}
+
+fn client(policy: HttpPolicy) -> HttpClient {
+    HttpClient::new(policy).unwrap()
+}
+
+fn secret() -> SecretString {
+    SecretString::from(SENTINEL.to_owned())
+}
+
+async fn send(
+    c: &HttpClient,
+    req: HttpRequest,
+) -> Result<pathops_connectors::http::HttpResponse, TransportError> {
+    c.send_with(
+        &IntegrationHttp::default(),
+        Instant::now() + Duration::from_secs(5),
+        req,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn sends_the_user_agent_and_the_credential_as_given() {
+    let s = origin(None).await;
+    let c = client(HttpPolicy::default());
+    let r = send(
+        &c,
+        HttpRequest::get(format!("{}/ok", s.url())).credential("private-token", "", &secret()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"fine");
+    let seen = &s.requests()[0];
+    assert_eq!(
+        seen.header("user-agent"),
+        Some(pathops_connectors::USER_AGENT)
+    );
+    assert!(pathops_connectors::USER_AGENT.starts_with("pathops/"));
+    assert_eq!(seen.header("private-token"), Some(SENTINEL));
+}
+
+#[tokio::test]
+async fn the_deadline_wins_over_a_slow_answer() {
+    let s = origin(None).await;
+    s.inject(Fault::on("/ok").latency(Duration::from_secs(5)));
+    let c = client(HttpPolicy::default());
+    let integration = IntegrationBuilder::new("acme", "Slow")
+        .base_url(&s.url())
+        .build();
+    let ctx = context(integration, None, Duration::from_millis(200));
+    let err = c
+        .send(&ctx, HttpRequest::get(format!("{}/ok", s.url())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.failure_code(), FailureCode::Timeout, "{err}");
+}
+
+#[tokio::test]
+async fn refused_port_and_unknown_host_are_connect_and_dns() {
+    let c = client(HttpPolicy::default());
+    let err = send(
+        &c,
+        HttpRequest::get(format!("http://127.0.0.1:{}/x", refused_port())),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.failure_code(), FailureCode::Connect, "{err}");
+    let err = send(&c, HttpRequest::get("http://pathops-test.invalid/x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.failure_code(), FailureCode::Dns, "{}", err.describe());
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_an_invalid_response() {
+    let s = origin(None).await;
+    let c = client(HttpPolicy {
+        max_body_bytes: 1024,
+        ..HttpPolicy::default()
+    });
+    let err = send(&c, HttpRequest::get(format!("{}/big", s.url())))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::BodyTooLarge { limit: 1024 }),
+        "{err}"
+    );
+    assert_eq!(err.failure_code(), FailureCode::InvalidResponse);
+    assert!(
+        send(&c, HttpRequest::get(format!("{}/ok", s.url())))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_followed_within_the_origin_only_and_never_carry_credentials_away() {
+    let elsewhere = origin(None).await;
+    // Another host name for the same machine: localhost vs 127.0.0.1, other port.
+    let other = format!("http://localhost:{}", elsewhere.addr().port());
+    let s = origin(Some(other)).await;
+    let c = client(HttpPolicy::default());
+
+    let r = send(
+        &c,
+        HttpRequest::get(format!("{}/old", s.url())).credential("private-token", "", &secret()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.body, b"moved here");
+    assert_eq!(
+        s.requests_to("/new")[0].header("private-token"),
+        Some(SENTINEL)
+    );
+
+    let req = HttpRequest::get(format!("{}/away", s.url()))
+        .credential("private-token", "", &secret())
+        .credential("authorization", "Bearer ", &secret());
+    let err = send(&c, req).await.unwrap_err();
+    assert!(
+        matches!(&err, TransportError::CrossOriginRedirect { to } if to == "localhost"),
+        "{err}"
+    );
+    assert_eq!(err.failure_code(), FailureCode::InvalidResponse);
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the other host saw no request at all"
+    );
+    assert!(!err.describe().contains(SENTINEL));
+}
+
+#[tokio::test]
+async fn offline_mode_makes_no_call() {
+    let s = origin(None).await;
+    let c = client(HttpPolicy {
+        offline: true,
+        ..HttpPolicy::default()
+    });
+    let err = send(&c, HttpRequest::get(format!("{}/ok", s.url())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.failure_code(), FailureCode::Offline);
+    assert!(s.requests().is_empty());
+}
+
+#[tokio::test]
+async fn egress_rules_refuse_before_calling() {
+    let s = origin(None).await;
+    let private = client(HttpPolicy {
+        egress: EgressPolicy {
+            allowed_hosts: vec![],
+            block_private_addresses: true,
+        },
+        ..HttpPolicy::default()
+    });
+    let err = send(&private, HttpRequest::get(format!("{}/ok", s.url())))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::EgressRefused { .. }), "{err}");
+    assert_eq!(err.failure_code(), FailureCode::InvalidConfig);
+    // A name that resolves to loopback is refused too.
+    let by_name = format!("http://localhost:{}/ok", s.addr().port());
+    let err = send(&private, HttpRequest::get(by_name)).await.unwrap_err();
+    assert!(
+        matches!(err, TransportError::EgressRefused { .. }),
+        "{}",
+        err.describe()
+    );
+
+    let listed = client(HttpPolicy {
+        egress: EgressPolicy {
+            allowed_hosts: vec!["gitlab.example.com".into()],
+            block_private_addresses: false,
+        },
+        ..HttpPolicy::default()
+    });
+    let err = send(&listed, HttpRequest::get(format!("{}/ok", s.url())))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::EgressRefused { .. }), "{err}");
+    assert!(s.requests().is_empty(), "nothing reached the server");
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_connect_and_tls_to_a_plain_server_is_tls() {
+    let s = origin(None).await;
+    s.inject(Fault::on("/ok").drop_connection());
+    let c = client(HttpPolicy::default());
+    let err = send(&c, HttpRequest::get(format!("{}/ok", s.url())))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.failure_code(),
+        FailureCode::Connect,
+        "{}",
+        err.describe()
+    );
+    let tls = format!("https://127.0.0.1:{}/ok", s.addr().port());
+    let err = send(&c, HttpRequest::get(tls)).await.unwrap_err();
+    assert_eq!(err.failure_code(), FailureCode::Tls, "{}", err.describe());
+}
+
+#[tokio::test]
+async fn the_integration_proxy_is_used() {
+    let proxy = serve(Router::new().route("/via-proxy", get(|| async { "proxied" }))).await;
+    let c = client(HttpPolicy::default());
+    let integration = IntegrationBuilder::new("acme", "Behind proxy")
+        .configuration(serde_json::json!({ "proxy_url": proxy.url() }))
+        .build();
+    let ctx = context(integration, None, Duration::from_secs(5));
+    // The target does not resolve: only the proxy can answer.
+    let r = c
+        .send(
+            &ctx,
+            HttpRequest::get("http://tool.pathops-test.invalid/via-proxy"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body, b"proxied");
+    assert_eq!(
+        proxy.requests()[0].header("host"),
+        Some("tool.pathops-test.invalid")
+    );
+}
+
+#[test]
+fn a_bad_global_proxy_is_invalid_config_at_construction() {
+    let err = HttpClient::new(HttpPolicy {
+        proxy: Some("::not a url::".into()),
+        ..HttpPolicy::default()
+    })
+    .unwrap_err();
+    assert!(
+        matches!(err, pathops_core::Error::InvalidConfig { .. }),
+        "{err}"
+    );
+}

@@ -1,0 +1,12 @@
+//! Fake provider servers: real HTTP servers on `127.0.0.1:0` that emulate the parts of each
+//! provider PathOps calls, log every request, take injected faults and stop when dropped.
+//!
+//! | fake | emulates |
+//! |---|---|
+//! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
+//! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, hooks CRUD, events, the synchronous hook test trigger |
+
+pub mod gitlab;
+pub mod server;
+
+pub use server::{FakeServer, Fault, RecordedRequest, refused_port};
