@@ -7,9 +7,13 @@
 //!
 //! Status: being built (issue 5).
 
+#[cfg(feature = "directping")]
+pub mod directping;
 pub mod http;
 #[cfg(feature = "nats")]
 pub mod nats;
+#[cfg(feature = "receiver")]
+pub mod receiver;
 pub mod webhook;
 
 /// The `User-Agent` of every request: `pathops/<crate version>`.

@@ -144,6 +144,35 @@ pub enum Probe {
     NotChecked,
 }
 
+/// Well-known keys of [`CheckResult::details`] that connectors fill and the doctor reads to
+/// suggest fixes. Connectors may add others.
+pub mod detail {
+    /// HTTP status of the last call (number).
+    pub const HTTP_STATUS: &str = "http_status";
+    /// Scopes the credential has (array of strings).
+    pub const TOKEN_SCOPES: &str = "token_scopes";
+    /// When the credential expires (RFC 3339 string or date).
+    pub const TOKEN_EXPIRES_AT: &str = "token_expires_at";
+    /// Whether the credential is revoked or expired (bool).
+    pub const TOKEN_EXPIRED: &str = "token_expired";
+    /// A scope the credential lacks for a capability (string).
+    pub const MISSING_SCOPE: &str = "missing_scope";
+    /// Hook state: GitLab `alert_status` (`executable`, `temporarily_disabled`, `disabled`).
+    pub const HOOK_ALERT_STATUS: &str = "hook_alert_status";
+    /// Hook disabled until (RFC 3339).
+    pub const HOOK_DISABLED_UNTIL: &str = "hook_disabled_until";
+    /// What the tool reported of its delivery attempt (its error or the receiver's answer).
+    pub const DELIVERY_ERROR: &str = "delivery_error";
+    /// The project the trigger addressed.
+    pub const PROJECT: &str = "project";
+    /// The hook the trigger addressed.
+    pub const HOOK_ID: &str = "hook_id";
+    /// When a rate limit resets (RFC 3339).
+    pub const RATE_LIMIT_RESET: &str = "rate_limit_reset";
+    /// Requests left in the current rate-limit window (number).
+    pub const RATE_LIMIT_REMAINING: &str = "rate_limit_remaining";
+}
+
 /// Why a check failed. Stores keep [`FailureCode::as_str`] as the failure code and the whole
 /// value as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +224,13 @@ pub enum FailureCode {
     SecretUnresolved,
     /// The integration's configuration is invalid for its provider.
     InvalidConfig,
+    /// The tool accepted the trigger but could not deliver to PathOps (GitLab answers 422 with
+    /// the connection error or the receiver's answer).
+    DeliveryFailed,
+    /// The tool accepted the trigger but no matching delivery arrived in time.
+    DeliveryNotReceived,
+    /// A delivery arrived but failed verification (wrong token or signature).
+    DeliveryRejected,
 }
 
 impl FailureCode {
@@ -216,6 +252,9 @@ impl FailureCode {
             Self::NoConnector => "no_connector",
             Self::SecretUnresolved => "secret_unresolved",
             Self::InvalidConfig => "invalid_config",
+            Self::DeliveryFailed => "delivery_failed",
+            Self::DeliveryNotReceived => "delivery_not_received",
+            Self::DeliveryRejected => "delivery_rejected",
         }
     }
 }
@@ -274,7 +313,10 @@ impl CheckResult {
             | F::NotFound
             | F::RateLimited { .. }
             | F::ServerError { .. }
-            | F::InvalidResponse => (Probe::Passed, Probe::Passed),
+            | F::InvalidResponse
+            | F::DeliveryFailed
+            | F::DeliveryNotReceived
+            | F::DeliveryRejected => (Probe::Passed, Probe::Passed),
         };
         Self {
             reachability,

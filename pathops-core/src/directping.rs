@@ -11,7 +11,9 @@
 //!    {"challenge_id": "<uuid>", "nonce": "<hex>", "callback_url": "<public url>/webhooks/ping"}
 //!
 //!    The tool answers 401 for a wrong bearer token, else 202 (or 200) with
-//!    {"status": "accepted"}. A 2xx answer passes this direction.
+//!    {"status": "accepted"}. A 2xx answer passes this direction. A request without
+//!    "callback_url" is a probe (connection tests and health checks use it): the tool
+//!    authenticates and answers, and does not call back.
 //!
 //! 3. tool -> PathOps                                   direction "tool_to_pathops"
 //!    POST <callback_url>
@@ -48,8 +50,10 @@ pub struct PingRequest {
     pub challenge_id: String,
     /// The nonce to echo.
     pub nonce: String,
-    /// Where the tool calls back.
-    pub callback_url: String,
+    /// Where the tool calls back. Absent in a probe (a connection test): the tool
+    /// authenticates and answers, and does not call back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 /// Step 3: what the tool sends back (with the proof header).

@@ -87,6 +87,8 @@ pub mod catalog;
 pub mod clock;
 pub mod connector;
 pub mod directping;
+#[cfg(feature = "runtime")]
+pub mod doctor;
 pub mod error;
 pub mod event;
 pub mod fields;

@@ -120,6 +120,45 @@ impl Catalog {
         })
     }
 
+    /// Runs the connection test (or health check) of an integration without recording
+    /// anything: the caller records a combined result with [`record_health`](Self::record_health).
+    /// Used by the doctor, which adds webhook and ping results to the evidence. Paused
+    /// integrations are refused before anything is contacted.
+    pub async fn probe(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        kind: CheckKind,
+    ) -> Result<(Integration, CheckResult)> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let integration = self.load(principal, id).await?;
+        transition(
+            integration.lifecycle_state(),
+            LifecycleEvent::CheckPassed,
+            &self.inner.policy,
+        )?;
+        let result = self.execute_check(&integration, kind).await;
+        Ok((integration, result))
+    }
+
+    /// Resolves an auth ref with the catalog's resolver.
+    pub(crate) async fn resolve_secret(
+        &self,
+        auth_ref: &crate::AuthRef,
+    ) -> Result<secrecy::SecretString> {
+        self.inner.secrets.resolve(auth_ref).await
+    }
+
+    /// The deadline of one check.
+    pub(crate) fn check_timeout(&self) -> std::time::Duration {
+        self.inner.check_timeout
+    }
+
+    /// The catalog's clock.
+    pub(crate) fn clock(&self) -> &Arc<dyn crate::Clock> {
+        &self.inner.clock
+    }
+
     pub(super) async fn run_check(
         &self,
         principal: &Principal,

@@ -30,7 +30,7 @@ pub struct Correlated {
 }
 
 /// Why waiting for a challenge ended without a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChallengeError {
     /// No matching delivery arrived before the wait timed out.
     #[error("no matching delivery arrived within {}ms", .0.as_millis())]
@@ -38,6 +38,9 @@ pub enum ChallengeError {
     /// The challenge expired or was cancelled.
     #[error("the challenge expired before a matching delivery arrived")]
     Expired,
+    /// A delivery fitting the challenge arrived but failed verification.
+    #[error("a matching delivery arrived but was rejected: {0}")]
+    Rejected(super::VerifyError),
 }
 
 #[derive(Debug)]
@@ -49,6 +52,7 @@ struct Pending {
     secrets: WebhookSecrets,
     expires_at: OffsetDateTime,
     waiter: Option<oneshot::Sender<Correlated>>,
+    rejection: Option<super::VerifyError>,
 }
 
 /// A registered challenge; wait on it for the correlated delivery.
@@ -127,6 +131,7 @@ impl ChallengeRegistry {
                 secrets,
                 expires_at,
                 waiter: Some(sender),
+                rejection: None,
             },
         );
         ChallengeHandle { id, receiver }
@@ -180,6 +185,43 @@ impl ChallengeRegistry {
             let _ = waiter.send(correlated.clone());
         }
         Some(correlated)
+    }
+
+    /// Notes that a delivery fitting challenge `id` failed verification. The challenge stays
+    /// pending (a correct delivery may still come); [`rejection`](Self::rejection) and
+    /// [`wait`](Self::wait) report it.
+    pub fn note_rejection(&self, id: Uuid, error: super::VerifyError) {
+        if let Some(p) = self.lock().pending.get_mut(&id) {
+            p.rejection.get_or_insert(error);
+        }
+    }
+
+    /// The first rejection noted for a pending challenge.
+    pub fn rejection(&self, id: Uuid) -> Option<super::VerifyError> {
+        self.lock()
+            .pending
+            .get(&id)
+            .and_then(|p| p.rejection.clone())
+    }
+
+    /// Waits at most `timeout` for challenge `handle`. On timeout it reports
+    /// [`ChallengeError::Rejected`] if a fitting delivery failed verification meanwhile, else
+    /// [`ChallengeError::Timeout`]; either way the challenge is removed.
+    pub async fn wait(
+        &self,
+        handle: ChallengeHandle,
+        timeout: Duration,
+    ) -> Result<Correlated, ChallengeError> {
+        let id = handle.id;
+        let outcome = handle.wait(timeout).await;
+        if let Err(ChallengeError::Timeout(_)) = outcome
+            && let Some(rejection) = self.rejection(id)
+        {
+            self.cancel(id);
+            return Err(ChallengeError::Rejected(rejection));
+        }
+        self.cancel(id);
+        outcome
     }
 
     /// Records a verified delivery that matched no challenge.

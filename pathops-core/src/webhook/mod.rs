@@ -87,19 +87,34 @@ impl DeliveryKind {
 
     /// Parses a path segment.
     pub fn from_segment(segment: &str) -> Option<Self> {
-        [
-            Self::GitLab,
-            Self::GitHub,
-            Self::Gitea,
-            Self::StandardWebhooks,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == segment)
+        Self::ALL.into_iter().find(|k| k.as_str() == segment)
     }
+
+    /// Every delivery kind.
+    pub const ALL: [DeliveryKind; 5] = [
+        Self::GitLab,
+        Self::GitHub,
+        Self::Gitea,
+        Self::StandardWebhooks,
+        Self::DirectPing,
+    ];
 }
 
 impl fmt::Display for DeliveryKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_path_segment() {
+        for kind in DeliveryKind::ALL {
+            assert_eq!(DeliveryKind::from_segment(kind.as_str()), Some(kind));
+        }
+        assert_eq!(DeliveryKind::from_segment("bitbucket"), None);
     }
 }

@@ -147,7 +147,8 @@ impl WebhookReceiver {
             |secrets: &WebhookSecrets| verify(kind, headers, body, secrets, now, self.tolerance);
         let mut first_error = None;
         let mut verified_for: Option<Option<Uuid>> = None;
-        for candidate in self.challenges.candidates(&delivery, now) {
+        let candidates = self.challenges.candidates(&delivery, now);
+        for candidate in &candidates {
             match check(&candidate.secrets) {
                 Ok(()) => {
                     verified_for = Some(Some(candidate.challenge_id));
@@ -168,7 +169,12 @@ impl WebhookReceiver {
             }
         }
         let Some(challenge) = verified_for else {
-            return Rejected(first_error.unwrap_or(VerifyError::NoSecret));
+            let error = first_error.unwrap_or(VerifyError::NoSecret);
+            for candidate in &candidates {
+                self.challenges
+                    .note_rejection(candidate.challenge_id, error.clone());
+            }
+            return Rejected(error);
         };
         let replay_key = delivery
             .delivery_id

@@ -4,9 +4,11 @@
 //! | fake | emulates |
 //! |---|---|
 //! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
+//! | [`ping_tool`] | a tool speaking the PathOps direct-ping protocol, with switches to break either direction |
 //! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, hooks CRUD, events, the synchronous hook test trigger |
 
 pub mod gitlab;
+pub mod ping_tool;
 pub mod server;
 
 pub use server::{FakeServer, Fault, RecordedRequest, refused_port};

@@ -1,0 +1,392 @@
+//! From check results to [`Finding`]s: what is wrong and how to fix it, as data.
+//!
+//! The doctor only suggests. Every `api_call` here is for the operator to run; the doctor
+//! itself never calls a mutating endpoint other than the test trigger and the ping.
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::report::{Finding, Severity};
+use crate::connector::{CheckResult, FailureCode, detail};
+use crate::integration::Integration;
+use crate::provider::Provider;
+
+const GITLAB_WEBHOOKS_DOC: &str = "https://docs.gitlab.com/user/project/integrations/webhooks/";
+const GITLAB_HOOKS_API_DOC: &str = "https://docs.gitlab.com/api/project_webhooks/";
+const GITLAB_TOKENS_DOC: &str =
+    "https://docs.gitlab.com/user/profile/personal_access_tokens/#personal-access-token-scopes";
+const GITHUB_WEBHOOKS_DOC: &str =
+    "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries";
+
+/// Tokens expiring within this many days get a warning.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+fn finding(severity: Severity, code: &str, title: String, why: String) -> Finding {
+    Finding {
+        severity,
+        code: code.to_owned(),
+        title,
+        why,
+        steps: Vec::new(),
+        api_call: None,
+        doc_link: None,
+    }
+}
+
+fn with(
+    mut f: Finding,
+    steps: &[&str],
+    api_call: Option<String>,
+    doc_link: Option<&str>,
+) -> Finding {
+    f.steps = steps.iter().map(|s| (*s).to_owned()).collect();
+    f.api_call = api_call;
+    f.doc_link = doc_link.map(str::to_owned);
+    f
+}
+
+fn detail_str<'a>(result: &'a CheckResult, key: &str) -> Option<&'a str> {
+    result.details.get(key).and_then(Value::as_str)
+}
+
+fn project_and_hook(integration: &Integration, result: &CheckResult) -> (String, String) {
+    let from = |key: &str| {
+        result
+            .details
+            .get(key)
+            .or_else(|| integration.configuration.get(key))
+            .map(|v| match v {
+                Value::String(s) => s.replace('/', "%2F"),
+                other => other.to_string(),
+            })
+    };
+    (
+        from(detail::PROJECT).unwrap_or_else(|| ":id".to_owned()),
+        from(detail::HOOK_ID).unwrap_or_else(|| ":hook_id".to_owned()),
+    )
+}
+
+/// Findings for the connection test (PathOps → tool).
+pub(super) fn for_connection(
+    integration: &Integration,
+    result: &CheckResult,
+    now: OffsetDateTime,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let host = integration.base_url.host();
+    match &result.failure {
+        None => {}
+        Some(FailureCode::Dns) => out.push(with(
+            finding(Severity::Error, "dns", format!("{host} does not resolve"), result.message.clone()),
+            &["Check the base URL for typos.", "Check the DNS configuration of the host PathOps runs on."],
+            Some(format!("getent hosts {host}")),
+            None,
+        )),
+        Some(FailureCode::Connect) => out.push(with(
+            finding(Severity::Error, "unreachable", format!("PathOps cannot connect to {host}"), result.message.clone()),
+            &[
+                "Check that the tool is running and listening on the base URL's port.",
+                "Check firewalls and proxies between PathOps and the tool.",
+                "If the egress allowlist is enabled, add the host to it.",
+            ],
+            Some(format!("curl -sS -o /dev/null -w '%{{http_code}}' {}", integration.base_url)),
+            None,
+        )),
+        Some(FailureCode::Tls) => out.push(with(
+            finding(Severity::Error, "tls", format!("TLS handshake with {host} failed"), result.message.clone()),
+            &[
+                "Check the tool's certificate (expiry, host name).",
+                "For a private CA, configure its certificate on the integration.",
+            ],
+            Some(format!("openssl s_client -connect {host}:443 -servername {host} </dev/null")),
+            None,
+        )),
+        Some(FailureCode::Timeout) => out.push(with(
+            finding(Severity::Error, "timeout", format!("{host} did not answer before the deadline"), result.message.clone()),
+            &["Check the tool's load and the network path.", "Raise the check deadline if the tool is known to be slow."],
+            None,
+            None,
+        )),
+        Some(FailureCode::Unauthenticated) => {
+            let expired = result.details.get(detail::TOKEN_EXPIRED).and_then(Value::as_bool) == Some(true);
+            let (code, title) = if expired {
+                ("token_expired", format!("The credential for {host} has expired"))
+            } else {
+                ("unauthenticated", format!("{host} refused the credential"))
+            };
+            let doc = matches!(integration.provider, Provider::GitLab).then_some(GITLAB_TOKENS_DOC);
+            out.push(with(
+                finding(Severity::Error, code, title, result.message.clone()),
+                &[
+                    "Create a new token in the tool with the scopes the integration needs.",
+                    "Store it in the secret backend behind the integration's auth ref.",
+                    "Run the doctor again.",
+                ],
+                integration.auth_ref.as_ref().map(|r| format!("update the secret behind {r}")),
+                doc,
+            ));
+        }
+        Some(FailureCode::PermissionDenied { missing_scope }) => {
+            let scope = missing_scope.clone().unwrap_or_else(|| "the required".to_owned());
+            out.push(with(
+                finding(
+                    Severity::Error,
+                    "missing_scope",
+                    format!("The credential lacks the {scope} scope"),
+                    result.message.clone(),
+                ),
+                &["Create a token that has the scope, or grant it to the account.", "Update the secret behind the auth ref."],
+                None,
+                matches!(integration.provider, Provider::GitLab).then_some(GITLAB_TOKENS_DOC),
+            ));
+        }
+        Some(FailureCode::NotFound) => out.push(with(
+            finding(Severity::Error, "not_found", "The configured project or resource is not visible".to_owned(), result.message.clone()),
+            &["Check the project and hook ids in the configuration.", "Check that the credential's account can see them."],
+            None,
+            None,
+        )),
+        Some(FailureCode::RateLimited { reset_at }) => out.push(with(
+            finding(
+                Severity::Warning,
+                "rate_limited",
+                format!("{host} rate-limited PathOps"),
+                match reset_at {
+                    Some(t) => format!("{} (the limit resets at {t})", result.message),
+                    None => result.message.clone(),
+                },
+            ),
+            &["Wait for the limit to reset, then run the doctor again."],
+            None,
+            None,
+        )),
+        Some(FailureCode::ServerError { status }) => out.push(with(
+            finding(Severity::Error, "server_error", format!("{host} answered {status}"), result.message.clone()),
+            &["Check the tool's own health and logs."],
+            None,
+            None,
+        )),
+        Some(FailureCode::NoConnector) => out.push(with(
+            finding(
+                Severity::Error,
+                "no_connector",
+                format!("No connector is registered for {}", integration.provider),
+                result.message.clone(),
+            ),
+            &["Enable the connector's feature in pathops-connectors and register it in the ConnectorRegistry."],
+            None,
+            None,
+        )),
+        Some(FailureCode::SecretUnresolved) => out.push(with(
+            finding(Severity::Error, "secret_unresolved", "The auth ref does not resolve to a secret".to_owned(), result.message.clone()),
+            &["Store the credential in the secret backend at the auth ref's location, or fix the auth ref."],
+            None,
+            None,
+        )),
+        Some(FailureCode::InvalidConfig) => out.push(with(
+            finding(Severity::Error, "invalid_config", "The integration's configuration is invalid".to_owned(), result.message.clone()),
+            &["Fix the named setting with an update of the integration."],
+            None,
+            None,
+        )),
+        Some(other) => out.push(finding(
+            Severity::Error,
+            other.as_str(),
+            format!("The connection test failed: {other}"),
+            result.message.clone(),
+        )),
+    }
+    if let Some(expires) = detail_str(result, detail::TOKEN_EXPIRES_AT).and_then(parse_date)
+        && result.is_success()
+    {
+        let days = (expires - now).whole_days();
+        if days <= EXPIRY_WARNING_DAYS {
+            out.push(with(
+                finding(
+                    Severity::Warning,
+                    "token_expiring",
+                    format!("The credential expires in {days} days"),
+                    format!("expires at {expires}"),
+                ),
+                &["Rotate the token before it expires and update the secret behind the auth ref."],
+                None,
+                matches!(integration.provider, Provider::GitLab).then_some(GITLAB_TOKENS_DOC),
+            ));
+        }
+    }
+    if let Some(scope) = detail_str(result, detail::MISSING_SCOPE)
+        && result.is_success()
+    {
+        out.push(with(
+            finding(
+                Severity::Warning,
+                "scope_missing_for_webhook_test",
+                format!("The token lacks the {scope} scope needed to test hooks"),
+                "Reads work, but the doctor cannot trigger a test delivery.".to_owned(),
+            ),
+            &["Create a token with the scope and update the secret behind the auth ref."],
+            None,
+            Some(GITLAB_TOKENS_DOC),
+        ));
+    }
+    out
+}
+
+fn parse_date(s: &str) -> Option<OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    OffsetDateTime::parse(s, &Rfc3339).ok().or_else(|| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(s, &format)
+            .ok()
+            .map(|d| d.midnight().assume_utc())
+    })
+}
+
+/// Findings for the webhook delivery test (tool → PathOps).
+pub(super) fn for_webhook(
+    integration: &Integration,
+    result: &CheckResult,
+    receiver_url: Option<&str>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let (project, hook) = project_and_hook(integration, result);
+    let gitlab = matches!(integration.provider, Provider::GitLab);
+    let alert = detail_str(result, detail::HOOK_ALERT_STATUS);
+    if let Some(status @ ("temporarily_disabled" | "disabled")) = alert {
+        let until = detail_str(result, detail::HOOK_DISABLED_UNTIL)
+            .map(|t| format!(" until {t}"))
+            .unwrap_or_default();
+        out.push(with(
+            finding(
+                Severity::Error,
+                "hook_disabled",
+                format!("The hook is {}{until}", status.replace('_', " ")),
+                "GitLab disables a hook after consecutive failed deliveries; it sends nothing until re-enabled.".to_owned(),
+            ),
+            &[
+                "Fix the cause of the failed deliveries (see the other findings).",
+                "Re-enable the hook: a successful test delivery re-enables it, or edit and save the hook.",
+            ],
+            Some(format!("POST /api/v4/projects/{project}/hooks/{hook}/test/push_events")),
+            Some(GITLAB_WEBHOOKS_DOC),
+        ));
+    }
+    match &result.failure {
+        None => {}
+        Some(FailureCode::DeliveryRejected) => out.push(with(
+            finding(
+                Severity::Error,
+                "webhook_token_mismatch",
+                "The delivery arrived but its secret did not verify".to_owned(),
+                "The hook's secret token (or signing secret) differs from the one PathOps expects.".to_owned(),
+            ),
+            &[
+                "Set the hook's secret token to the secret behind the integration's webhook_secret_ref.",
+                "Run the doctor again.",
+            ],
+            Some(if gitlab {
+                format!("PUT /api/v4/projects/{project}/hooks/{hook} with {{\"token\": \"<secret>\"}}")
+            } else {
+                "update the hook's secret in the tool".to_owned()
+            }),
+            Some(if gitlab { GITLAB_HOOKS_API_DOC } else { GITHUB_WEBHOOKS_DOC }),
+        )),
+        Some(FailureCode::DeliveryFailed) => {
+            let error = detail_str(result, detail::DELIVERY_ERROR).unwrap_or(&result.message);
+            out.push(with(
+                finding(
+                    Severity::Error,
+                    "receiver_unreachable",
+                    "The tool could not deliver to the PathOps receiver".to_owned(),
+                    format!("the tool reported: {error}"),
+                ),
+                &[
+                    "Check that the hook URL is the receiver's public URL and that the tool can reach it.",
+                    "Self-managed GitLab: allow requests to the local network from webhooks if the receiver is on a private address (Admin > Settings > Network > Outbound requests).",
+                    "Check firewalls and proxies between the tool and PathOps.",
+                ],
+                receiver_url.map(|u| format!("curl -sS -X POST {u}/webhooks/{} (from the tool's host)", provider_segment(integration))),
+                Some(GITLAB_WEBHOOKS_DOC).filter(|_| gitlab),
+            ));
+        }
+        Some(FailureCode::DeliveryNotReceived) => out.push(with(
+            finding(
+                Severity::Error,
+                "delivery_not_received",
+                "The tool accepted the test but no delivery reached PathOps".to_owned(),
+                result.message.clone(),
+            ),
+            &[
+                "Check that the hook URL points at the PathOps receiver (not another service).",
+                "Check the tool's recent deliveries for the hook.",
+            ],
+            Some(format!("GET /api/v4/projects/{project}/hooks/{hook}")).filter(|_| gitlab),
+            Some(GITLAB_WEBHOOKS_DOC).filter(|_| gitlab),
+        )),
+        Some(FailureCode::InvalidConfig) => out.push(with(
+            finding(Severity::Error, "webhook_not_configured", "The webhook test is not configured".to_owned(), result.message.clone()),
+            &["Set project, hook_id and webhook_secret_ref in the integration's configuration."],
+            None,
+            None,
+        )),
+        Some(_) => {
+            let mut more = for_connection(integration, result, OffsetDateTime::UNIX_EPOCH);
+            for f in &mut more {
+                f.code = format!("webhook_{}", f.code);
+            }
+            out.extend(more);
+        }
+    }
+    out
+}
+
+/// Findings for the direct ping, one per failed direction.
+pub(super) fn for_ping(
+    pathops_to_tool: &CheckResult,
+    tool_to_pathops: Option<&CheckResult>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if !pathops_to_tool.is_success() {
+        out.push(with(
+            finding(
+                Severity::Error,
+                "ping_pathops_to_tool",
+                "PathOps → tool: the ping endpoint did not accept the call".to_owned(),
+                pathops_to_tool.message.clone(),
+            ),
+            &[
+                "Check that the tool serves POST /pathops/ping.",
+                "Check that the tool accepts the bearer credential behind the auth ref.",
+            ],
+            None,
+            None,
+        ));
+    }
+    if let Some(back) = tool_to_pathops
+        && !back.is_success()
+    {
+        out.push(with(
+            finding(
+                Severity::Error,
+                "ping_tool_to_pathops",
+                "tool → PathOps: no valid callback arrived".to_owned(),
+                back.message.clone(),
+            ),
+            &[
+                "Check that the tool can reach PathOps's public URL.",
+                "Check that the tool signs the callback with the same secret (X-PathOps-Proof).",
+            ],
+            None,
+            None,
+        ));
+    }
+    out
+}
+
+fn provider_segment(integration: &Integration) -> &'static str {
+    match integration.provider {
+        Provider::GitHubApp => "github",
+        Provider::Gitea => "gitea",
+        _ => "gitlab",
+    }
+}

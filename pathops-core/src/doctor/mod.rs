@@ -1,0 +1,640 @@
+//! The [`Doctor`]: checks every selected integration end to end and reports, with fixes.
+//!
+//! For each integration the doctor resolves its auth ref, tests reachability and
+//! authentication (PathOps → tool), then does what the connector's capabilities allow:
+//!
+//! - **webhook test** (GitLab `POST /projects/:id/hooks/:hook_id/test/:trigger`, GitHub hook
+//!   ping): it registers a challenge *first* (GitLab delivers inside the trigger call), asks the
+//!   tool to deliver, and waits for the delivery at the receiver (tool → PathOps), which
+//!   verifies its secret and correlates it;
+//! - **direct ping** ([`crate::directping`]): both directions, each reported on its own.
+//!
+//! Every result is evidence: one `health_checks` row and one audit entry per integration,
+//! with the lifecycle updated through the [`Catalog`]. Paused integrations are reported as
+//! skipped and never contacted. The doctor reports and suggests ([`Finding`]); it never
+//! applies a fix and never calls a mutating endpoint other than the test trigger and the ping.
+//!
+//! Configuration keys the doctor reads from an integration:
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `webhook_secret_ref` | auth ref of the hook's secret token / signing secret |
+//! | `webhook_trigger` | GitLab test trigger (default `push_events`) |
+
+mod findings;
+mod report;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use secrecy::SecretString;
+use tracing::instrument;
+
+pub use findings::EXPIRY_WARNING_DAYS;
+pub use report::{
+    DoctorReport, Finding, IntegrationReport, Outcome, PingCheck, SCHEMA, Severity, Summary,
+    WebhookCheck,
+};
+
+use crate::auth_ref::AuthRef;
+use crate::catalog::{Catalog, Principal, Scope};
+use crate::connector::{
+    Capability, CheckResult, ConnectorContext, DeliveryRequest, FailureCode, IntegrationConnector,
+    Probe,
+};
+use crate::directping::{self, PingRequest};
+use crate::error::Result;
+use crate::health::CheckKind;
+use crate::id::IntegrationId;
+use crate::integration::Integration;
+use crate::page::{ListFilter, ListQuery};
+use crate::webhook::{
+    ChallengeError, ChallengeRegistry, DeliveryKind, Expectation, WebhookSecrets,
+};
+
+/// Which integrations a run checks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// Every integration of the principal's tenant.
+    #[default]
+    All,
+    /// These integrations.
+    Ids(Vec<IntegrationId>),
+    /// Those matching a filter.
+    Filter(ListFilter),
+}
+
+/// Builds a [`Doctor`]; setters never fail.
+#[derive(Debug)]
+pub struct DoctorBuilder {
+    catalog: Catalog,
+    challenges: Arc<ChallengeRegistry>,
+    public_url: Option<String>,
+    concurrency: usize,
+    delivery_timeout: Duration,
+    trigger_spacing: Duration,
+}
+
+/// Checks integrations end to end. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Doctor {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    catalog: Catalog,
+    challenges: Arc<ChallengeRegistry>,
+    public_url: Option<String>,
+    concurrency: usize,
+    delivery_timeout: Duration,
+    trigger_spacing: Duration,
+    last_trigger: Mutex<HashMap<String, Instant>>,
+}
+
+impl Doctor {
+    /// A doctor over `catalog` whose receiver correlates into `challenges`. Defaults: 8 checks
+    /// at once, 10 s to wait for a delivery, 12 s between two test triggers of one project
+    /// (GitLab allows 5 per minute per project and user), no public URL (direct ping skipped).
+    pub fn builder(catalog: Catalog, challenges: Arc<ChallengeRegistry>) -> DoctorBuilder {
+        DoctorBuilder {
+            catalog,
+            challenges,
+            public_url: None,
+            concurrency: 8,
+            delivery_timeout: Duration::from_secs(10),
+            trigger_spacing: Duration::from_secs(12),
+        }
+    }
+
+    /// Checks the selected integrations of the principal's tenant.
+    #[instrument(name = "doctor.run", skip_all, fields(tenant_id = %principal.tenant, action = "doctor"))]
+    pub async fn run(&self, principal: &Principal, selection: &Selection) -> Result<DoctorReport> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let catalog = &self.inner.catalog;
+        let integrations = match selection {
+            Selection::Ids(ids) => {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    out.push(catalog.get(principal, *id).await?);
+                }
+                out
+            }
+            Selection::All => self.list_all(principal, ListFilter::default()).await?,
+            Selection::Filter(filter) => self.list_all(principal, filter.clone()).await?,
+        };
+        let mut reports: Vec<IntegrationReport> = futures::stream::iter(integrations)
+            .map(|integration| self.check_one(principal, integration))
+            .buffer_unordered(self.inner.concurrency)
+            .collect()
+            .await;
+        reports.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
+        let mut summary = Summary::default();
+        for r in &reports {
+            match r.outcome {
+                Outcome::Passed => summary.passed += 1,
+                Outcome::Failed => summary.failed += 1,
+                Outcome::Skipped => summary.skipped += 1,
+            }
+        }
+        Ok(DoctorReport {
+            schema: SCHEMA.to_owned(),
+            generated_at: catalog.clock().now(),
+            tenant: principal.tenant.clone(),
+            summary,
+            integrations: reports,
+        })
+    }
+
+    async fn list_all(
+        &self,
+        principal: &Principal,
+        filter: ListFilter,
+    ) -> Result<Vec<Integration>> {
+        let mut out = Vec::new();
+        let mut query = ListQuery::new(filter).with_limit(ListQuery::MAX_LIMIT);
+        loop {
+            let page = self.inner.catalog.list(principal, &query).await?;
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn check_one(
+        &self,
+        principal: &Principal,
+        integration: Integration,
+    ) -> IntegrationReport {
+        let mut report = IntegrationReport {
+            id: integration.id,
+            name: integration.name.to_string(),
+            provider: integration.provider.clone(),
+            status: integration.status,
+            outcome: Outcome::Skipped,
+            reachability: Probe::NotChecked,
+            authentication: Probe::NotChecked,
+            latency_ms: None,
+            failure_code: None,
+            message: String::new(),
+            webhook: None,
+            ping: None,
+            findings: Vec::new(),
+        };
+        if integration.is_paused() {
+            report.message = format!(
+                "skipped: paused ({})",
+                integration
+                    .pause_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            );
+            return report;
+        }
+        let catalog = &self.inner.catalog;
+        let (integration, test) = match catalog
+            .probe(principal, integration.id, CheckKind::Doctor)
+            .await
+        {
+            Ok(probed) => probed,
+            Err(e) => {
+                report.outcome = Outcome::Failed;
+                report.message = e.to_string();
+                return report;
+            }
+        };
+        let now = catalog.clock().now();
+        report.reachability = test.reachability;
+        report.authentication = test.authentication;
+        report.latency_ms = u64::try_from(test.latency.as_millis()).ok();
+        report
+            .findings
+            .extend(findings::for_connection(&integration, &test, now));
+
+        let mut combined = test.clone();
+        if let Some(connector) = catalog.connectors().get(&integration.provider) {
+            let caps = connector.capabilities();
+            // The webhook test needs a working API connection; the direct ping is its own
+            // two-way check and runs regardless, so each direction is reported on its own.
+            if test.is_success()
+                && let Some(request) = webhook_request(&integration, &caps)
+            {
+                let (result, check) = self
+                    .webhook_round_trip(&integration, connector.as_ref(), request)
+                    .await;
+                report.findings.extend(findings::for_webhook(
+                    &integration,
+                    &result,
+                    self.inner.public_url.as_deref(),
+                ));
+                if !result.is_success() && combined.is_success() {
+                    combined = merge_failure(combined, &result);
+                }
+                report.webhook = Some(check);
+            }
+            if caps.supports(Capability::DirectPing) {
+                let (out, back, check) = self.direct_ping(&integration, connector.as_ref()).await;
+                report
+                    .findings
+                    .extend(findings::for_ping(&out, back.as_ref()));
+                let failed = if out.is_success() {
+                    back.as_ref().filter(|b| !b.is_success())
+                } else {
+                    Some(&out)
+                };
+                if let Some(failed) = failed
+                    && combined.is_success()
+                {
+                    combined = merge_failure(combined, failed);
+                }
+                report.ping = Some(check);
+            }
+        }
+        report.outcome = if combined.is_success() {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        };
+        report.failure_code = combined.failure.as_ref().map(|f| f.as_str().to_owned());
+        report.message = combined.message.clone();
+        match catalog
+            .record_health(principal, integration.id, CheckKind::Doctor, combined)
+            .await
+        {
+            Ok(recorded) => report.status = recorded.integration.status,
+            Err(e) => {
+                report.outcome = Outcome::Failed;
+                report.message = format!("{} (recording the result failed: {e})", report.message);
+            }
+        }
+        report
+    }
+
+    /// The webhook delivery test: challenge, trigger, wait.
+    async fn webhook_round_trip(
+        &self,
+        integration: &Integration,
+        connector: &dyn IntegrationConnector,
+        request: DeliveryRequest,
+    ) -> (CheckResult, WebhookCheck) {
+        let started = Instant::now();
+        let fail = |code: FailureCode, message: String| {
+            let result = CheckResult::failed(code, started.elapsed(), message);
+            let check = webhook_check(&result, None);
+            (result, check)
+        };
+        let Some((kind, expectation)) = connector.expected_delivery(integration, &request) else {
+            return fail(
+                FailureCode::InvalidConfig,
+                "the configuration does not say which project and hook to test".to_owned(),
+            );
+        };
+        let secrets = match self.webhook_secrets(integration).await {
+            Ok(secrets) => secrets,
+            Err(message) => return fail(FailureCode::InvalidConfig, message),
+        };
+        let spacing_key = format!(
+            "{}|{:?}|{:?}",
+            integration.base_url, expectation.project_id, expectation.hook_id
+        );
+        self.space_triggers(&spacing_key).await;
+        let (result, correlated) = self
+            .challenge_and_trigger(integration, connector, kind, expectation, secrets, |_| {
+                request
+            })
+            .await;
+        let check = webhook_check(&result, correlated.as_ref());
+        (result, check)
+    }
+
+    /// The direct ping: PathOps → tool (the trigger call) and tool → PathOps (the callback).
+    async fn direct_ping(
+        &self,
+        integration: &Integration,
+        connector: &dyn IntegrationConnector,
+    ) -> (CheckResult, Option<CheckResult>, PingCheck) {
+        let Some(public_url) = self.inner.public_url.clone() else {
+            let out = CheckResult::failed(
+                FailureCode::InvalidConfig,
+                Duration::ZERO,
+                "no public URL is configured, so the tool cannot call PathOps back",
+            );
+            let check = PingCheck {
+                pathops_to_tool: Probe::NotChecked,
+                tool_to_pathops: Probe::NotChecked,
+                message: out.message.clone(),
+            };
+            return (out, None, check);
+        };
+        let secrets = match self.integration_secret(integration).await {
+            Some(secret) => WebhookSecrets::single(secret),
+            None => WebhookSecrets::default(),
+        };
+        let nonce = directping::new_nonce();
+        let expectation = Expectation {
+            nonce: Some(nonce.clone()),
+            ..Expectation::default()
+        };
+        let callback_url = format!(
+            "{}/{}",
+            public_url.trim_end_matches('/'),
+            directping::CALLBACK_PATH
+        );
+        let started = Instant::now();
+        let handle = self.inner.challenges.register(
+            integration.tenant_id.clone(),
+            integration.id,
+            DeliveryKind::DirectPing,
+            expectation,
+            secrets,
+            self.expiry(),
+        );
+        let request = DeliveryRequest::DirectPing(PingRequest {
+            challenge_id: handle.id.to_string(),
+            nonce,
+            callback_url: Some(callback_url),
+        });
+        let outbound = self.trigger(integration, connector, &request).await;
+        if !outbound.is_success() {
+            self.inner.challenges.cancel(handle.id);
+            let check = PingCheck {
+                pathops_to_tool: Probe::Failed,
+                tool_to_pathops: Probe::NotChecked,
+                message: outbound.message.clone(),
+            };
+            return (outbound, None, check);
+        }
+        let back = match self
+            .inner
+            .challenges
+            .wait(handle, self.inner.delivery_timeout)
+            .await
+        {
+            Ok(_) => {
+                CheckResult::passed(started.elapsed(), "the tool called back with a valid proof")
+            }
+            Err(ChallengeError::Rejected(e)) => CheckResult::failed(
+                FailureCode::DeliveryRejected,
+                started.elapsed(),
+                format!("the tool's callback was rejected: {e}"),
+            ),
+            Err(e) => CheckResult::failed(
+                FailureCode::DeliveryNotReceived,
+                started.elapsed(),
+                e.to_string(),
+            ),
+        };
+        let check = PingCheck {
+            pathops_to_tool: Probe::Passed,
+            tool_to_pathops: if back.is_success() {
+                Probe::Passed
+            } else {
+                Probe::Failed
+            },
+            message: if back.is_success() {
+                "both directions passed".to_owned()
+            } else {
+                format!(
+                    "PathOps → tool passed; tool → PathOps failed: {}",
+                    back.message
+                )
+            },
+        };
+        (outbound, Some(back), check)
+    }
+
+    /// Registers a challenge, triggers the delivery, and waits for it.
+    async fn challenge_and_trigger(
+        &self,
+        integration: &Integration,
+        connector: &dyn IntegrationConnector,
+        kind: DeliveryKind,
+        expectation: Expectation,
+        secrets: WebhookSecrets,
+        request: impl FnOnce(uuid::Uuid) -> DeliveryRequest,
+    ) -> (CheckResult, Option<crate::webhook::Correlated>) {
+        let started = Instant::now();
+        let registry = &self.inner.challenges;
+        let handle = registry.register(
+            integration.tenant_id.clone(),
+            integration.id,
+            kind,
+            expectation,
+            secrets,
+            self.expiry(),
+        );
+        let request = request(handle.id);
+        let trigger = self.trigger(integration, connector, &request).await;
+        if let Some(rejection) = registry.rejection(handle.id) {
+            registry.cancel(handle.id);
+            let mut result = CheckResult::failed(
+                FailureCode::DeliveryRejected,
+                started.elapsed(),
+                format!("a delivery arrived but was rejected: {rejection}"),
+            );
+            result.details.extend(trigger.details);
+            return (result, None);
+        }
+        if !trigger.is_success() {
+            registry.cancel(handle.id);
+            return (trigger, None);
+        }
+        match registry.wait(handle, self.inner.delivery_timeout).await {
+            Ok(correlated) => {
+                let mut result = CheckResult::passed(
+                    started.elapsed(),
+                    "the test delivery arrived and verified",
+                );
+                result.details.extend(trigger.details);
+                (result, Some(correlated))
+            }
+            Err(ChallengeError::Rejected(e)) => (
+                CheckResult::failed(
+                    FailureCode::DeliveryRejected,
+                    started.elapsed(),
+                    format!("a delivery arrived but was rejected: {e}"),
+                ),
+                None,
+            ),
+            Err(e) => {
+                let mut result = CheckResult::failed(
+                    FailureCode::DeliveryNotReceived,
+                    started.elapsed(),
+                    format!("the tool accepted the trigger but {e}"),
+                );
+                result.details.extend(trigger.details);
+                (result, None)
+            }
+        }
+    }
+
+    async fn trigger(
+        &self,
+        integration: &Integration,
+        connector: &dyn IntegrationConnector,
+        request: &DeliveryRequest,
+    ) -> CheckResult {
+        let timeout = self.inner.catalog.check_timeout();
+        let secret = self.integration_secret(integration).await;
+        let ctx = ConnectorContext::new(Arc::new(integration.clone()), secret, timeout);
+        match tokio::time::timeout(timeout, connector.trigger_delivery(&ctx, request)).await {
+            Ok(result) => result,
+            Err(_) => CheckResult::failed(
+                FailureCode::Timeout,
+                timeout,
+                format!(
+                    "the trigger did not finish within {} ms",
+                    timeout.as_millis()
+                ),
+            ),
+        }
+    }
+
+    async fn integration_secret(&self, integration: &Integration) -> Option<SecretString> {
+        let auth_ref = integration.auth_ref.as_ref()?;
+        self.inner.catalog.resolve_secret(auth_ref).await.ok()
+    }
+
+    async fn webhook_secrets(
+        &self,
+        integration: &Integration,
+    ) -> std::result::Result<WebhookSecrets, String> {
+        let Some(raw) = integration.configuration.get("webhook_secret_ref") else {
+            return Err(
+                "no webhook_secret_ref is configured, so a delivery cannot be verified".to_owned(),
+            );
+        };
+        let refs: Vec<&str> = match raw {
+            serde_json::Value::String(s) => vec![s.as_str()],
+            serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        let mut secrets = WebhookSecrets::default();
+        for text in refs {
+            let auth_ref: AuthRef = text
+                .parse()
+                .map_err(|e| format!("webhook_secret_ref is invalid: {e}"))?;
+            let secret = self
+                .inner
+                .catalog
+                .resolve_secret(&auth_ref)
+                .await
+                .map_err(|e| format!("webhook_secret_ref does not resolve: {e}"))?;
+            secrets.push(secret);
+        }
+        if secrets.is_empty() {
+            return Err("webhook_secret_ref must be an auth ref or a list of them".to_owned());
+        }
+        Ok(secrets)
+    }
+
+    fn expiry(&self) -> time::OffsetDateTime {
+        self.inner.catalog.clock().now() + self.inner.delivery_timeout + Duration::from_secs(5)
+    }
+
+    /// Waits until `trigger_spacing` has passed since the last trigger for `key`.
+    async fn space_triggers(&self, key: &str) {
+        let wait = {
+            let mut last = self.inner.last_trigger.lock().expect("doctor lock");
+            let now = Instant::now();
+            let next = last
+                .get(key)
+                .map_or(now, |t| (*t + self.inner.trigger_spacing).max(now));
+            last.insert(key.to_owned(), next);
+            next - now
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The webhook test the connector offers: GitLab's hook test trigger, or GitHub's hook ping.
+fn webhook_request(
+    integration: &Integration,
+    caps: &crate::connector::Capabilities,
+) -> Option<DeliveryRequest> {
+    if caps.supports(Capability::WebhookTest) {
+        let trigger = integration
+            .configuration
+            .get("webhook_trigger")
+            .and_then(|v| v.as_str())
+            .unwrap_or("push_events")
+            .to_owned();
+        Some(DeliveryRequest::WebhookTest { trigger })
+    } else if caps.supports(Capability::HookPing) {
+        Some(DeliveryRequest::HookPing)
+    } else {
+        None
+    }
+}
+
+fn merge_failure(mut into: CheckResult, failed: &CheckResult) -> CheckResult {
+    into.failure = failed.failure.clone();
+    into.message = failed.message.clone();
+    into.details.extend(failed.details.clone());
+    into
+}
+
+fn webhook_check(
+    result: &CheckResult,
+    correlated: Option<&crate::webhook::Correlated>,
+) -> WebhookCheck {
+    WebhookCheck {
+        outcome: if result.is_success() {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        },
+        failure_code: result.failure.as_ref().map(|f| f.as_str().to_owned()),
+        message: result.message.clone(),
+        delivery_id: correlated.and_then(|c| c.delivery.delivery_id.clone()),
+        event_id: correlated.and_then(|c| c.delivery.event_id.clone()),
+    }
+}
+
+impl DoctorBuilder {
+    /// The URL where tools reach PathOps's receiver (`https://pathops.example.com`); needed
+    /// for the direct ping's callback and shown in fixes.
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// Integrations checked at once (at least 1).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// How long to wait for a delivery after triggering it.
+    pub fn with_delivery_timeout(mut self, timeout: Duration) -> Self {
+        self.delivery_timeout = timeout;
+        self
+    }
+
+    /// Least time between two test triggers for one project.
+    pub fn with_trigger_spacing(mut self, spacing: Duration) -> Self {
+        self.trigger_spacing = spacing;
+        self
+    }
+
+    /// The doctor.
+    pub fn build(self) -> Doctor {
+        Doctor {
+            inner: Arc::new(Inner {
+                catalog: self.catalog,
+                challenges: self.challenges,
+                public_url: self.public_url,
+                concurrency: self.concurrency,
+                delivery_timeout: self.delivery_timeout,
+                trigger_spacing: self.trigger_spacing,
+                last_trigger: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
