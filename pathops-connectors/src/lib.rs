@@ -7,6 +7,10 @@
 //!
 //! Status: being built (issue 5).
 
+#[cfg(any(feature = "gitlab", feature = "github-app", feature = "harbor"))]
+mod check;
+#[cfg(feature = "gitlab")]
+pub mod gitlab;
 pub mod http;
 pub mod webhook;
 
