@@ -11,6 +11,8 @@
 mod check;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
+#[cfg(feature = "harbor")]
+pub mod harbor;
 pub mod http;
 pub mod webhook;
 
