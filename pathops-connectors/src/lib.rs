@@ -9,6 +9,8 @@
 
 #[cfg(any(feature = "gitlab", feature = "github-app", feature = "harbor"))]
 mod check;
+#[cfg(feature = "github-app")]
+pub mod github;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
 #[cfg(feature = "harbor")]

@@ -4,9 +4,11 @@
 //! | fake | emulates |
 //! |---|---|
 //! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
+//! | [`github`] | GitHub App (api.github.com and GHES `/api/v3` shapes): JWT rules, installations, installation tokens, rate limit, signed hook pings |
 //! | [`harbor`] | Harbor v2: ping, health (always 200), systeminfo, users/current (412 for robots), projects; bad Basic credentials are anonymous |
 //! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, hooks CRUD, events, the synchronous hook test trigger |
 
+pub mod github;
 pub mod gitlab;
 pub mod harbor;
 pub mod server;
