@@ -16,6 +16,8 @@ pub mod gitlab;
 #[cfg(feature = "harbor")]
 pub mod harbor;
 pub mod http;
+#[cfg(feature = "vault")]
+pub mod vault;
 pub mod webhook;
 
 /// The `User-Agent` of every request: `pathops/<crate version>`.
