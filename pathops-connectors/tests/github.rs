@@ -2,6 +2,8 @@
 //! conformance, JWT rules, the installation-token cache, rate limits, status codes, transport
 //! failures, hook pings and a sentinel-secret scan.
 
+#![cfg(feature = "github-app")]
+
 mod common;
 
 use std::sync::Arc;

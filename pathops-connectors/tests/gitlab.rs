@@ -1,6 +1,8 @@
 //! The GitLab connector against the fake GitLab: conformance, every status code of the
 //! reference, transport failures, the hook test trigger and a sentinel-secret scan.
 
+#![cfg(feature = "gitlab")]
+
 mod common;
 
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! The Harbor connector against the fake Harbor: conformance, Harbor's auth quirks, every
 //! status code of the reference, transport failures and a sentinel-secret scan.
 
+#![cfg(feature = "harbor")]
+
 mod common;
 
 use std::sync::Arc;

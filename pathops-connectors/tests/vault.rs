@@ -1,5 +1,7 @@
 //! The Vault resolver against the fake Vault.
 
+#![cfg(feature = "vault")]
+
 mod common;
 
 use std::sync::Arc;
