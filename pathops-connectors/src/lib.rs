@@ -1,19 +1,105 @@
 //! # pathops-connectors
 //!
-//! Provider connectors for PathOps: one module per provider, each behind a cargo feature named
-//! after it, implementing [`pathops_core::IntegrationConnector`]; the shared [`http`] policy
-//! (timeouts, proxy, custom CA, egress allowlist, offline mode, user agent, body cap,
-//! credential-safe redirects); and secret resolvers that need I/O (Vault).
+//! Provider connectors for PathOps. Each implements [`pathops_core::IntegrationConnector`]
+//! (a full connection test and a cheap health check that return a
+//! [`CheckResult`](pathops_core::CheckResult), never an error), lives in its own module behind a
+//! cargo feature named after the provider, and follows the provider facts of
+//! `shared/reference/providers.md` (status codes, headers, body shapes) exactly. Connectors that
+//! can ask their tool for a test webhook delivery also implement
+//! [`WebhookTestTrigger`](webhook::WebhookTestTrigger), for the doctor.
 //!
-//! Status: being built (issue 5).
+//! | module | what lives there |
+//! |---|---|
+//! | [`http`] | the shared HTTP policy: one reqwest client per configuration, connect/request timeouts bounded by the check's deadline, per-integration proxy and CA, `User-Agent: pathops/<version>`, body cap, same-origin redirects only, egress allowlist and private-address switch, offline mode; transport errors and their failure codes |
+//! | `gitlab` | [`GitLabConnector`](gitlab::GitLabConnector): identity, token scopes and expiry, version, project, hook state; hook test trigger |
+//! | `github` | [`GitHubAppConnector`](github::GitHubAppConnector): API root normalization, App JWT, cached installation tokens, rate limit; hook ping |
+//! | `harbor` | [`HarborConnector`](harbor::HarborConnector): health by component, robot credentials proved where Harbor cannot downgrade them |
+//! | `vault` | [`VaultResolver`](vault::VaultResolver): a [`SecretResolver`](pathops_core::SecretResolver) for KV v2 |
+//! | [`registry`] | connectors by provider at run time; a disabled provider is an error naming its feature |
+//! | [`webhook`] | the [`WebhookTestTrigger`](webhook::WebhookTestTrigger) extension trait |
+//!
+//! ## Feature flags
+//!
+//! | feature | default | enables |
+//! |---|---|---|
+//! | `full` | **on** | all of the below (embedders who want less use `default-features = false`) |
+//! | `gitlab` | via `full` | the GitLab connector |
+//! | `github-app` | via `full` | the GitHub App connector (adds `jsonwebtoken`, `sha2`) |
+//! | `harbor` | via `full` | the Harbor connector |
+//! | `vault` | via `full` | the Vault secret resolver |
+//!
+//! Each feature builds alone (`cargo check -p pathops-connectors --no-default-features --features gitlab`).
+//! TLS is rustls (reqwest's `rustls` feature, aws-lc-rs provider) with the platform's roots
+//! plus any configured CA.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use pathops_connectors::gitlab::GitLabConnector;
+//! use pathops_connectors::http::HttpPolicy;
+//! use pathops_core::{ConnectorContext, IntegrationConnector, Provider};
+//! use pathops_testkit::fake::gitlab::FakeGitLab;
+//! use pathops_testkit::fixtures::IntegrationBuilder;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let gitlab = FakeGitLab::start_with_defaults().await; // a real HTTP server on 127.0.0.1
+//! let connector = GitLabConnector::builder()
+//!     .with_http(HttpPolicy { request_timeout: Duration::from_secs(10), ..HttpPolicy::default() })
+//!     .build()?;
+//! let integration = IntegrationBuilder::new("acme", "GitLab")
+//!     .provider(Provider::GitLab)
+//!     .base_url(&gitlab.url())
+//!     .configuration(serde_json::json!({ "project": "platform/api" }))
+//!     .build();
+//! let secret = Some(FakeGitLab::API_TOKEN.to_owned().into()); // normally from a SecretResolver
+//! let ctx = ConnectorContext::new(Arc::new(integration), secret, Duration::from_secs(5));
+//! let result = connector.test_connection(&ctx).await;
+//! assert!(result.is_success(), "{}", result.message);
+//! assert_eq!(result.details["token"]["scopes"], serde_json::json!(["api"]));
+//! # Ok::<(), pathops_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! ## Adding a connector
+//!
+//! 1. Add a module and a feature named after the provider (and to `full`), and a row in
+//!    [`registry::PROVIDERS`] and its match arms.
+//! 2. Build the struct with a builder (`with_http`, `with_clock`; `build()` validates once) that
+//!    holds an [`http::HttpClient`]; send every call through it so the deadline, egress policy,
+//!    redirects and body cap apply.
+//! 3. Write one `classify(response, now) -> Option<FailureCode>` from the provider's
+//!    documented status codes and headers, starting from
+//!    [`http::status::default_failure`]. Build credential headers with
+//!    [`HttpRequest::credential`](http::HttpRequest::credential) only: it marks them sensitive
+//!    and is the one place a secret leaves its `SecretString`.
+//! 4. Add a fake to `pathops-testkit` (`fake::FakeServer` gives binding, a request log, faults
+//!    and shutdown on drop) and, in `tests/`, implement
+//!    `pathops_testkit::connector_suite::ConnectorHarness` and call
+//!    `connector_suite::run_all(&harness).await`; then add per-status, transport and
+//!    sentinel-secret tests like `tests/gitlab.rs`.
+//!
+//! Run everything with `cargo test -p pathops-connectors --all-features`.
 
+#[cfg(any(feature = "gitlab", feature = "github-app", feature = "harbor"))]
+mod check;
 #[cfg(feature = "directping")]
 pub mod directping;
+#[cfg(feature = "github-app")]
+pub mod github;
+#[cfg(feature = "gitlab")]
+pub mod gitlab;
+#[cfg(feature = "harbor")]
+pub mod harbor;
 pub mod http;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+pub mod registry;
+#[cfg(feature = "vault")]
+pub mod vault;
 pub mod webhook;
 
 /// The `User-Agent` of every request: `pathops/<crate version>`.

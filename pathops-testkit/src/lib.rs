@@ -11,6 +11,7 @@
 //! | [`in_memory`] | [`InMemoryConnector`](in_memory::InMemoryConnector): scripted outcomes and latency per integration |
 //! | [`connector_suite`] | the connector conformance suite: `pub async fn` checks and [`ConnectorHarness`](connector_suite::ConnectorHarness) |
 //! | [`fake`] | fake provider servers (GitLab, GitHub, Harbor, Vault) on `127.0.0.1:0`, with request log and fault injection |
+//! | `pathops-fake` (binary) | any fake as a standalone process: `pathops-fake gitlab --listen 127.0.0.1:8080 --seed seed.json` |
 //!
 //! The testkit depends on `pathops-core` only, never on a backend crate, so backends can
 //! dev-depend on it without a dependency cycle.

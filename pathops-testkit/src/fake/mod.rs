@@ -4,11 +4,17 @@
 //! | fake | emulates |
 //! |---|---|
 //! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
+//! | [`github`] | GitHub App (api.github.com and GHES `/api/v3` shapes): JWT rules, installations, installation tokens, rate limit, signed hook pings |
+//! | [`harbor`] | Harbor v2: ping, health (always 200), systeminfo, users/current (412 for robots), projects; bad Basic credentials are anonymous |
+//! | [`vault`] | HashiCorp Vault: `sys/health`, token lookup-self, KV v2 reads; 403 for a bad token |
 //! | [`ping_tool`] | a tool speaking the PathOps direct-ping protocol, with switches to break either direction |
 //! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, hooks CRUD, events, the synchronous hook test trigger |
 
+pub mod github;
 pub mod gitlab;
+pub mod harbor;
 pub mod ping_tool;
 pub mod server;
+pub mod vault;
 
 pub use server::{FakeServer, Fault, RecordedRequest, refused_port};

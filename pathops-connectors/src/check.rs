@@ -1,0 +1,70 @@
+//! Plumbing every connector's checks share: one timer per check, transport errors turned into
+//! failed results, and the message of an HTTP failure.
+
+use std::time::Instant;
+
+use pathops_core::{CheckResult, ConnectorContext, FailureCode};
+
+use crate::http::{HttpClient, HttpRequest, HttpResponse, status};
+
+/// One check in progress: the context, the client and the start time.
+pub(crate) struct Check<'a> {
+    pub(crate) http: &'a HttpClient,
+    pub(crate) ctx: &'a ConnectorContext,
+    started: Instant,
+}
+
+impl<'a> Check<'a> {
+    pub(crate) fn start(http: &'a HttpClient, ctx: &'a ConnectorContext) -> Self {
+        Self {
+            http,
+            ctx,
+            started: Instant::now(),
+        }
+    }
+
+    /// Sends `request`; a transport error becomes the failed result to return.
+    pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, CheckResult> {
+        self.http
+            .send(self.ctx, request)
+            .await
+            .map_err(|e| status::transport_failed(&e, self.started))
+    }
+
+    /// A failed result timed from the start.
+    pub(crate) fn failed(&self, code: FailureCode, message: impl Into<String>) -> CheckResult {
+        CheckResult::failed(code, self.started.elapsed(), message)
+    }
+
+    /// A passed result timed from the start.
+    pub(crate) fn passed(&self, message: impl Into<String>) -> CheckResult {
+        CheckResult::passed(self.started.elapsed(), message)
+    }
+}
+
+/// `"<what> answered <status>[: <tool message>]"`; the tool's message is taken from a JSON
+/// `message`/`error` field or the start of the body, at most 200 characters.
+pub(crate) fn http_failure_message(what: &str, response: &HttpResponse) -> String {
+    let detail = serde_json::from_slice::<serde_json::Value>(&response.body)
+        .ok()
+        .and_then(|v| {
+            ["message", "error_description", "error", "errors"]
+                .iter()
+                .find_map(|k| v.get(*k).cloned())
+        })
+        .map(|v| match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        })
+        .unwrap_or_else(|| response.body_excerpt(200));
+    let detail: String = detail.chars().take(200).collect();
+    if detail.trim().is_empty() {
+        format!("{what} answered {}", response.status.as_u16())
+    } else {
+        format!(
+            "{what} answered {}: {}",
+            response.status.as_u16(),
+            detail.trim()
+        )
+    }
+}

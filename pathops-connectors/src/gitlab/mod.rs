@@ -1,0 +1,422 @@
+//! The GitLab connector (REST v4; personal, project and group access tokens, or OAuth bearer
+//! tokens). Facts from `shared/reference/providers.md` §1.
+//!
+//! | operation | calls |
+//! |---|---|
+//! | [`test_connection`](pathops_core::IntegrationConnector::test_connection) | `GET /user` (identity), `GET /personal_access_tokens/self` (scopes, expiry), `GET /version`; with a `project`: `GET /projects/:id`; with a `hook_id`: `GET /projects/:id/hooks/:hook_id` (`alert_status`) |
+//! | [`check_health`](pathops_core::IntegrationConnector::check_health) | `GET /user`, the cheapest authenticated call |
+//! | [`trigger_webhook_test`](crate::webhook::WebhookTestTrigger::trigger_webhook_test) | `POST /projects/:id/hooks/:hook_id/test/:trigger`: 201 delivered, 422 receiver failed |
+//!
+//! Warnings (in the result's `warnings` detail, the check still passes): the token lacks the
+//! `api` scope while a hook is configured (hook tests need it), the token expires within
+//! [`EXPIRY_WARNING_DAYS`] days, the hook is auto-disabled.
+//!
+//! ```
+//! use pathops_connectors::gitlab::GitLabConnector;
+//! use pathops_connectors::http::HttpPolicy;
+//! use pathops_core::{Capability, IntegrationConnector};
+//!
+//! let gitlab = GitLabConnector::builder().with_http(HttpPolicy::default()).build()?;
+//! assert!(gitlab.capabilities().supports(Capability::WebhookTest));
+//! # Ok::<(), pathops_core::Error>(())
+//! ```
+
+mod classify;
+mod config;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pathops_core::clock::SystemClock;
+use pathops_core::{
+    Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, Error,
+    FailureCode, IntegrationConnector, Provider, Result,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tracing::instrument;
+
+pub use classify::classify;
+pub use config::{GitLabConfig, ProjectRef, TRIGGERS, TokenType};
+
+use crate::check::{Check, http_failure_message};
+use crate::http::{HttpClient, HttpPolicy, HttpRequest, HttpResponse};
+use crate::webhook::{WebhookTestOutcome, WebhookTestTrigger};
+
+/// A token expiring within this many days is reported as a warning.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// The GitLab connector; see the [module docs](self).
+#[derive(Debug)]
+pub struct GitLabConnector {
+    http: HttpClient,
+    clock: Arc<dyn Clock>,
+}
+
+/// Builds a [`GitLabConnector`]; setters never fail, [`build`](Self::build) validates.
+#[derive(Debug, Default)]
+pub struct GitLabConnectorBuilder {
+    policy: HttpPolicy,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl GitLabConnectorBuilder {
+    /// The HTTP policy (default [`HttpPolicy::default`]).
+    pub fn with_http(mut self, policy: HttpPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The clock for expiry warnings and rate-limit resets (default the system clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The connector; [`Error::InvalidConfig`] when the HTTP policy is unusable.
+    pub fn build(self) -> Result<GitLabConnector> {
+        Ok(GitLabConnector {
+            http: HttpClient::new(self.policy)?,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        })
+    }
+}
+
+impl GitLabConnector {
+    /// A builder with the default policy.
+    pub fn builder() -> GitLabConnectorBuilder {
+        GitLabConnectorBuilder::default()
+    }
+
+    fn request(
+        &self,
+        ctx: &ConnectorContext,
+        config: &GitLabConfig,
+        request: HttpRequest,
+    ) -> HttpRequest {
+        let request = request.header("accept", "application/json");
+        match (&ctx.secret, config.token_type) {
+            (None, _) => request,
+            (Some(secret), TokenType::PrivateToken) => {
+                request.credential("private-token", "", secret)
+            }
+            (Some(secret), TokenType::Bearer) => {
+                request.credential("authorization", "Bearer ", secret)
+            }
+        }
+    }
+
+    fn url(ctx: &ConnectorContext, path: &str) -> String {
+        ctx.integration.base_url.join(&format!("api/v4/{path}"))
+    }
+
+    /// Classifies an answer: `Err` holds the failed result to return.
+    fn expect_ok(
+        &self,
+        check: &Check<'_>,
+        what: &str,
+        response: &HttpResponse,
+    ) -> std::result::Result<(), CheckResult> {
+        match classify(response, self.clock.now()) {
+            None => Ok(()),
+            Some(code) => {
+                let mut message = http_failure_message(what, response);
+                if code == FailureCode::Unauthenticated && check.ctx.secret.is_none() {
+                    message.push_str(" (no credential configured)");
+                }
+                Err(check.failed(code, message))
+            }
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        check: &Check<'_>,
+        what: &str,
+        response: &HttpResponse,
+    ) -> std::result::Result<T, CheckResult> {
+        response.json().map_err(|_| {
+            check.failed(
+                FailureCode::InvalidResponse,
+                format!("{what}: the answer is not the JSON GitLab sends"),
+            )
+        })
+    }
+
+    fn config(check: &Check<'_>) -> std::result::Result<GitLabConfig, CheckResult> {
+        GitLabConfig::parse(&check.ctx.integration.configuration)
+            .map_err(|e| check.failed(FailureCode::InvalidConfig, e.to_string()))
+    }
+
+    async fn whoami(
+        &self,
+        check: &Check<'_>,
+        config: &GitLabConfig,
+    ) -> std::result::Result<Value, CheckResult> {
+        let response = check
+            .send(self.request(
+                check.ctx,
+                config,
+                HttpRequest::get(Self::url(check.ctx, "user")),
+            ))
+            .await?;
+        self.expect_ok(check, "GET /user", &response)?;
+        let user: Value = Self::parse(check, "GET /user", &response)?;
+        if user.get("username").and_then(Value::as_str).is_none() {
+            return Err(check.failed(
+                FailureCode::InvalidResponse,
+                "GET /user: no username in the answer",
+            ));
+        }
+        Ok(user)
+    }
+
+    async fn run_test(&self, ctx: &ConnectorContext) -> CheckResult {
+        let check = Check::start(&self.http, ctx);
+        let config = match Self::config(&check) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match self.test_steps(&check, &config).await {
+            Ok(result) | Err(result) => result,
+        }
+    }
+
+    async fn test_steps(
+        &self,
+        check: &Check<'_>,
+        config: &GitLabConfig,
+    ) -> std::result::Result<CheckResult, CheckResult> {
+        let ctx = check.ctx;
+        let mut warnings: Vec<String> = Vec::new();
+        let user = self.whoami(check, config).await?;
+        let username = user["username"].as_str().unwrap_or_default().to_owned();
+        let is_admin = user
+            .get("is_admin")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+
+        // Token introspection: only personal/project/group access tokens have it.
+        let token = check
+            .send(self.request(
+                ctx,
+                config,
+                HttpRequest::get(Self::url(ctx, "personal_access_tokens/self")),
+            ))
+            .await?;
+        let mut scopes: Option<Vec<String>> = None;
+        let mut token_detail = json!({"introspection": "unavailable"});
+        if token.status == StatusCode::OK {
+            let t: Value = Self::parse(check, "GET /personal_access_tokens/self", &token)?;
+            let list: Vec<String> = t["scopes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(expires) = t["expires_at"].as_str() {
+                self.expiry_warning(expires, &mut warnings);
+            }
+            token_detail = json!({
+                "name": t["name"], "scopes": list, "expires_at": t["expires_at"],
+                "active": t["active"], "revoked": t["revoked"],
+            });
+            scopes = Some(list);
+        } else if let Some(
+            code @ FailureCode::RateLimited { .. } | code @ FailureCode::ServerError { .. },
+        ) = classify(&token, self.clock.now())
+        {
+            return Err(check.failed(
+                code,
+                http_failure_message("GET /personal_access_tokens/self", &token),
+            ));
+        }
+        if config.hook_id.is_some()
+            && let Some(scopes) = &scopes
+            && !scopes.iter().any(|s| s == "api")
+        {
+            warnings.push("the token lacks the api scope, which hook tests need".to_owned());
+        }
+
+        let version = check
+            .send(self.request(ctx, config, HttpRequest::get(Self::url(ctx, "version"))))
+            .await?;
+        self.expect_ok(check, "GET /version", &version)?;
+        let version: Value = Self::parse(check, "GET /version", &version)?;
+
+        let mut result_project = Value::Null;
+        let mut result_hook = Value::Null;
+        if let Some(project) = &config.project {
+            let path = format!("projects/{}", project.segment());
+            let response = check
+                .send(self.request(ctx, config, HttpRequest::get(Self::url(ctx, &path))))
+                .await?;
+            self.expect_ok(check, "GET /projects/:id", &response)?;
+            let p: Value = Self::parse(check, "GET /projects/:id", &response)?;
+            let level = p["permissions"]["project_access"]["access_level"]
+                .as_u64()
+                .max(p["permissions"]["group_access"]["access_level"].as_u64());
+            if config.hook_id.is_some() && !is_admin && level.is_none_or(|l| l < 40) {
+                warnings.push(
+                    "hook management and tests need the Maintainer role (40) on the project"
+                        .to_owned(),
+                );
+            }
+            result_project = json!({
+                "id": p["id"], "path_with_namespace": p["path_with_namespace"],
+                "default_branch": p["default_branch"], "access_level": level,
+            });
+            if let Some(hook_id) = config.hook_id {
+                let path = format!("{path}/hooks/{hook_id}");
+                let response = check
+                    .send(self.request(ctx, config, HttpRequest::get(Self::url(ctx, &path))))
+                    .await?;
+                self.expect_ok(check, "GET /projects/:id/hooks/:hook_id", &response)?;
+                let h: Value = Self::parse(check, "GET /projects/:id/hooks/:hook_id", &response)?;
+                let status = h["alert_status"].as_str().unwrap_or("executable");
+                if status != "executable" {
+                    let until = h["disabled_until"]
+                        .as_str()
+                        .map(|u| format!(" until {u}"))
+                        .unwrap_or_default();
+                    warnings.push(format!("hook {hook_id} is {status}{until}"));
+                }
+                result_hook = json!({
+                    "id": h["id"], "alert_status": h["alert_status"], "disabled_until": h["disabled_until"],
+                    "push_events": h["push_events"], "token_present": h["token_present"],
+                });
+            }
+        }
+
+        let gitlab_version = version["version"].as_str().unwrap_or("unknown");
+        let mut result = check
+            .passed(format!("authenticated as @{username} on GitLab {gitlab_version}"))
+            .with_detail("user", json!({
+                "id": user["id"], "username": username, "bot": user["bot"], "is_admin": is_admin,
+            }))
+            .with_detail("token", token_detail)
+            .with_detail("version", version["version"].clone())
+            .with_detail("revision", version["revision"].clone());
+        if !result_project.is_null() {
+            result = result.with_detail("project", result_project);
+        }
+        if !result_hook.is_null() {
+            result = result.with_detail("hook", result_hook);
+        }
+        Ok(result.with_detail("warnings", warnings))
+    }
+
+    fn expiry_warning(&self, expires: &str, warnings: &mut Vec<String>) {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        if let Ok(day) = time::Date::parse(expires, &format) {
+            let left = (day - self.clock.now().date()).whole_days();
+            if left <= EXPIRY_WARNING_DAYS {
+                warnings.push(format!("the token expires on {expires} (in {left} days)"));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl IntegrationConnector for GitLabConnector {
+    fn provider(&self) -> Provider {
+        Provider::GitLab
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new([
+            Capability::TestConnection,
+            Capability::HealthCheck,
+            Capability::WebhookTest,
+            Capability::WebhookSecret,
+        ])
+    }
+
+    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+        GitLabConfig::parse(configuration)
+            .map(|_| ())
+            .map_err(Error::from)
+    }
+
+    #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "gitlab", action = "test_connection"))]
+    async fn test_connection(&self, ctx: &ConnectorContext) -> CheckResult {
+        self.run_test(ctx).await
+    }
+
+    #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "gitlab", action = "check_health"))]
+    async fn check_health(&self, ctx: &ConnectorContext) -> CheckResult {
+        let check = Check::start(&self.http, ctx);
+        let config = match Self::config(&check) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match self.whoami(&check, &config).await {
+            Ok(user) => check
+                .passed(format!(
+                    "authenticated as @{}",
+                    user["username"].as_str().unwrap_or_default()
+                ))
+                .with_detail("user_id", user["id"].clone()),
+            Err(failed) => failed,
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookTestTrigger for GitLabConnector {
+    #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "gitlab", action = "trigger_webhook_test"))]
+    async fn trigger_webhook_test(&self, ctx: &ConnectorContext) -> WebhookTestOutcome {
+        let check = Check::start(&self.http, ctx);
+        let config = match Self::config(&check) {
+            Ok(c) => c,
+            Err(r) => return WebhookTestOutcome::NotTriggered(r),
+        };
+        let (Some(project), Some(hook_id)) = (&config.project, config.hook_id) else {
+            return WebhookTestOutcome::NotTriggered(check.failed(
+                FailureCode::InvalidConfig,
+                "a hook test needs `project` and `hook_id` in the configuration",
+            ));
+        };
+        let path = format!(
+            "projects/{}/hooks/{hook_id}/test/{}",
+            project.segment(),
+            config.trigger
+        );
+        let response = match check
+            .send(self.request(ctx, &config, HttpRequest::post(Self::url(ctx, &path))))
+            .await
+        {
+            Ok(r) => r,
+            Err(failed) => return WebhookTestOutcome::NotTriggered(failed),
+        };
+        let latency = check.passed("").latency;
+        match response.status.as_u16() {
+            201 => WebhookTestOutcome::Delivered { latency },
+            422 => {
+                let body: Value = response.json().unwrap_or_default();
+                let message = match &body["message"] {
+                    Value::String(s) => s.clone(),
+                    Value::Null => response.body_excerpt(500),
+                    other => other.to_string(),
+                };
+                WebhookTestOutcome::ReceiverFailed { message, latency }
+            }
+            400 => WebhookTestOutcome::NotTriggered(check.failed(
+                FailureCode::InvalidConfig,
+                http_failure_message("POST /projects/:id/hooks/:hook_id/test/:trigger", &response),
+            )),
+            _ => {
+                let code =
+                    classify(&response, self.clock.now()).unwrap_or(FailureCode::InvalidResponse);
+                WebhookTestOutcome::NotTriggered(check.failed(
+                    code,
+                    http_failure_message(
+                        "POST /projects/:id/hooks/:hook_id/test/:trigger",
+                        &response,
+                    ),
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Choosing connectors by provider at run time. The list of providers never shrinks with
+//! features: asking for one whose feature is off is an [`Error::InvalidConfig`] naming the
+//! feature, not a missing match arm.
+
+use std::sync::Arc;
+
+use pathops_core::{
+    ConnectorRegistry, Error, IntegrationConnector, Provider, ResourceKind, Result,
+};
+
+use crate::http::HttpPolicy;
+use crate::webhook::WebhookTestTrigger;
+
+/// Every provider this crate implements, with the cargo feature that enables it.
+pub const PROVIDERS: [(Provider, &str); 3] = [
+    (Provider::GitLab, "gitlab"),
+    (Provider::GitHubApp, "github-app"),
+    (Provider::Harbor, "harbor"),
+];
+
+/// Whether the connector for `provider` is compiled in.
+pub fn is_enabled(provider: &Provider) -> bool {
+    (cfg!(feature = "gitlab") && *provider == Provider::GitLab)
+        || (cfg!(feature = "github-app") && *provider == Provider::GitHubApp)
+        || (cfg!(feature = "harbor") && *provider == Provider::Harbor)
+}
+
+fn disabled(provider: &Provider) -> Error {
+    match PROVIDERS.iter().find(|(p, _)| p == provider) {
+        Some((_, feature)) => Error::InvalidConfig {
+            message: format!(
+                "the {provider} connector needs the `{feature}` feature of pathops-connectors"
+            ),
+        },
+        None => Error::NotFound {
+            kind: ResourceKind::Connector,
+            id: provider.to_string(),
+        },
+    }
+}
+
+/// The webhook-test side of the connector for `provider` (GitLab hook test, GitHub hook
+/// ping), built with `policy`.
+#[allow(unused_variables)]
+pub fn webhook_trigger_for(
+    provider: &Provider,
+    policy: &HttpPolicy,
+) -> Result<Arc<dyn WebhookTestTrigger>> {
+    match provider {
+        #[cfg(feature = "gitlab")]
+        Provider::GitLab => Ok(Arc::new(
+            crate::gitlab::GitLabConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "github-app")]
+        Provider::GitHubApp => Ok(Arc::new(
+            crate::github::GitHubAppConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        Provider::Harbor if is_enabled(provider) => {
+            Err(Error::unsupported("webhook_test", provider.as_str()))
+        }
+        other => Err(disabled(other)),
+    }
+}
+
+/// The connector for `provider`, built with `policy`.
+#[allow(unused_variables)]
+pub fn connector_for(
+    provider: &Provider,
+    policy: &HttpPolicy,
+) -> Result<Arc<dyn IntegrationConnector>> {
+    match provider {
+        #[cfg(feature = "gitlab")]
+        Provider::GitLab => Ok(Arc::new(
+            crate::gitlab::GitLabConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "github-app")]
+        Provider::GitHubApp => Ok(Arc::new(
+            crate::github::GitHubAppConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "harbor")]
+        Provider::Harbor => Ok(Arc::new(
+            crate::harbor::HarborConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        other => Err(disabled(other)),
+    }
+}
+
+/// A registry holding every connector compiled in, each built with `policy`.
+pub fn registry_with_all(policy: &HttpPolicy) -> Result<ConnectorRegistry> {
+    let mut registry = ConnectorRegistry::new();
+    for (provider, _) in PROVIDERS.iter().filter(|(p, _)| is_enabled(p)) {
+        registry.register(connector_for(provider, policy)?)?;
+    }
+    Ok(registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enabled_providers_build_and_disabled_ones_name_their_feature() {
+        let policy = HttpPolicy::default();
+        let registry = registry_with_all(&policy).unwrap();
+        for (provider, feature) in PROVIDERS {
+            if is_enabled(&provider) {
+                assert!(registry.get(&provider).is_some(), "{provider}");
+            } else {
+                let err = connector_for(&provider, &policy).unwrap_err();
+                assert!(
+                    err.to_string().contains(&format!("`{feature}` feature")),
+                    "{err}"
+                );
+            }
+        }
+        assert!(matches!(
+            connector_for(&Provider::Jenkins, &policy),
+            Err(Error::NotFound { .. })
+        ));
+        if is_enabled(&Provider::Harbor) {
+            assert!(matches!(
+                webhook_trigger_for(&Provider::Harbor, &policy),
+                Err(Error::Unsupported { .. })
+            ));
+        }
+    }
+}

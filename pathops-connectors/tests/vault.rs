@@ -1,0 +1,347 @@
+//! The Vault resolver against the fake Vault.
+
+#![cfg(feature = "vault")]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pathops_connectors::vault::VaultResolver;
+use pathops_core::secret::ChainResolver;
+use pathops_core::{AuthRef, Error, SecretResolver};
+use pathops_testkit::fake::Fault;
+use pathops_testkit::fake::vault::{FakeVault, VaultHealthState, VaultSecret, VaultToken};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+fn r(s: &str) -> AuthRef {
+    s.parse().unwrap()
+}
+
+fn resolver(vault: &FakeVault, token: &str) -> VaultResolver {
+    VaultResolver::builder()
+        .with_address(vault.url())
+        .with_token(SecretString::from(token.to_owned()))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn reads_a_kv2_field_with_the_documented_headers() {
+    let v = FakeVault::start_with_defaults().await;
+    let res = resolver(&v, FakeVault::TOKEN);
+    let value = res
+        .read(&r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap();
+    assert_eq!(value.value.expose_secret(), FakeVault::GITLAB_TOKEN);
+    assert_eq!(value.version, Some(3));
+    let seen = &v.requests()[0];
+    assert_eq!(seen.path, "/v1/secret/data/gitlab/ci");
+    assert_eq!(seen.header("x-vault-token"), Some(FakeVault::TOKEN));
+    assert_eq!(seen.header("x-vault-request"), Some("true"));
+    assert_eq!(seen.header("x-vault-namespace"), None);
+
+    let chain = ChainResolver::new().route("vault", Arc::new(res));
+    let s = chain
+        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap();
+    assert_eq!(s.expose_secret(), FakeVault::GITLAB_TOKEN);
+}
+
+#[tokio::test]
+async fn namespaces_select_the_secret() {
+    let v = FakeVault::start_with_defaults().await;
+    let mut data = serde_json::Map::new();
+    data.insert("token".into(), json!("from-team-a"));
+    v.put_secret(VaultSecret {
+        namespace: Some("team-a".into()),
+        mount: "secret".into(),
+        path: "gitlab/ci".into(),
+        data,
+        version: 1,
+    });
+    let res = VaultResolver::builder()
+        .with_address(format!("{}/v1", v.url()))
+        .with_namespace("team-a/")
+        .with_token(SecretString::from(FakeVault::TOKEN.to_owned()))
+        .build()
+        .unwrap();
+    let s = res
+        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap();
+    assert_eq!(s.expose_secret(), "from-team-a");
+    assert_eq!(v.requests()[0].header("x-vault-namespace"), Some("team-a"));
+    assert_eq!(
+        v.requests()[0].path,
+        "/v1/secret/data/gitlab/ci",
+        "a /v1 suffix on the address is not doubled"
+    );
+}
+
+#[tokio::test]
+async fn outcomes_map_to_core_errors() {
+    let v = FakeVault::start_with_defaults().await;
+    let res = resolver(&v, FakeVault::TOKEN);
+    let err = res
+        .resolve(&r("authref://vault/secret/gitlab/missing#token"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "secret not found: authref://vault/secret/gitlab/missing#token"
+    );
+    let err = res
+        .resolve(&r("authref://vault/secret/gitlab/ci#other"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { .. }),
+        "a missing field: {err}"
+    );
+    let err = res
+        .resolve(&r("authref://vault/secret/gitlab/ci"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidConfig { .. }),
+        "no field: {err}"
+    );
+    let err = res
+        .resolve(&r("authref://vault/secret#token"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidConfig { .. }),
+        "no path after the mount: {err}"
+    );
+    let err = res
+        .resolve(&r("ref://acme/gitlab/token"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }));
+
+    let bad = resolver(&v, "hvs.wrong");
+    let err = bad
+        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Unauthenticated { .. }),
+        "Vault's 403 is a bad token: {err}"
+    );
+    assert!(matches!(
+        bad.lookup_self().await.unwrap_err(),
+        Error::Unauthenticated { .. }
+    ));
+
+    v.set_health(VaultHealthState {
+        initialized: true,
+        sealed: true,
+        standby: false,
+    });
+    let err = res
+        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Backend {
+                backend: "vault",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    assert_eq!(cause, "vault answered 503: Vault is sealed");
+    v.set_health(VaultHealthState::default());
+
+    v.inject(
+        Fault::on("/v1/secret/data/gitlab/ci")
+            .status(200)
+            .body("{garbage")
+            .times(1),
+    );
+    assert!(matches!(
+        res.resolve(&r("authref://vault/secret/gitlab/ci#token"))
+            .await,
+        Err(Error::Backend { .. })
+    ));
+    v.inject(
+        Fault::on("/v1/secret/data/gitlab/ci")
+            .latency(Duration::from_secs(5))
+            .times(1),
+    );
+    let slow = VaultResolver::builder()
+        .with_address(v.url())
+        .with_token(SecretString::from(FakeVault::TOKEN.to_owned()))
+        .with_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = slow
+        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    let gone = VaultResolver::builder()
+        .with_address(format!(
+            "http://127.0.0.1:{}",
+            pathops_testkit::fake::refused_port()
+        ))
+        .with_token(SecretString::from("t".to_owned()))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        gone.resolve(&r("authref://vault/a/b#c")).await,
+        Err(Error::Backend {
+            backend: "vault",
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn health_and_token_lookup() {
+    let v = FakeVault::start_with_defaults().await;
+    let res = resolver(&v, FakeVault::TOKEN);
+    let h = res.health().await.unwrap();
+    assert_eq!((h.status, h.reachable, h.sealed), (200, true, false));
+    assert_eq!(h.version.as_deref(), Some(FakeVault::VERSION));
+    v.set_health(VaultHealthState {
+        initialized: true,
+        sealed: false,
+        standby: true,
+    });
+    let h = res.health().await.unwrap();
+    assert_eq!((h.status, h.reachable, h.standby), (429, true, true));
+    v.set_health(VaultHealthState {
+        initialized: true,
+        sealed: true,
+        standby: false,
+    });
+    let h = res.health().await.unwrap();
+    assert_eq!((h.status, h.reachable, h.sealed), (503, false, true));
+    assert!(
+        v.requests_to("/v1/sys/health")
+            .iter()
+            .all(|r| r.header("x-vault-token").is_none()),
+        "health is unauthenticated"
+    );
+    let info = res.lookup_self().await.unwrap();
+    assert_eq!(info.policies, ["default", "pathops"]);
+    assert_eq!(info.ttl, Some(3600));
+    assert!(
+        !format!("{info:?}").contains(FakeVault::TOKEN),
+        "lookup-self's id (the token) is dropped"
+    );
+}
+
+#[tokio::test]
+async fn token_files_are_read_at_every_call_and_env_configuration() {
+    let v = FakeVault::start_with_defaults().await;
+    v.add_token(VaultToken {
+        token: "hvs.rotated".into(),
+        policies: vec![],
+        ttl: 60,
+        display_name: String::new(),
+    });
+    let dir = std::env::temp_dir().join(format!("pathops-vault-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, format!("{}\n", FakeVault::TOKEN)).unwrap();
+    let res = VaultResolver::builder()
+        .with_address(v.url())
+        .with_token_file(&file)
+        .build()
+        .unwrap();
+    assert!(
+        res.resolve(&r("authref://vault/secret/gitlab/ci#token"))
+            .await
+            .is_ok()
+    );
+    std::fs::write(&file, "hvs.rotated").unwrap();
+    assert!(
+        res.resolve(&r("authref://vault/secret/gitlab/ci#token"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(v.requests()[1].header("x-vault-token"), Some("hvs.rotated"));
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let from_env = VaultResolver::from_vars([
+        ("VAULT_ADDR", v.url()),
+        ("VAULT_TOKEN", FakeVault::TOKEN.to_owned()),
+    ])
+    .unwrap();
+    assert!(
+        from_env
+            .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        VaultResolver::from_vars([("VAULT_ADDR", "x")]),
+        Err(Error::Validation(_))
+    ));
+    assert!(matches!(
+        VaultResolver::from_vars([("VAULT_ADDR", v.url())]),
+        Err(Error::InvalidConfig { .. })
+    ));
+}
+
+#[tokio::test]
+async fn the_token_and_the_secret_never_appear_in_errors_or_logs() {
+    const TOKEN: &str = "hvs.SENTINEL-vault-4e1f";
+    const VALUE: &str = "glpat-SENTINEL-from-vault";
+    let logs = common::LogCapture::global();
+    let v = FakeVault::start().await;
+    v.add_token(VaultToken {
+        token: TOKEN.into(),
+        policies: vec![],
+        ttl: 60,
+        display_name: String::new(),
+    });
+    let mut data = serde_json::Map::new();
+    data.insert("token".into(), json!(VALUE));
+    v.put_secret(VaultSecret {
+        namespace: None,
+        mount: "kv".into(),
+        path: "x".into(),
+        data,
+        version: 1,
+    });
+    let mut printed = String::new();
+    for token in [TOKEN, "hvs.SENTINEL-vault-4e1f-wrong"] {
+        let res = resolver(&v, token);
+        printed += &format!("{res:?}\n");
+        for reference in [
+            "authref://vault/kv/x#token",
+            "authref://vault/kv/missing#token",
+            "authref://vault/kv/x",
+        ] {
+            match res.read(&r(reference)).await {
+                Ok(value) => printed += &format!("{value:?}\n"),
+                Err(e) => {
+                    printed += &format!(
+                        "{e}\n{e:?}\n{:?}\n",
+                        std::error::Error::source(&e).map(|s| s.to_string())
+                    )
+                }
+            }
+        }
+        printed += &format!("{:?}\n", res.lookup_self().await);
+    }
+    for (what, text) in [
+        ("results and errors", printed.as_str()),
+        ("logs", logs.text().as_str()),
+    ] {
+        common::assert_no_sentinel(TOKEN, what, text);
+        common::assert_no_sentinel(VALUE, what, text);
+    }
+}

@@ -1,0 +1,104 @@
+//! The standalone `pathops-fake` binary: seeded from a JSON file, it prints its URL and serves.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> (Killed, serde_json::Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pathops-fake"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (Killed(child), serde_json::from_str(&line).unwrap())
+}
+
+#[tokio::test]
+async fn gitlab_from_a_seed_file() {
+    let dir = std::env::temp_dir().join(format!("pathops-fake-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let seed = dir.join("gitlab.json");
+    std::fs::write(
+        &seed,
+        serde_json::json!({
+            "version": "16.11.0",
+            "users": [{"id": 9, "username": "ci-bot"}],
+            "tokens": [{"token": "glpat-seeded", "user_id": 9, "scopes": ["api"]}],
+            "projects": [{"id": 5, "path_with_namespace": "g/p", "members": [{"user_id": 9, "access_level": 40}]}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (_child, info) = spawn(&[
+        "gitlab",
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        seed.to_str().unwrap(),
+    ]);
+    assert_eq!(info["provider"], "gitlab");
+    let api = info["api_url"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let user: serde_json::Value = http
+        .get(format!("{api}/user"))
+        .header("PRIVATE-TOKEN", "glpat-seeded")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["username"], "ci-bot");
+    let v: serde_json::Value = http
+        .get(format!("{api}/version"))
+        .header("PRIVATE-TOKEN", "glpat-seeded")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["version"], "16.11.0");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn defaults_for_every_provider_and_usage_errors() {
+    for (provider, path) in [
+        ("harbor", "/ping"),
+        ("vault", "/sys/health"),
+        ("github", "/rate_limit"),
+    ] {
+        let (_child, info) =
+            spawn(&[provider, "--enterprise"][..if provider == "github" { 2 } else { 1 }]);
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", info["api_url"].as_str().unwrap()))
+            .header("user-agent", "test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{provider}");
+        if provider == "github" {
+            assert!(info["api_url"].as_str().unwrap().ends_with("/api/v3"));
+        }
+    }
+    let status = Command::new(env!("CARGO_BIN_EXE_pathops-fake"))
+        .arg("jenkins")
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+}
