@@ -11,8 +11,8 @@
 //! is recognised by Harbor's 412 there.
 //!
 //! Harbor answers `/health` with HTTP 200 even when components are down; an unhealthy body is
-//! reported as [`FailureCode::ServerError`] carrying the HTTP status Harbor sent (200) and the
-//! unhealthy components in the `components` detail.
+//! reported as [`FailureCode::Unhealthy`] with the unhealthy components in the `components`
+//! detail.
 //!
 //! Configuration: `username` (required: the user or robot name, e.g. `robot$ci+pathops`); the
 //! secret is its password or robot secret. Plus the HTTP settings of
@@ -154,9 +154,7 @@ impl HarborConnector {
                     .unwrap_or_default();
                 Err(check
                     .failed(
-                        FailureCode::ServerError {
-                            status: response.status.as_u16(),
-                        },
+                        FailureCode::Unhealthy,
                         format!("Harbor reports unhealthy components: {}", down.join(", ")),
                     )
                     .with_detail("components", components))

@@ -205,7 +205,7 @@ async fn unhealthy_components_fail_with_the_body_status_not_the_http_code() {
             CHECK_TIMEOUT,
         ))
         .await;
-    assert_eq!(r.failure, Some(FailureCode::ServerError { status: 200 }));
+    assert_eq!(r.failure, Some(FailureCode::Unhealthy));
     assert!(
         r.message
             .contains("registry (failed to check the health status: timeout)"),

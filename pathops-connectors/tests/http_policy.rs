@@ -204,7 +204,7 @@ async fn egress_rules_refuse_before_calling() {
         .await
         .unwrap_err();
     assert!(matches!(err, TransportError::EgressRefused { .. }), "{err}");
-    assert_eq!(err.failure_code(), FailureCode::InvalidConfig);
+    assert_eq!(err.failure_code(), FailureCode::EgressDenied);
     // A name that resolves to loopback is refused too.
     let by_name = format!("http://localhost:{}/ok", s.addr().port());
     let err = send(&private, HttpRequest::get(by_name)).await.unwrap_err();

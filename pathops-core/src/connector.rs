@@ -231,6 +231,11 @@ pub enum FailureCode {
     DeliveryNotReceived,
     /// A delivery arrived but failed verification (wrong token or signature).
     DeliveryRejected,
+    /// The tool answered but reports itself unhealthy (Harbor's health body, Vault's sealed
+    /// status, …).
+    Unhealthy,
+    /// The egress policy refused the destination; no call was made.
+    EgressDenied,
 }
 
 impl FailureCode {
@@ -255,6 +260,8 @@ impl FailureCode {
             Self::DeliveryFailed => "delivery_failed",
             Self::DeliveryNotReceived => "delivery_not_received",
             Self::DeliveryRejected => "delivery_rejected",
+            Self::Unhealthy => "unhealthy",
+            Self::EgressDenied => "egress_denied",
         }
     }
 }
@@ -305,9 +312,11 @@ impl CheckResult {
             F::Dns | F::Connect | F::Tls | F::Timeout | F::Offline => {
                 (Probe::Failed, Probe::NotChecked)
             }
-            F::NoConnector | F::SecretUnresolved | F::InvalidConfig | F::Unsupported => {
-                (Probe::NotChecked, Probe::NotChecked)
-            }
+            F::NoConnector
+            | F::SecretUnresolved
+            | F::InvalidConfig
+            | F::Unsupported
+            | F::EgressDenied => (Probe::NotChecked, Probe::NotChecked),
             F::Unauthenticated => (Probe::Passed, Probe::Failed),
             F::PermissionDenied { .. }
             | F::NotFound
@@ -316,7 +325,8 @@ impl CheckResult {
             | F::InvalidResponse
             | F::DeliveryFailed
             | F::DeliveryNotReceived
-            | F::DeliveryRejected => (Probe::Passed, Probe::Passed),
+            | F::DeliveryRejected
+            | F::Unhealthy => (Probe::Passed, Probe::Passed),
         };
         Self {
             reachability,

@@ -91,7 +91,8 @@ impl TransportError {
     pub fn failure_code(&self) -> FailureCode {
         match self {
             Self::Offline => FailureCode::Offline,
-            Self::EgressRefused { .. } | Self::InvalidRequest { .. } => FailureCode::InvalidConfig,
+            Self::EgressRefused { .. } => FailureCode::EgressDenied,
+            Self::InvalidRequest { .. } => FailureCode::InvalidConfig,
             Self::Dns { .. } => FailureCode::Dns,
             Self::Connect { .. } => FailureCode::Connect,
             Self::Tls { .. } => FailureCode::Tls,

@@ -166,6 +166,23 @@ pub(super) fn for_connection(
             None,
             None,
         )),
+        Some(FailureCode::Unhealthy) => out.push(with(
+            finding(Severity::Error, "tool_unhealthy", format!("{host} reports itself unhealthy"), result.message.clone()),
+            &["Check the components the tool names as unhealthy, in its own health page and logs."],
+            None,
+            None,
+        )),
+        Some(FailureCode::EgressDenied) => out.push(with(
+            finding(
+                Severity::Error,
+                "egress_denied",
+                format!("The egress policy does not allow calls to {host}"),
+                result.message.clone(),
+            ),
+            &["Add the host to the egress allowlist, or allow private addresses, if the destination is intended."],
+            None,
+            None,
+        )),
         Some(FailureCode::NoConnector) => out.push(with(
             finding(
                 Severity::Error,
