@@ -96,6 +96,8 @@ pub mod health;
 pub mod id;
 pub mod integration;
 pub mod lifecycle;
+#[cfg(feature = "runtime")]
+pub mod monitor;
 pub mod page;
 pub mod provider;
 #[cfg(feature = "runtime")]

@@ -178,6 +178,30 @@ pub struct PluginMetadata {
     pub discovered_at: OffsetDateTime,
 }
 
+/// A request to lease integrations due for a scheduled health check. Operator call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckClaim {
+    /// Who claims (a monitor instance id).
+    pub owner: String,
+    /// The current time.
+    pub now: OffsetDateTime,
+    /// How long the lease lasts; after it, another monitor may claim the integration.
+    pub lease: std::time::Duration,
+    /// The most integrations to lease.
+    pub limit: u32,
+}
+
+/// An integration leased for a scheduled check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCheck {
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// The integration.
+    pub integration_id: IntegrationId,
+    /// When it was due; `None` if it was never scheduled.
+    pub next_due: Option<OffsetDateTime>,
+}
+
 /// Persistence for the catalog. Object-safe; hold it as `Arc<dyn CatalogStore>`.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -226,4 +250,37 @@ pub trait CatalogStore: Send + Sync + fmt::Debug {
 
     /// Every plugin row, ordered by id. Operator call.
     async fn list_plugins(&self) -> Result<Vec<PluginMetadata>>;
+
+    /// Leases up to `claim.limit` live integrations in a monitored status (not Draft, Paused
+    /// or Deleted) that are due (never scheduled, or `next_due <= now`) and not leased (no
+    /// lease, or an expired one), never-scheduled ones first, then by `next_due`. Two
+    /// concurrent claims never lease the same integration. Operator call, across tenants.
+    async fn claim_due_checks(&self, claim: &CheckClaim) -> Result<Vec<DueCheck>> {
+        let _ = claim;
+        Err(crate::Error::unsupported(
+            "claim_due_checks",
+            self.backend(),
+        ))
+    }
+
+    /// Sets when an integration is next due and frees its lease. [`Error::NotFound`] for an
+    /// unknown or deleted integration. Operator call.
+    ///
+    /// [`Error::NotFound`]: crate::Error::NotFound
+    async fn schedule_check(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        next_due: OffsetDateTime,
+    ) -> Result<()> {
+        let _ = (tenant, id, next_due);
+        Err(crate::Error::unsupported("schedule_check", self.backend()))
+    }
+
+    /// Deletes up to `limit` health-check rows older than `before`, oldest first, and returns
+    /// how many it deleted (retention, in batches). Operator call, across tenants.
+    async fn prune_health(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+        let _ = (before, limit);
+        Err(crate::Error::unsupported("prune_health", self.backend()))
+    }
 }

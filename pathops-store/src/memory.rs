@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use pathops_core::audit::GENESIS_HASH;
 use pathops_core::event::{OutboxClaim, OutboxEntry, OutboxRelease};
 use pathops_core::page::{Cursor, CursorPosition};
-use pathops_core::store::{AuditQuery, PluginMetadata};
+use pathops_core::store::{AuditQuery, CheckClaim, DueCheck, PluginMetadata};
 use pathops_core::{
     AuditEntry, CatalogStore, Change, Error, HealthCheckRecord, HealthSummary, Integration,
     IntegrationId, ListQuery, Mutation, MutationOutcome, Page, ResourceKind, Result, TenantId,
@@ -53,6 +53,15 @@ struct State {
     health_ids: HashSet<Uuid>,
     outbox: HashMap<Uuid, OutboxRow>,
     plugins: BTreeMap<String, PluginMetadata>,
+    /// Health-check schedule and leases, by integration.
+    schedule: HashMap<IntegrationId, Schedule>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Schedule {
+    next_due: Option<OffsetDateTime>,
+    lease_owner: Option<String>,
+    lease_until: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -355,6 +364,82 @@ impl CatalogStore for MemoryStore {
 
     async fn list_plugins(&self) -> Result<Vec<PluginMetadata>> {
         Ok(self.state().plugins.values().cloned().collect())
+    }
+
+    async fn claim_due_checks(&self, claim: &CheckClaim) -> Result<Vec<DueCheck>> {
+        let mut state = self.state();
+        let State {
+            integrations,
+            live,
+            schedule,
+            ..
+        } = &mut *state;
+        let mut due: Vec<(Option<OffsetDateTime>, IntegrationId, TenantId)> = live
+            .iter()
+            .filter_map(|(tenant, _, id)| {
+                let id = IntegrationId::from_uuid(*id).ok()?;
+                let integration = integrations.get(&id)?;
+                if !integration.status.is_monitored() {
+                    return None;
+                }
+                let s = schedule.get(&id).cloned().unwrap_or_default();
+                let is_due = s.next_due.is_none_or(|t| t <= claim.now);
+                let free = s.lease_until.is_none_or(|t| t <= claim.now);
+                (is_due && free).then(|| (s.next_due, id, tenant.clone()))
+            })
+            .collect();
+        // Never scheduled first (None sorts first), then the most overdue; ids break ties.
+        due.sort_by_key(|d| (d.0, d.1));
+        due.truncate(claim.limit as usize);
+        let lease_until = claim.now + claim.lease;
+        Ok(due
+            .into_iter()
+            .map(|(next_due, integration_id, tenant_id)| {
+                let s = schedule.entry(integration_id).or_default();
+                s.lease_owner = Some(claim.owner.clone());
+                s.lease_until = Some(lease_until);
+                DueCheck {
+                    tenant_id,
+                    integration_id,
+                    next_due,
+                }
+            })
+            .collect())
+    }
+
+    async fn schedule_check(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        next_due: OffsetDateTime,
+    ) -> Result<()> {
+        let mut state = self.state();
+        if state.live(tenant, id).is_none() {
+            return Err(Error::integration_not_found(id));
+        }
+        let s = state.schedule.entry(id).or_default();
+        s.next_due = Some(next_due);
+        s.lease_owner = None;
+        s.lease_until = None;
+        Ok(())
+    }
+
+    async fn prune_health(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+        let mut state = self.state();
+        let mut old: Vec<(OffsetDateTime, Uuid)> = state
+            .health
+            .iter()
+            .filter(|r| r.checked_at < before)
+            .map(|r| (r.checked_at, r.id))
+            .collect();
+        old.sort();
+        old.truncate(limit as usize);
+        let doomed: HashSet<Uuid> = old.into_iter().map(|(_, id)| id).collect();
+        state.health.retain(|r| !doomed.contains(&r.id));
+        for id in &doomed {
+            state.health_ids.remove(id);
+        }
+        Ok(doomed.len() as u64)
     }
 }
 

@@ -16,3 +16,4 @@ impl StoreFactory for Memory {
 
 pathops_testkit::store_conformance_suite!(Memory);
 pathops_testkit::catalog_conformance_tests!(Memory);
+pathops_testkit::monitor_conformance_tests!(Memory);

@@ -7,6 +7,7 @@
 //! | [`clock`] | [`ManualClock`](clock::ManualClock): time that moves only when told |
 //! | [`fixtures`] | builders for integrations and mutations |
 //! | [`store_suite`] | the store conformance suite every `CatalogStore` backend runs |
+//! | [`monitor_suite`] | the `HealthMonitor`'s conformance suite, run over every store backend |
 //! | [`catalog_suite`] | the `Catalog` service's conformance suite, run over every store backend |
 //! | [`in_memory`] | [`InMemoryConnector`](in_memory::InMemoryConnector): scripted outcomes and latency per integration |
 //! | [`connector_suite`] | the connector conformance suite: `pub async fn` checks and [`ConnectorHarness`](connector_suite::ConnectorHarness) |
@@ -22,4 +23,5 @@ pub mod connector_suite;
 pub mod fake;
 pub mod fixtures;
 pub mod in_memory;
+pub mod monitor_suite;
 pub mod store_suite;

@@ -90,6 +90,44 @@ impl Catalog {
         self.apply_check(principal, integration, kind, result).await
     }
 
+    /// Records that a check was not run (offline mode, egress policy, …): a `skipped` history
+    /// row and an audit entry, with no lifecycle change and no network call.
+    #[instrument(name = "catalog.record_skipped", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "record_skipped"))]
+    pub async fn record_skipped(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        kind: CheckKind,
+        reason: &str,
+    ) -> Result<HealthCheckRecord> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let mut integration = self.load(principal, id).await?;
+        Span::current().record("provider", integration.provider.as_str());
+        let expected_version = integration.version;
+        let now = self.now();
+        integration.modified_at = now;
+        integration.modified_by = principal.actor.clone();
+        let record = HealthCheckRecord {
+            id: uuid::Uuid::now_v7(),
+            tenant_id: principal.tenant.clone(),
+            integration_id: id,
+            checked_at: now,
+            kind,
+            status: crate::health::HealthStatus::Skipped,
+            failure: None,
+            latency_ms: None,
+            message: format!("skipped: {reason}"),
+            details: serde_json::Map::new(),
+        };
+        let mut audit = AuditParts::new(AuditAction::HealthRecorded, Vec::new());
+        audit.reason = Some(record.message.clone());
+        let mut mutation =
+            self.update_mutation(principal, integration, expected_version, audit, &[]);
+        mutation.health_check = Some(record.clone());
+        self.inner.store.apply(mutation).await?;
+        Ok(record)
+    }
+
     /// The latest check, the checks in `range` (newest first, at most `limit`) and their
     /// summary.
     #[instrument(name = "catalog.health", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, action = "health"))]

@@ -323,6 +323,17 @@ impl Catalog {
                 "resume",
             )
             .await?;
+        // The monitor checks resumed integrations before anything else that is due. The
+        // schedule is advisory: a store without scheduling still resumes.
+        match self
+            .inner
+            .store
+            .schedule_check(&principal.tenant, id, time::OffsetDateTime::UNIX_EPOCH)
+            .await
+        {
+            Ok(()) | Err(Error::Unsupported { .. }) => {}
+            Err(e) => return Err(e),
+        }
         self.run_check(principal, resumed, crate::health::CheckKind::ConnectionTest)
             .await
     }
