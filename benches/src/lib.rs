@@ -1,1 +1,46 @@
-//! placeholder
+//! Criterion benchmarks for PathOps live under `benches/`; this library holds what they share:
+//! process resource readings from `/proc` (Linux).
+
+use std::time::Duration;
+
+/// Peak resident set size of this process (`VmHWM`), in bytes, where `/proc` has it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// CPU time (user + system) this process has used so far, where `/proc` has it. Assumes the
+/// usual 100 clock ticks per second.
+pub fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Reads a size from the environment, falling back to `default`.
+pub fn env_size(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_readings_are_available_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_bytes().unwrap() > 0);
+            assert!(process_cpu_time().is_some());
+        }
+        assert_eq!(env_size("PATHOPS_BENCH_SURELY_UNSET", 7), 7);
+    }
+}

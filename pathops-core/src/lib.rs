@@ -143,4 +143,8 @@ mod object_safety {
         _: &dyn Clock,
     ) {
     }
+
+    #[cfg(feature = "runtime")]
+    #[allow(dead_code)]
+    fn assert_runtime_traits_object_safe(_: &dyn crate::relay::EventSink) {}
 }

@@ -55,6 +55,22 @@ struct State {
     plugins: BTreeMap<String, PluginMetadata>,
     /// Health-check schedule and leases, by integration.
     schedule: HashMap<IntegrationId, Schedule>,
+    /// Claim order: never-scheduled integrations first, then by next due time. A claim walks
+    /// it from the front and stops at the first one not yet due, so its cost follows the
+    /// number of due integrations, not the size of the catalog. Entries of integrations that
+    /// are not monitored (draft, paused, deleted) stay and are skipped.
+    due: BTreeSet<DueKey>,
+}
+
+/// `(scheduled, next due, id)`: `false` sorts first, so never-scheduled integrations lead.
+type DueKey = (bool, OffsetDateTime, IntegrationId);
+
+fn due_key(id: IntegrationId, next_due: Option<OffsetDateTime>) -> DueKey {
+    (
+        next_due.is_some(),
+        next_due.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        id,
+    )
 }
 
 #[derive(Debug, Clone, Default)]
@@ -224,6 +240,7 @@ impl CatalogStore for MemoryStore {
 
         // Every check passed: from here on nothing fails, so the write is all or nothing.
         let tenant = integration.tenant_id.clone();
+        let created = previous.is_none();
         if let Some(prev) = previous {
             state
                 .live
@@ -235,6 +252,9 @@ impl CatalogStore for MemoryStore {
                 integration.name.to_string(),
                 integration.id.as_uuid(),
             ));
+        }
+        if created {
+            state.due.insert(due_key(integration.id, None));
         }
         state
             .integrations
@@ -370,41 +390,35 @@ impl CatalogStore for MemoryStore {
         let mut state = self.state();
         let State {
             integrations,
-            live,
             schedule,
+            due,
             ..
         } = &mut *state;
-        let mut due: Vec<(Option<OffsetDateTime>, IntegrationId, TenantId)> = live
-            .iter()
-            .filter_map(|(tenant, _, id)| {
-                let id = IntegrationId::from_uuid(*id).ok()?;
-                let integration = integrations.get(&id)?;
-                if !integration.status.is_monitored() {
-                    return None;
-                }
-                let s = schedule.get(&id).cloned().unwrap_or_default();
-                let is_due = s.next_due.is_none_or(|t| t <= claim.now);
-                let free = s.lease_until.is_none_or(|t| t <= claim.now);
-                (is_due && free).then(|| (s.next_due, id, tenant.clone()))
-            })
-            .collect();
-        // Never scheduled first (None sorts first), then the most overdue; ids break ties.
-        due.sort_by_key(|d| (d.0, d.1));
-        due.truncate(claim.limit as usize);
         let lease_until = claim.now + claim.lease;
-        Ok(due
-            .into_iter()
-            .map(|(next_due, integration_id, tenant_id)| {
-                let s = schedule.entry(integration_id).or_default();
-                s.lease_owner = Some(claim.owner.clone());
-                s.lease_until = Some(lease_until);
-                DueCheck {
-                    tenant_id,
-                    integration_id,
-                    next_due,
-                }
-            })
-            .collect())
+        let mut out = Vec::new();
+        for &(scheduled, at, id) in due.iter() {
+            if out.len() >= claim.limit as usize || (scheduled && at > claim.now) {
+                break;
+            }
+            let Some(integration) = integrations.get(&id) else {
+                continue;
+            };
+            if !integration.status.is_monitored() {
+                continue;
+            }
+            let s = schedule.entry(id).or_default();
+            if s.lease_until.is_some_and(|t| t > claim.now) {
+                continue;
+            }
+            s.lease_owner = Some(claim.owner.clone());
+            s.lease_until = Some(lease_until);
+            out.push(DueCheck {
+                tenant_id: integration.tenant_id.clone(),
+                integration_id: id,
+                next_due: scheduled.then_some(at),
+            });
+        }
+        Ok(out)
     }
 
     async fn schedule_check(
@@ -417,7 +431,10 @@ impl CatalogStore for MemoryStore {
         if state.live(tenant, id).is_none() {
             return Err(Error::integration_not_found(id));
         }
-        let s = state.schedule.entry(id).or_default();
+        let State { schedule, due, .. } = &mut *state;
+        let s = schedule.entry(id).or_default();
+        due.remove(&due_key(id, s.next_due));
+        due.insert(due_key(id, Some(next_due)));
         s.next_due = Some(next_due);
         s.lease_owner = None;
         s.lease_until = None;

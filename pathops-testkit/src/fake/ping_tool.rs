@@ -74,6 +74,16 @@ impl FakePingTool {
         self.state.callbacks.lock().expect("tool lock").clone()
     }
 
+    /// Delays every answer by `latency` (a slow tool).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.server.set_latency(latency);
+    }
+
+    /// Forgets the request log (long-running benchmarks).
+    pub fn clear_requests(&self) {
+        self.server.clear_requests();
+    }
+
     /// Every request the tool received.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.server.requests()
