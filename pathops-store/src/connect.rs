@@ -95,10 +95,8 @@ async fn sqlite(_url: &str) -> Result<Arc<dyn CatalogStore>> {
 }
 
 #[cfg(feature = "postgres")]
-async fn postgres(_url: &str) -> Result<Arc<dyn CatalogStore>> {
-    Err(Error::InvalidConfig {
-        message: "the postgres store backend is not implemented yet".to_owned(),
-    })
+async fn postgres(url: &str) -> Result<Arc<dyn CatalogStore>> {
+    Ok(Arc::new(crate::PostgresStore::builder(url).build().await?))
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -108,6 +108,8 @@
 mod connect;
 mod error;
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -116,6 +118,8 @@ mod stored;
 
 pub use connect::{StoreScheme, connect};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStore, PostgresStoreBuilder};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::migrate::MigrationReport;
 #[cfg(feature = "sqlite")]

@@ -41,7 +41,10 @@ pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Lock<'a> {
     /// The writers of one tenant (its audit chain).
-    #[allow(dead_code, reason = "SQLite locks the database; PostgreSQL will read it")]
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "SQLite's database lock covers every tenant")
+    )]
     Tenant(&'a TenantId),
     /// Outbox claimers.
     Outbox,
@@ -339,19 +342,15 @@ impl<D: Dialect> SqlStore<D> {
             D::commit(tx).await.map_err(db_error::<D>)?;
             return Ok(Vec::new());
         }
-        D::execute(
-            conn,
-            build::<D>(&query::lease_events(&ids, &claim.owner, lease_until)),
-        )
-        .await
-        .map_err(db_error::<D>)?;
-        let rows = D::fetch_all(conn, build::<D>(&query::select_events(&ids)))
+        let lease = query::lease_events(&ids, &claim.owner, claim.now, lease_until);
+        let rows = D::fetch_all(conn, build::<D>(&lease))
             .await
             .map_err(db_error::<D>)?;
-        let entries = rows
+        let mut entries = rows
             .iter()
             .map(codec::outbox_entry)
             .collect::<Result<Vec<_>>>()?;
+        entries.sort_by_key(|e| (e.envelope.occurred_at, e.envelope.id));
         D::commit(tx).await.map_err(db_error::<D>)?;
         Ok(entries)
     }

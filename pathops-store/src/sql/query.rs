@@ -367,6 +367,21 @@ pub(crate) fn select_health(
         .take()
 }
 
+/// Whether an outbox row is due at `now`: not delivered, not dead, its next attempt reached
+/// and its lease free or expired.
+fn due(now: i64) -> Cond {
+    use Outbox as C;
+    Cond::all()
+        .add(Expr::col(C::DeliveredAt).is_null())
+        .add(Expr::col(C::DeadAt).is_null())
+        .add(Expr::col(C::NextAttemptAt).lte(now))
+        .add(
+            Cond::any()
+                .add(Expr::col(C::LeaseUntil).is_null())
+                .add(Expr::col(C::LeaseUntil).lte(now)),
+        )
+}
+
 /// Ids of up to `limit` due events, oldest first; with `skip_locked`, rows another transaction
 /// is claiming are skipped and the selected ones stay locked until commit.
 pub(crate) fn select_due_events(
@@ -375,19 +390,11 @@ pub(crate) fn select_due_events(
     skip_locked: bool,
 ) -> SelectStatement {
     use Outbox as C;
-    let now = micros(now);
     let mut select = Query::select();
     select
         .column(C::EventId)
         .from(C::Table)
-        .and_where(Expr::col(C::DeliveredAt).is_null())
-        .and_where(Expr::col(C::DeadAt).is_null())
-        .and_where(Expr::col(C::NextAttemptAt).lte(now))
-        .cond_where(
-            Cond::any()
-                .add(Expr::col(C::LeaseUntil).is_null())
-                .add(Expr::col(C::LeaseUntil).lte(now)),
-        )
+        .cond_where(due(micros(now)))
         .order_by(C::OccurredAt, Order::Asc)
         .order_by(C::EventId, Order::Asc)
         .limit(u64::from(limit));
@@ -397,10 +404,13 @@ pub(crate) fn select_due_events(
     select
 }
 
-/// Leases events to `owner` until `lease_until` and counts an attempt on each.
+/// Leases the events among `ids` that are still due to `owner` until `lease_until`, counts an
+/// attempt on each and returns them. Re-checking "due" here means a concurrent claimer that
+/// picked the same ids gets none of them, even without row locks.
 pub(crate) fn lease_events(
     ids: &[Uuid],
     owner: &str,
+    now: OffsetDateTime,
     lease_until: OffsetDateTime,
 ) -> UpdateStatement {
     use Outbox as C;
@@ -409,19 +419,8 @@ pub(crate) fn lease_events(
         .value(C::Attempts, Expr::col(C::Attempts).add(1i64))
         .value(C::LeaseOwner, owner)
         .value(C::LeaseUntil, micros(lease_until))
-        .and_where(Expr::col(C::EventId).is_in(ids.iter().copied()))
-        .take()
-}
-
-/// The outbox entries with these ids, oldest first.
-pub(crate) fn select_events(ids: &[Uuid]) -> SelectStatement {
-    use Outbox as C;
-    Query::select()
-        .columns(OUTBOX_COLUMNS)
-        .from(C::Table)
-        .and_where(Expr::col(C::EventId).is_in(ids.iter().copied()))
-        .order_by(C::OccurredAt, Order::Asc)
-        .order_by(C::EventId, Order::Asc)
+        .cond_where(due(micros(now)).add(Expr::col(C::EventId).is_in(ids.iter().copied())))
+        .returning(Query::returning().columns(OUTBOX_COLUMNS))
         .take()
 }
 
