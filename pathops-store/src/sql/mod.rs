@@ -7,10 +7,13 @@
 
 pub(crate) mod codec;
 pub(crate) mod migrate;
+pub(crate) mod prepared;
 pub(crate) mod query;
 pub(crate) mod schema;
+pub(crate) mod template;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use pathops_core::audit::GENESIS_HASH;
@@ -28,11 +31,12 @@ use uuid::Uuid;
 
 use self::codec::RowExt;
 use self::schema::DdlTypes;
+use self::template::{Prepared, Templates};
 use crate::error::StoreError;
 use crate::stored;
 
 /// A statement rendered for one backend: SQL text and its bound values.
-pub(crate) type Built = (String, SqlxValues);
+pub(crate) type Built = (Arc<str>, SqlxValues);
 
 /// The connection type of a dialect.
 pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
@@ -93,7 +97,8 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
 /// Renders `statement` for dialect `D`.
 pub(crate) fn build<D: Dialect>(statement: &impl SqlxBinder) -> Built {
-    statement.build_sqlx(D::Builder::default())
+    let (sql, values) = statement.build_sqlx(D::Builder::default());
+    (sql.into(), values)
 }
 
 /// A database failure of backend `D`.
@@ -112,6 +117,7 @@ fn unique_or<D: Dialect>(e: sqlx::Error, on_unique: impl FnOnce() -> Error) -> E
 /// The catalog on a SQL database `D` (see the module docs).
 pub(crate) struct SqlStore<D: Dialect> {
     pool: Pool<D::Db>,
+    templates: Templates,
 }
 
 impl<D: Dialect> fmt::Debug for SqlStore<D> {
@@ -126,7 +132,15 @@ impl<D: Dialect> fmt::Debug for SqlStore<D> {
 impl<D: Dialect> SqlStore<D> {
     /// A store on `pool` (migrations are the caller's business).
     pub(crate) fn new(pool: Pool<D::Db>) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            templates: Templates::default(),
+        }
+    }
+
+    /// A prepared statement rendered (once) for `D` and bound.
+    fn sql(&self, p: Prepared) -> Built {
+        self.templates.bind::<D::Builder>(p)
     }
 
     /// The backend's name.
@@ -148,7 +162,7 @@ impl<D: Dialect> SqlStore<D> {
         let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
         let row = D::fetch_optional(
             &mut conn,
-            build::<D>(&query::select_integration(tenant, id)),
+            self.sql(prepared::select_integration(tenant, id)),
         )
         .await
         .map_err(db_error::<D>)?;
@@ -161,8 +175,8 @@ impl<D: Dialect> SqlStore<D> {
     pub(crate) async fn list(&self, tenant: &TenantId, q: &ListQuery) -> Result<Page<Integration>> {
         let limit = q.effective_limit()?;
         let position = q.position(tenant)?;
-        let statement = query::list_integrations(tenant, &q.filter, position.as_ref(), limit);
-        let rows = self.fetch_all(build::<D>(&statement)).await?;
+        let statement = prepared::list_integrations(tenant, &q.filter, position.as_ref(), limit);
+        let rows = self.fetch_all(self.sql(statement)).await?;
         let mut items = rows
             .iter()
             .map(codec::integration)
@@ -193,7 +207,7 @@ impl<D: Dialect> SqlStore<D> {
         let integration = match &m.change {
             Change::Create(i) => {
                 let stored = stored::integration(i.clone(), 1);
-                D::execute(conn, build::<D>(&query::insert_integration(&stored)))
+                D::execute(conn, self.sql(prepared::insert_integration(&stored)))
                     .await
                     .map_err(|e| unique_or::<D>(e, || already_exists(&stored)))?;
                 stored
@@ -205,26 +219,29 @@ impl<D: Dialect> SqlStore<D> {
                 let stored = stored::integration(i.clone(), expected_version + 1);
                 let updated = D::execute(
                     conn,
-                    build::<D>(&query::update_integration(&stored, *expected_version)),
+                    self.sql(prepared::update_integration(&stored, *expected_version)),
                 )
                 .await
                 .map_err(|e| unique_or::<D>(e, || already_exists(&stored)))?;
                 if updated == 0 {
-                    return Err(self::missed_update::<D>(conn, &stored, *expected_version).await);
+                    let version = self.sql(prepared::select_version(&tenant, stored.id));
+                    return Err(
+                        missed_update::<D>(conn, version, &stored, *expected_version).await,
+                    );
                 }
-                D::execute(conn, build::<D>(&query::delete_tags(stored.id)))
+                D::execute(conn, self.sql(prepared::delete_tags(stored.id)))
                     .await
                     .map_err(db_error::<D>)?;
                 stored
             }
         };
-        if let Some(tags) = query::insert_tags(&integration) {
-            D::execute(conn, build::<D>(&tags))
+        if let Some(tags) = prepared::insert_tags(&integration) {
+            D::execute(conn, self.sql(tags))
                 .await
                 .map_err(db_error::<D>)?;
         }
 
-        let head = D::fetch_optional(conn, build::<D>(&query::select_audit_head(&tenant)))
+        let head = D::fetch_optional(conn, self.sql(prepared::select_audit_head(&tenant)))
             .await
             .map_err(db_error::<D>)?;
         let (sequence, prev_hash) = match head {
@@ -235,7 +252,7 @@ impl<D: Dialect> SqlStore<D> {
             None => (1, GENESIS_HASH.to_owned()),
         };
         let audit = AuditEntry::seal(m.audit, sequence, &prev_hash);
-        D::execute(conn, build::<D>(&query::insert_audit(&audit)))
+        D::execute(conn, self.sql(prepared::insert_audit(&audit)))
             .await
             .map_err(|e| {
                 unique_or::<D>(e, || {
@@ -248,8 +265,8 @@ impl<D: Dialect> SqlStore<D> {
             })?;
 
         let events: Vec<_> = m.events.into_iter().map(stored::event).collect();
-        if let Some(insert) = query::insert_events(&events) {
-            D::execute(conn, build::<D>(&insert)).await.map_err(|e| {
+        if let Some(insert) = prepared::insert_events(&events) {
+            D::execute(conn, self.sql(insert)).await.map_err(|e| {
                 unique_or::<D>(e, || Error::AlreadyExists {
                     kind: ResourceKind::Event,
                     id: events
@@ -262,7 +279,7 @@ impl<D: Dialect> SqlStore<D> {
         }
         if let Some(h) = m.health_check {
             let h = stored::health_check(h);
-            D::execute(conn, build::<D>(&query::insert_health(&h)))
+            D::execute(conn, self.sql(prepared::insert_health(&h)))
                 .await
                 .map_err(|e| {
                     unique_or::<D>(e, || {
@@ -402,10 +419,13 @@ fn already_exists(i: &Integration) -> Error {
 
 /// Why an update matched no row: the integration is missing, deleted or another tenant's
 /// (`NotFound`), or its version moved on (`Conflict`).
-async fn missed_update<D: Dialect>(conn: &mut Conn<D>, i: &Integration, expected: u64) -> Error {
-    let row = match D::fetch_optional(conn, build::<D>(&query::select_version(&i.tenant_id, i.id)))
-        .await
-    {
+async fn missed_update<D: Dialect>(
+    conn: &mut Conn<D>,
+    select_version: Built,
+    i: &Integration,
+    expected: u64,
+) -> Error {
+    let row = match D::fetch_optional(conn, select_version).await {
         Ok(row) => row,
         Err(e) => return db_error::<D>(e),
     };

@@ -1,262 +1,27 @@
-//! Every statement the SQL backends run, built once with sea-query for all of them.
+//! The other statements the SQL backends run (evidence reads, the outbox, plugins,
+//! migrations), built with sea-query for every backend on each call. The catalog's hot
+//! statements are in [`super::prepared`].
 //!
 //! Each function returns a statement; the backend renders it with its `QueryBuilder` and binds
 //! the values through sea-query-sqlx. No value is ever formatted into SQL text.
 
-use pathops_core::audit::AuditEntry;
-use pathops_core::event::{EventEnvelope, OutboxRelease};
+use pathops_core::event::OutboxRelease;
 use pathops_core::health::TimeRange;
-use pathops_core::page::CursorPosition;
 use pathops_core::store::{AuditQuery, PluginMetadata};
-use pathops_core::{HealthCheckRecord, Integration, IntegrationId, ListFilter, TenantId};
+use pathops_core::{IntegrationId, TenantId};
 use sea_query::{
-    Cond, DeleteStatement, Expr, ExprTrait, Func, InsertStatement, LockBehavior, LockType,
-    OnConflict, Order, Query, SelectStatement, UpdateStatement, Value,
+    Cond, Expr, ExprTrait, Func, InsertStatement, LockBehavior, LockType, OnConflict, Order, Query,
+    SelectStatement, UpdateStatement,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::micros;
+use super::prepared::{big, json};
 use super::schema::{
-    AUDIT_COLUMNS, AuditLogs, HEALTH_COLUMNS, HealthChecks, INTEGRATION_COLUMNS, IntegrationTags,
-    Integrations, OUTBOX_COLUMNS, Outbox, PathopsMigrations, PluginMetadata as Plugins,
+    AUDIT_COLUMNS, AuditLogs, HEALTH_COLUMNS, HealthChecks, OUTBOX_COLUMNS, Outbox,
+    PathopsMigrations, PluginMetadata as Plugins,
 };
-use crate::stored;
-
-/// A stored count or version (`u64` in the domain, `BIGINT` in the schema).
-fn big(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn json(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value)
-        .expect("domain values serialize to JSON")
-        .into()
-}
-
-/// The values of every `integrations` column for `i` (as stored).
-fn integration_values(i: &Integration) -> [(Integrations, Value); 25] {
-    use Integrations as C;
-    let deleted_at = stored::is_deleted(i).then(|| micros(i.modified_at));
-    [
-        (C::Id, i.id.as_uuid().into()),
-        (C::TenantId, i.tenant_id.as_str().into()),
-        (C::Name, i.name.as_str().into()),
-        (
-            C::Description,
-            i.description.as_ref().map(|d| d.as_str().to_owned()).into(),
-        ),
-        (C::IntegrationType, i.integration_type.as_str().into()),
-        (C::Provider, i.provider.as_str().into()),
-        (C::BaseUrl, i.base_url.as_str().into()),
-        (
-            C::AuthRef,
-            i.auth_ref.as_ref().map(|r| r.as_str().to_owned()).into(),
-        ),
-        (C::Configuration, i.configuration.to_value().into()),
-        (
-            C::Environment,
-            i.environment.as_ref().map(|e| e.as_str().to_owned()).into(),
-        ),
-        (C::Tags, json(&i.tags.as_slice())),
-        (
-            C::OwnerId,
-            i.owner_id.as_ref().map(|o| o.as_str().to_owned()).into(),
-        ),
-        (C::Status, i.status.as_str().into()),
-        (C::Verified, i.verified.into()),
-        (C::PauseReason, i.pause_reason.clone().into()),
-        (C::PauseTicket, i.pause_ticket.clone().into()),
-        (C::LastTestedAt, i.last_tested_at.map(micros).into()),
-        (C::LastTestSuccess, i.last_test_success.into()),
-        (
-            C::ConsecutiveFailures,
-            i64::from(i.consecutive_failures).into(),
-        ),
-        (C::CreatedAt, micros(i.created_at).into()),
-        (C::CreatedBy, i.created_by.as_str().into()),
-        (C::ModifiedAt, micros(i.modified_at).into()),
-        (C::ModifiedBy, i.modified_by.as_str().into()),
-        (C::Version, big(i.version).into()),
-        (C::DeletedAt, deleted_at.into()),
-    ]
-}
-
-fn live(tenant: &TenantId) -> Cond {
-    Cond::all()
-        .add(Expr::col(Integrations::TenantId).eq(tenant.as_str()))
-        .add(Expr::col(Integrations::DeletedAt).is_null())
-}
-
-/// One live integration of a tenant.
-pub(crate) fn select_integration(tenant: &TenantId, id: IntegrationId) -> SelectStatement {
-    Query::select()
-        .columns(INTEGRATION_COLUMNS)
-        .from(Integrations::Table)
-        .cond_where(live(tenant).add(Expr::col(Integrations::Id).eq(id.as_uuid())))
-        .take()
-}
-
-/// A page of live integrations after `position`, ordered by `(name, id)`; selects one row more
-/// than `limit` so the caller knows whether another page follows.
-pub(crate) fn list_integrations(
-    tenant: &TenantId,
-    filter: &ListFilter,
-    position: Option<&CursorPosition>,
-    limit: u32,
-) -> SelectStatement {
-    use Integrations as C;
-    let mut cond = live(tenant);
-    if let Some(t) = filter.integration_type {
-        cond = cond.add(Expr::col(C::IntegrationType).eq(t.as_str()));
-    }
-    if let Some(p) = &filter.provider {
-        cond = cond
-            .add(Expr::col(C::Provider).eq(p.as_str()))
-            .add(Expr::col(C::IntegrationType).eq(p.integration_type().as_str()));
-    }
-    if let Some(s) = filter.status {
-        cond = cond.add(Expr::col(C::Status).eq(s.as_str()));
-    }
-    if let Some(e) = &filter.environment {
-        cond = cond.add(Expr::col(C::Environment).eq(e.as_str()));
-    }
-    if let Some(tag) = &filter.tag {
-        let tagged = Query::select()
-            .column(IntegrationTags::IntegrationId)
-            .from(IntegrationTags::Table)
-            .and_where(Expr::col(IntegrationTags::TenantId).eq(tenant.as_str()))
-            .and_where(Expr::col(IntegrationTags::Tag).eq(tag.as_str()))
-            .take();
-        cond = cond.add(Expr::col(C::Id).in_subquery(tagged));
-    }
-    if let Some(prefix) = &filter.name_prefix {
-        // A range, not LIKE: literal, case-sensitive and served by the name index.
-        cond = cond.add(Expr::col(C::Name).gte(prefix.as_str()));
-        if let Some(upper) = stored::prefix_upper_bound(prefix) {
-            cond = cond.add(Expr::col(C::Name).lt(upper));
-        }
-    }
-    if let Some(p) = position {
-        cond = cond.add(
-            Expr::tuple([Expr::col(C::Name), Expr::col(C::Id)]).gt(Expr::tuple([
-                Expr::val(p.name.as_str()),
-                Expr::val(p.id.as_uuid()),
-            ])),
-        );
-    }
-    Query::select()
-        .columns(INTEGRATION_COLUMNS)
-        .from(C::Table)
-        .cond_where(cond)
-        .order_by(C::Name, Order::Asc)
-        .order_by(C::Id, Order::Asc)
-        .limit(u64::from(limit) + 1)
-        .take()
-}
-
-/// Inserts an integration row.
-pub(crate) fn insert_integration(i: &Integration) -> InsertStatement {
-    let (columns, values): (Vec<_>, Vec<_>) = integration_values(i).into_iter().unzip();
-    Query::insert()
-        .into_table(Integrations::Table)
-        .columns(columns)
-        .values_panic(values.into_iter().map(Expr::from))
-        .take()
-}
-
-/// Replaces a live integration row if its version is `expected_version`.
-pub(crate) fn update_integration(i: &Integration, expected_version: u64) -> UpdateStatement {
-    use Integrations as C;
-    let values = integration_values(i)
-        .into_iter()
-        .filter(|(c, _)| !matches!(c, C::Id | C::TenantId))
-        .map(|(c, v)| (c, Expr::from(v)));
-    Query::update()
-        .table(C::Table)
-        .values(values)
-        .cond_where(
-            live(&i.tenant_id)
-                .add(Expr::col(C::Id).eq(i.id.as_uuid()))
-                .add(Expr::col(C::Version).eq(big(expected_version))),
-        )
-        .take()
-}
-
-/// The version and deletion marker of an integration of a tenant (live or not).
-pub(crate) fn select_version(tenant: &TenantId, id: IntegrationId) -> SelectStatement {
-    Query::select()
-        .columns([Integrations::Version, Integrations::DeletedAt])
-        .from(Integrations::Table)
-        .and_where(Expr::col(Integrations::TenantId).eq(tenant.as_str()))
-        .and_where(Expr::col(Integrations::Id).eq(id.as_uuid()))
-        .take()
-}
-
-/// Removes the tag rows of an integration.
-pub(crate) fn delete_tags(id: IntegrationId) -> DeleteStatement {
-    Query::delete()
-        .from_table(IntegrationTags::Table)
-        .and_where(Expr::col(IntegrationTags::IntegrationId).eq(id.as_uuid()))
-        .take()
-}
-
-/// Inserts the tag rows of an integration (`None` without tags).
-pub(crate) fn insert_tags(i: &Integration) -> Option<InsertStatement> {
-    if i.tags.is_empty() {
-        return None;
-    }
-    let mut insert = Query::insert();
-    insert.into_table(IntegrationTags::Table).columns([
-        IntegrationTags::IntegrationId,
-        IntegrationTags::TenantId,
-        IntegrationTags::Tag,
-    ]);
-    for tag in i.tags.as_slice() {
-        insert.values_panic([
-            i.id.as_uuid().into(),
-            i.tenant_id.as_str().into(),
-            tag.as_str().into(),
-        ]);
-    }
-    Some(insert)
-}
-
-/// The `(sequence, hash)` of a tenant's last audit entry.
-pub(crate) fn select_audit_head(tenant: &TenantId) -> SelectStatement {
-    Query::select()
-        .columns([AuditLogs::Sequence, AuditLogs::Hash])
-        .from(AuditLogs::Table)
-        .and_where(Expr::col(AuditLogs::TenantId).eq(tenant.as_str()))
-        .order_by(AuditLogs::Sequence, Order::Desc)
-        .limit(1)
-        .take()
-}
-
-/// Appends a sealed audit entry.
-pub(crate) fn insert_audit(e: &AuditEntry) -> InsertStatement {
-    let r = &e.record;
-    let changes = serde_json::to_string(&r.changes).expect("field changes serialize to JSON");
-    Query::insert()
-        .into_table(AuditLogs::Table)
-        .columns(AUDIT_COLUMNS)
-        .values_panic([
-            r.id.into(),
-            r.tenant_id.as_str().into(),
-            big(e.sequence).into(),
-            r.integration_id.map(|id| id.as_uuid()).into(),
-            r.actor.as_str().into(),
-            r.action.as_str().into(),
-            micros(r.at).into(),
-            changes.into(),
-            r.reason.clone().into(),
-            r.ticket.clone().into(),
-            r.approver.as_ref().map(|a| a.as_str().to_owned()).into(),
-            e.prev_hash.as_str().into(),
-            e.hash.as_str().into(),
-        ])
-        .take()
-}
 
 /// Audit entries of a tenant matching `q`, in sequence order.
 pub(crate) fn select_audit(tenant: &TenantId, q: &AuditQuery) -> SelectStatement {
@@ -282,65 +47,6 @@ pub(crate) fn select_audit(tenant: &TenantId, q: &AuditQuery) -> SelectStatement
         .cond_where(cond)
         .order_by(C::Sequence, Order::Asc)
         .limit(u64::from(q.effective_limit()))
-        .take()
-}
-
-/// Puts events in the outbox, due when they occurred (`None` without events).
-pub(crate) fn insert_events(events: &[EventEnvelope]) -> Option<InsertStatement> {
-    if events.is_empty() {
-        return None;
-    }
-    use Outbox as C;
-    let mut insert = Query::insert();
-    insert.into_table(C::Table).columns([
-        C::EventId,
-        C::TenantId,
-        C::IntegrationId,
-        C::EventType,
-        C::Version,
-        C::OccurredAt,
-        C::Data,
-        C::Attempts,
-        C::NextAttemptAt,
-    ]);
-    for e in events {
-        let occurred_at = micros(e.occurred_at);
-        insert.values_panic([
-            e.id.into(),
-            e.tenant_id.as_str().into(),
-            e.integration_id.as_uuid().into(),
-            e.event_type.as_str().into(),
-            big(e.version).into(),
-            occurred_at.into(),
-            e.data.clone().into(),
-            0i64.into(),
-            occurred_at.into(),
-        ]);
-    }
-    Some(insert)
-}
-
-/// Records a health check.
-pub(crate) fn insert_health(h: &HealthCheckRecord) -> InsertStatement {
-    Query::insert()
-        .into_table(HealthChecks::Table)
-        .columns(HEALTH_COLUMNS)
-        .values_panic([
-            h.id.into(),
-            h.tenant_id.as_str().into(),
-            h.integration_id.as_uuid().into(),
-            micros(h.checked_at).into(),
-            h.kind.as_str().into(),
-            h.status.as_str().into(),
-            h.failure.as_ref().map(|f| f.as_str().to_owned()).into(),
-            h.failure
-                .as_ref()
-                .map(|f| serde_json::to_value(f).expect("failure codes serialize"))
-                .into(),
-            h.latency_ms.map(big).into(),
-            h.message.as_str().into(),
-            serde_json::Value::Object(h.details.clone()).into(),
-        ])
         .take()
 }
 
