@@ -76,6 +76,12 @@ impl<D: Dialect> SqlStore<D> {
             D::execute(conn, build::<D>(&record))
                 .await
                 .map_err(db_error::<D>)?;
+            tracing::info!(
+                backend = D::NAME,
+                version = m.version,
+                name = m.name,
+                "applied schema migration"
+            );
         }
         D::commit(tx).await.map_err(db_error::<D>)?;
         Ok(MigrationReport {

@@ -196,6 +196,11 @@ impl<D: Dialect> SqlStore<D> {
         Ok(Page { items, next_cursor })
     }
 
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(backend = D::NAME, tenant_id = %m.tenant_id(), integration_id = %m.change.integration().id)
+    )]
     pub(crate) async fn apply(&self, m: Mutation) -> Result<MutationOutcome> {
         m.check_consistency()?;
         let tenant = m.tenant_id().clone();
@@ -339,6 +344,7 @@ impl<D: Dialect> SqlStore<D> {
         rows.iter().map(codec::audit_entry).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = D::NAME, owner = %claim.owner, limit = claim.limit))]
     pub(crate) async fn claim_outbox(&self, claim: &OutboxClaim) -> Result<Vec<OutboxEntry>> {
         let lease_until = stored::lease_end(claim)?;
         if claim.limit == 0 {
