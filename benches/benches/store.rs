@@ -354,11 +354,18 @@ macro_rules! raw_backend {
 raw_backend!(raw_sqlite, sqlx::Sqlite, false);
 raw_backend!(raw_postgres, sqlx::Postgres, true);
 
+/// Whether criterion measures (`cargo bench`) rather than smoke-tests each benchmark once
+/// (`cargo test --benches`); smoke tests seed and pair little.
+fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 fn rows() -> usize {
+    let default = if measuring() { 100_000 } else { 1_000 };
     std::env::var("PATHOPS_BENCH_ROWS")
         .ok()
         .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(100_000)
+        .unwrap_or(default)
 }
 
 /// A new integration's create mutation with a name no other has.
@@ -499,7 +506,7 @@ fn pairs() -> usize {
     std::env::var("PATHOPS_BENCH_PAIRS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1000)
+        .unwrap_or(if measuring() { 1000 } else { 5 })
 }
 
 /// Times `a` and `b` alternately (order flipped every pair) and returns their medians. Unlike
@@ -578,6 +585,9 @@ macro_rules! paired_summary {
             )
             .await;
             eprintln!("\n{} rows, {n} alternating pairs, medians:", t.ids.len());
+            if !measuring() {
+                eprintln!("(smoke test, `cargo test --benches`: not a measurement; run `cargo bench`)");
+            }
             report(t.name, "get", get, 1.15);
             report(t.name, "list_first_page", list_first, 1.15);
             report(t.name, "list_deep_page", list_deep, 1.15);
