@@ -18,6 +18,27 @@ pub(crate) enum StoreError {
         /// The key (an id, never a secret).
         key: String,
     },
+    /// A stored value could not be read back into the domain type.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[error("stored {table}.{column} is invalid")]
+    CorruptRow {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// Why it was refused.
+        #[source]
+        source: Option<pathops_core::error::BoxError>,
+    },
+    /// A stored integer does not fit the domain type.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[error("stored {table}.{column} is out of range")]
+    OutOfRange {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+    },
 }
 
 impl StoreError {

@@ -327,7 +327,7 @@ impl CatalogStore for MemoryStore {
     }
 
     async fn claim_outbox(&self, claim: &OutboxClaim) -> Result<Vec<OutboxEntry>> {
-        let lease_until = lease_end(claim)?;
+        let lease_until = stored::lease_end(claim)?;
         let mut state = self.state();
         let mut due: Vec<&mut OutboxRow> = state
             .outbox
@@ -494,24 +494,4 @@ fn is_due(row: &OutboxRow, now: OffsetDateTime) -> bool {
     !row.done
         && row.entry.next_attempt_at <= now
         && row.entry.lease_until.is_none_or(|until| until <= now)
-}
-
-/// When a lease taken by `claim` ends (microseconds, like every stored time).
-pub(crate) fn lease_end(claim: &OutboxClaim) -> Result<OffsetDateTime> {
-    let lease = time::Duration::try_from(claim.lease).map_err(|_| {
-        Error::Validation(pathops_core::ValidationError::new(
-            "lease",
-            pathops_core::Problem::OutOfRange,
-        ))
-    })?;
-    claim
-        .now
-        .checked_add(lease)
-        .map(pathops_core::clock::truncate_to_micros)
-        .ok_or_else(|| {
-            Error::Validation(pathops_core::ValidationError::new(
-                "lease",
-                pathops_core::Problem::OutOfRange,
-            ))
-        })
 }

@@ -5,7 +5,12 @@
 //! [`IntegrationStatus::Deleted`].
 
 use pathops_core::clock::truncate_to_micros;
-use pathops_core::{EventEnvelope, HealthCheckRecord, Integration, IntegrationStatus};
+use pathops_core::event::OutboxClaim;
+use pathops_core::{
+    Error, EventEnvelope, HealthCheckRecord, Integration, IntegrationStatus, Problem, Result,
+    ValidationError,
+};
+use time::OffsetDateTime;
 
 /// The integration as stored at `version`, times truncated to microseconds.
 pub(crate) fn integration(mut i: Integration, version: u64) -> Integration {
@@ -31,4 +36,55 @@ pub(crate) fn health_check(mut h: HealthCheckRecord) -> HealthCheckRecord {
 pub(crate) fn event(mut e: EventEnvelope) -> EventEnvelope {
     e.occurred_at = truncate_to_micros(e.occurred_at);
     e
+}
+
+/// When a lease taken by `claim` ends (microseconds, like every stored time).
+pub(crate) fn lease_end(claim: &OutboxClaim) -> Result<OffsetDateTime> {
+    let lease = time::Duration::try_from(claim.lease)
+        .map_err(|_| Error::Validation(ValidationError::new("lease", Problem::OutOfRange)))?;
+    claim
+        .now
+        .checked_add(lease)
+        .map(truncate_to_micros)
+        .ok_or_else(|| Error::Validation(ValidationError::new("lease", Problem::OutOfRange)))
+}
+
+/// The exclusive upper bound of the names starting with `prefix` in code-point (= UTF-8 byte)
+/// order: `prefix` with its last character incremented, or `None` when no string is above
+/// every name with that prefix. `name >= prefix AND name < upper` is an index range.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_bounds_cover_exactly_the_names_with_the_prefix() {
+        assert_eq!(prefix_upper_bound("ab").as_deref(), Some("ac"));
+        assert_eq!(
+            prefix_upper_bound("a\u{D7FF}").as_deref(),
+            Some("a\u{E000}")
+        );
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
+        assert_eq!(prefix_upper_bound(""), None);
+        let upper = prefix_upper_bound("Zü").unwrap();
+        for name in ["Zü", "Züri", "Zü\u{10FFFF}x"] {
+            assert!(name >= "Zü" && name < upper.as_str(), "{name}");
+        }
+        for name in ["Zv", "Zz", "Z", "Zt"] {
+            assert!(!(name >= "Zü" && name < upper.as_str()), "{name}");
+        }
+    }
 }

@@ -1,12 +1,16 @@
 //! Concurrent writers: optimistic concurrency, name uniqueness and audit chains under load.
 
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
+
+use pathops_core::event::OutboxClaim;
 
 use pathops_core::audit::verify_chain;
 use pathops_core::store::AuditQuery;
 use pathops_core::{CatalogStore, Description, Error, ListFilter};
 
-use super::support::{ACME, GLOBEX, create, draft, drain_outbox, far_future, list_all, update};
+use super::support::{ACME, GLOBEX, at, create, draft, drain_outbox, far_future, list_all, update};
 use crate::fixtures::{create_mutation, tenant};
 
 /// How many writers race in each check.
@@ -120,4 +124,42 @@ pub async fn concurrent_writers_keep_the_audit_chain_intact(store: Arc<dyn Catal
             n
         );
     }
+}
+
+/// Eight relays claim batches at the same instant until the outbox is empty: every event is
+/// leased exactly once.
+pub async fn concurrent_claimers_never_lease_the_same_event(store: Arc<dyn CatalogStore>) {
+    for n in 0..WRITERS * 2 {
+        create(store.as_ref(), draft(ACME, &format!("event source {n:03}"))).await;
+    }
+    let relays: Vec<_> = (0..8)
+        .map(|relay| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut leased = Vec::new();
+                loop {
+                    let batch = store
+                        .claim_outbox(&OutboxClaim {
+                            owner: format!("relay-{relay}"),
+                            limit: 7,
+                            now: at(60),
+                            lease: Duration::from_secs(600),
+                        })
+                        .await
+                        .expect("claim");
+                    if batch.is_empty() {
+                        return leased;
+                    }
+                    leased.extend(batch.into_iter().map(|e| e.envelope.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for relay in relays {
+        all.extend(relay.await.expect("relay"));
+    }
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "an event was leased twice");
+    assert_eq!(all.len(), WRITERS * 2, "every event was leased");
 }

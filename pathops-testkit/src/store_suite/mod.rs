@@ -155,6 +155,7 @@ macro_rules! store_conformance_suite {
             concurrency::concurrent_updates_at_one_version_have_exactly_one_winner,
             concurrency::concurrent_creates_of_one_name_have_exactly_one_winner,
             concurrency::concurrent_writers_keep_the_audit_chain_intact,
+            concurrency::concurrent_claimers_never_lease_the_same_event,
         );
     };
     (@checks $factory:expr; $($module:ident :: $check:ident),* $(,)?) => {

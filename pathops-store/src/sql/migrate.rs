@@ -1,0 +1,98 @@
+//! Applying [`MIGRATIONS`]: in order, once each, recorded in `pathops_migrations`.
+//!
+//! The whole run is one transaction holding the migration lock, so concurrent processes
+//! starting against the same database apply each version exactly once, and a failed migration
+//! leaves the schema as it was. A database whose recorded version is newer than this code knows
+//! is refused rather than used.
+
+use pathops_core::{Error, Result};
+use time::OffsetDateTime;
+
+use super::codec::RowExt;
+use super::schema::{MIGRATIONS, MIGRATIONS_TABLE, latest_version};
+use super::{Conn, Dialect, Lock, SqlStore, build, db_error, query};
+
+/// What a migration run found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// The schema version before the run (0 for an empty database).
+    pub from_version: i64,
+    /// The schema version after it.
+    pub to_version: i64,
+}
+
+impl MigrationReport {
+    /// How many migrations were applied.
+    pub fn applied(&self) -> i64 {
+        self.to_version - self.from_version
+    }
+}
+
+/// The schema version recorded in the database (0 when none is).
+pub(crate) async fn current_version<D: Dialect>(conn: &mut Conn<D>) -> Result<i64> {
+    D::execute_ddl(conn, MIGRATIONS_TABLE.to_owned())
+        .await
+        .map_err(db_error::<D>)?;
+    let row = D::fetch_optional(conn, build::<D>(&query::select_schema_version()))
+        .await
+        .map_err(db_error::<D>)?;
+    Ok(match row {
+        Some(row) => row.opt_int("pathops_migrations", "current")?.unwrap_or(0),
+        None => 0,
+    })
+}
+
+/// Refuses a database whose schema is newer than this code.
+pub(crate) fn check_known(version: i64) -> Result<()> {
+    let latest = latest_version();
+    if version > latest {
+        return Err(Error::InvalidConfig {
+            message: format!(
+                "the database schema is at version {version}, newer than the latest version this \
+                 pathops-store knows ({latest}); upgrade pathops-store"
+            ),
+        });
+    }
+    Ok(())
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// Applies every migration the database lacks (see the module docs).
+    pub(crate) async fn migrate(&self) -> Result<MigrationReport> {
+        let mut tx = D::begin(self.pool(), Lock::Migrations)
+            .await
+            .map_err(db_error::<D>)?;
+        let conn: &mut Conn<D> = &mut tx;
+        let from_version = current_version::<D>(conn).await?;
+        check_known(from_version)?;
+        for m in MIGRATIONS.iter().filter(|m| m.version > from_version) {
+            let extra = D::extra_ddl(m.version).iter().map(|s| (*s).to_owned());
+            for statement in m.statements(D::DDL).chain(extra) {
+                D::execute_ddl(conn, statement)
+                    .await
+                    .map_err(db_error::<D>)?;
+            }
+            let record = query::insert_migration(m.version, m.name, OffsetDateTime::now_utc());
+            D::execute(conn, build::<D>(&record))
+                .await
+                .map_err(db_error::<D>)?;
+            tracing::info!(
+                backend = D::NAME,
+                version = m.version,
+                name = m.name,
+                "applied schema migration"
+            );
+        }
+        D::commit(tx).await.map_err(db_error::<D>)?;
+        Ok(MigrationReport {
+            from_version,
+            to_version: latest_version().max(from_version),
+        })
+    }
+
+    /// The schema version recorded in the database (0 before the first migration).
+    pub(crate) async fn schema_version(&self) -> Result<i64> {
+        let mut conn = self.pool().acquire().await.map_err(db_error::<D>)?;
+        current_version::<D>(&mut conn).await
+    }
+}

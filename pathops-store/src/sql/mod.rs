@@ -1,0 +1,530 @@
+//! What the SQL backends share: the statements ([`query`]), the schema and its migrations
+//! ([`schema`], [`migrate`]), row decoding ([`codec`]) and the catalog logic ([`SqlStore`]).
+//!
+//! A backend supplies a [`Dialect`]: its sqlx database, its sea-query builder, how a write
+//! transaction takes its lock, and the few column types that differ. Everything else is written
+//! once here, so the backends behave identically by construction.
+
+pub(crate) mod codec;
+pub(crate) mod migrate;
+pub(crate) mod prepared;
+pub(crate) mod query;
+pub(crate) mod schema;
+pub(crate) mod template;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pathops_core::audit::GENESIS_HASH;
+use pathops_core::event::{OutboxClaim, OutboxEntry, OutboxRelease};
+use pathops_core::page::CursorPosition;
+use pathops_core::store::{AuditQuery, PluginMetadata};
+use pathops_core::{
+    AuditEntry, Change, Cursor, Error, HealthCheckRecord, HealthSummary, Integration,
+    IntegrationId, ListQuery, Mutation, MutationOutcome, Page, ResourceKind, Result, TenantId,
+    TimeRange,
+};
+use sea_query_sqlx::{SqlxBinder, SqlxValues};
+use sqlx::{Database, Pool, Transaction};
+use uuid::Uuid;
+
+use self::codec::RowExt;
+use self::schema::DdlTypes;
+use self::template::{Prepared, Templates};
+use crate::error::StoreError;
+use crate::stored;
+
+/// A statement rendered for one backend: SQL text and its bound values.
+pub(crate) type Built = (Arc<str>, SqlxValues);
+
+/// The connection type of a dialect.
+pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
+
+/// What a write transaction serializes on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lock<'a> {
+    /// The writers of one tenant (its audit chain).
+    #[cfg_attr(
+        not(feature = "postgres"),
+        allow(dead_code, reason = "SQLite's database lock covers every tenant")
+    )]
+    Tenant(&'a TenantId),
+    /// Outbox claimers.
+    Outbox,
+    /// Schema migrations.
+    Migrations,
+}
+
+/// One SQL database the catalog runs on (see the module docs).
+#[async_trait]
+pub(crate) trait Dialect: Send + Sync + 'static {
+    /// The backend's name, as [`CatalogStore::backend`](pathops_core::CatalogStore::backend).
+    const NAME: &'static str;
+    /// Whether claims lock the rows they select (`FOR UPDATE SKIP LOCKED`), so that concurrent
+    /// claimers never pick the same event; without it the write transaction must exclude other
+    /// writers (SQLite's database-wide write lock does).
+    const SKIP_LOCKED: bool;
+    /// The column types of the DDL templates.
+    const DDL: DdlTypes;
+    /// The sqlx row type.
+    type Row: RowExt + Send + 'static;
+    /// The sqlx database.
+    type Db: Database<Row = Self::Row>;
+    /// The sea-query renderer.
+    type Builder: sea_query::QueryBuilder + Default;
+
+    /// Statements of migration `version` that only this backend runs (triggers, …).
+    fn extra_ddl(version: i64) -> &'static [&'static str];
+
+    /// Begins a transaction that serializes with every other writer holding `lock`, taking
+    /// the lock before anything is read.
+    async fn begin(
+        pool: &Pool<Self::Db>,
+        lock: Lock<'_>,
+    ) -> sqlx::Result<Transaction<'static, Self::Db>>;
+    /// Runs a statement, returning the rows affected.
+    async fn execute(conn: &mut Conn<Self>, q: Built) -> sqlx::Result<u64>;
+    /// Runs DDL (no values).
+    async fn execute_ddl(conn: &mut Conn<Self>, sql: String) -> sqlx::Result<()>;
+    /// Runs a query, returning every row.
+    async fn fetch_all(conn: &mut Conn<Self>, q: Built) -> sqlx::Result<Vec<Self::Row>>;
+    /// Runs a query, returning its first row.
+    async fn fetch_optional(conn: &mut Conn<Self>, q: Built) -> sqlx::Result<Option<Self::Row>>;
+    /// Commits a transaction.
+    async fn commit(tx: Transaction<'static, Self::Db>) -> sqlx::Result<()>;
+}
+
+/// Renders `statement` for dialect `D`.
+pub(crate) fn build<D: Dialect>(statement: &impl SqlxBinder) -> Built {
+    let (sql, values) = statement.build_sqlx(D::Builder::default());
+    (sql.into(), values)
+}
+
+/// A database failure of backend `D`.
+pub(crate) fn db_error<D: Dialect>(e: sqlx::Error) -> Error {
+    Error::backend(D::NAME, e)
+}
+
+/// `on_unique()` when `e` is a unique-key violation, else a backend failure.
+fn unique_or<D: Dialect>(e: sqlx::Error, on_unique: impl FnOnce() -> Error) -> Error {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => on_unique(),
+        _ => db_error::<D>(e),
+    }
+}
+
+/// The catalog on a SQL database `D` (see the module docs).
+pub(crate) struct SqlStore<D: Dialect> {
+    pool: Pool<D::Db>,
+    templates: Templates,
+}
+
+impl<D: Dialect> fmt::Debug for SqlStore<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &D::NAME)
+            .field("connections", &self.pool.size())
+            .finish()
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// A store on `pool` (migrations are the caller's business).
+    pub(crate) fn new(pool: Pool<D::Db>) -> Self {
+        Self {
+            pool,
+            templates: Templates::default(),
+        }
+    }
+
+    /// A prepared statement rendered (once) for `D` and bound.
+    fn sql(&self, p: Prepared) -> Built {
+        self.templates.bind::<D::Builder>(p)
+    }
+
+    /// The backend's name.
+    pub(crate) fn backend(&self) -> &'static str {
+        D::NAME
+    }
+
+    /// The pool.
+    pub(crate) fn pool(&self) -> &Pool<D::Db> {
+        &self.pool
+    }
+
+    async fn fetch_all(&self, q: Built) -> Result<Vec<D::Row>> {
+        let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
+        D::fetch_all(&mut conn, q).await.map_err(db_error::<D>)
+    }
+
+    pub(crate) async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Integration> {
+        let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
+        let row = D::fetch_optional(
+            &mut conn,
+            self.sql(prepared::select_integration(tenant, id)),
+        )
+        .await
+        .map_err(db_error::<D>)?;
+        match row {
+            Some(row) => codec::integration(&row),
+            None => Err(Error::integration_not_found(id)),
+        }
+    }
+
+    pub(crate) async fn list(&self, tenant: &TenantId, q: &ListQuery) -> Result<Page<Integration>> {
+        let limit = q.effective_limit()?;
+        let position = q.position(tenant)?;
+        let statement = prepared::list_integrations(tenant, &q.filter, position.as_ref(), limit);
+        let rows = self.fetch_all(self.sql(statement)).await?;
+        let mut items = rows
+            .iter()
+            .map(codec::integration)
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = (items.len() > limit as usize).then(|| {
+            items.truncate(limit as usize);
+            let last = items.last().expect("a full page has a last item");
+            Cursor::encode(
+                tenant,
+                &q.filter,
+                &CursorPosition {
+                    name: last.name.to_string(),
+                    id: last.id,
+                },
+            )
+        });
+        Ok(Page { items, next_cursor })
+    }
+
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(backend = D::NAME, tenant_id = %m.tenant_id(), integration_id = %m.change.integration().id)
+    )]
+    pub(crate) async fn apply(&self, m: Mutation) -> Result<MutationOutcome> {
+        m.check_consistency()?;
+        let tenant = m.tenant_id().clone();
+        let mut tx = D::begin(&self.pool, Lock::Tenant(&tenant))
+            .await
+            .map_err(db_error::<D>)?;
+        let conn: &mut Conn<D> = &mut tx;
+
+        let integration = match &m.change {
+            Change::Create(i) => {
+                let stored = stored::integration(i.clone(), 1);
+                D::execute(conn, self.sql(prepared::insert_integration(&stored)))
+                    .await
+                    .map_err(|e| unique_or::<D>(e, || already_exists(&stored)))?;
+                stored
+            }
+            Change::Update {
+                integration: i,
+                expected_version,
+            } => {
+                let stored = stored::integration(i.clone(), expected_version + 1);
+                let updated = D::execute(
+                    conn,
+                    self.sql(prepared::update_integration(&stored, *expected_version)),
+                )
+                .await
+                .map_err(|e| unique_or::<D>(e, || already_exists(&stored)))?;
+                if updated == 0 {
+                    let version = self.sql(prepared::select_version(&tenant, stored.id));
+                    return Err(
+                        missed_update::<D>(conn, version, &stored, *expected_version).await,
+                    );
+                }
+                D::execute(conn, self.sql(prepared::delete_tags(stored.id)))
+                    .await
+                    .map_err(db_error::<D>)?;
+                stored
+            }
+        };
+        if let Some(tags) = prepared::insert_tags(&integration) {
+            D::execute(conn, self.sql(tags))
+                .await
+                .map_err(db_error::<D>)?;
+        }
+
+        let head = D::fetch_optional(conn, self.sql(prepared::select_audit_head(&tenant)))
+            .await
+            .map_err(db_error::<D>)?;
+        let (sequence, prev_hash) = match head {
+            Some(row) => {
+                let (sequence, hash) = codec::audit_head(&row)?;
+                (sequence + 1, hash)
+            }
+            None => (1, GENESIS_HASH.to_owned()),
+        };
+        let audit = AuditEntry::seal(m.audit, sequence, &prev_hash);
+        D::execute(conn, self.sql(prepared::insert_audit(&audit)))
+            .await
+            .map_err(|e| {
+                unique_or::<D>(e, || {
+                    StoreError::DuplicateKey {
+                        table: "audit_logs",
+                        key: audit.record.id.to_string(),
+                    }
+                    .into_error(D::NAME)
+                })
+            })?;
+
+        let events: Vec<_> = m.events.into_iter().map(stored::event).collect();
+        if let Some(insert) = prepared::insert_events(&events) {
+            D::execute(conn, self.sql(insert)).await.map_err(|e| {
+                unique_or::<D>(e, || Error::AlreadyExists {
+                    kind: ResourceKind::Event,
+                    id: events
+                        .iter()
+                        .map(|e| e.id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            })?;
+        }
+        if let Some(h) = m.health_check {
+            let h = stored::health_check(h);
+            D::execute(conn, self.sql(prepared::insert_health(&h)))
+                .await
+                .map_err(|e| {
+                    unique_or::<D>(e, || {
+                        StoreError::DuplicateKey {
+                            table: "health_checks",
+                            key: h.id.to_string(),
+                        }
+                        .into_error(D::NAME)
+                    })
+                })?;
+        }
+        D::commit(tx).await.map_err(db_error::<D>)?;
+        Ok(MutationOutcome { integration, audit })
+    }
+
+    pub(crate) async fn health_history(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        range: TimeRange,
+        limit: u32,
+    ) -> Result<Vec<HealthCheckRecord>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .fetch_all(build::<D>(&query::select_health(
+                tenant,
+                id,
+                range,
+                Some(limit),
+            )))
+            .await?;
+        rows.iter().map(codec::health_check).collect()
+    }
+
+    pub(crate) async fn health_summary(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        range: TimeRange,
+    ) -> Result<HealthSummary> {
+        let rows = self
+            .fetch_all(build::<D>(&query::select_health(tenant, id, range, None)))
+            .await?;
+        let records = rows
+            .iter()
+            .map(codec::health_check)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(HealthSummary::from_records(&records))
+    }
+
+    pub(crate) async fn audit(&self, tenant: &TenantId, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let rows = self
+            .fetch_all(build::<D>(&query::select_audit(tenant, q)))
+            .await?;
+        rows.iter().map(codec::audit_entry).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = D::NAME, owner = %claim.owner, limit = claim.limit))]
+    pub(crate) async fn claim_outbox(&self, claim: &OutboxClaim) -> Result<Vec<OutboxEntry>> {
+        let lease_until = stored::lease_end(claim)?;
+        if claim.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = D::begin(&self.pool, Lock::Outbox)
+            .await
+            .map_err(db_error::<D>)?;
+        let conn: &mut Conn<D> = &mut tx;
+        let due = query::select_due_events(claim.now, claim.limit, D::SKIP_LOCKED);
+        let ids = D::fetch_all(conn, build::<D>(&due))
+            .await
+            .map_err(db_error::<D>)?
+            .iter()
+            .map(|row| row.uuid("outbox", "event_id"))
+            .collect::<Result<Vec<Uuid>>>()?;
+        if ids.is_empty() {
+            D::commit(tx).await.map_err(db_error::<D>)?;
+            return Ok(Vec::new());
+        }
+        let lease = query::lease_events(&ids, &claim.owner, claim.now, lease_until);
+        let rows = D::fetch_all(conn, build::<D>(&lease))
+            .await
+            .map_err(db_error::<D>)?;
+        let mut entries = rows
+            .iter()
+            .map(codec::outbox_entry)
+            .collect::<Result<Vec<_>>>()?;
+        entries.sort_by_key(|e| (e.envelope.occurred_at, e.envelope.id));
+        D::commit(tx).await.map_err(db_error::<D>)?;
+        Ok(entries)
+    }
+
+    pub(crate) async fn release_outbox(
+        &self,
+        event_id: Uuid,
+        release: OutboxRelease,
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
+        let updated = D::execute(
+            &mut conn,
+            build::<D>(&query::release_event(event_id, &release)),
+        )
+        .await
+        .map_err(db_error::<D>)?;
+        if updated == 0 {
+            return Err(Error::NotFound {
+                kind: ResourceKind::Event,
+                id: event_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn upsert_plugins(&self, plugins: &[PluginMetadata]) -> Result<()> {
+        let Some(upsert) = query::upsert_plugins(plugins) else {
+            return Ok(());
+        };
+        let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
+        D::execute(&mut conn, build::<D>(&upsert))
+            .await
+            .map_err(db_error::<D>)?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_plugins(&self) -> Result<Vec<PluginMetadata>> {
+        let rows = self.fetch_all(build::<D>(&query::select_plugins())).await?;
+        rows.iter().map(codec::plugin).collect()
+    }
+}
+
+fn already_exists(i: &Integration) -> Error {
+    Error::AlreadyExists {
+        kind: ResourceKind::Integration,
+        id: i.name.to_string(),
+    }
+}
+
+/// Why an update matched no row: the integration is missing, deleted or another tenant's
+/// (`NotFound`), or its version moved on (`Conflict`).
+async fn missed_update<D: Dialect>(
+    conn: &mut Conn<D>,
+    select_version: Built,
+    i: &Integration,
+    expected: u64,
+) -> Error {
+    let row = match D::fetch_optional(conn, select_version).await {
+        Ok(row) => row,
+        Err(e) => return db_error::<D>(e),
+    };
+    match row.map(|r| codec::version_and_deleted(&r)).transpose() {
+        Err(e) => e,
+        Ok(None) | Ok(Some((_, true))) => Error::integration_not_found(i.id),
+        Ok(Some((actual, false))) => Error::Conflict {
+            kind: ResourceKind::Integration,
+            id: i.id.to_string(),
+            expected,
+            actual: Some(actual),
+        },
+    }
+}
+
+/// Implements [`CatalogStore`](pathops_core::CatalogStore) for a public backend type that
+/// wraps a `SqlStore` in its field `store`.
+macro_rules! forward_catalog_store {
+    ($ty:ty) => {
+        #[async_trait::async_trait]
+        impl pathops_core::CatalogStore for $ty {
+            fn backend(&self) -> &'static str {
+                self.store.backend()
+            }
+            async fn get(
+                &self,
+                tenant: &pathops_core::TenantId,
+                id: pathops_core::IntegrationId,
+            ) -> pathops_core::Result<pathops_core::Integration> {
+                self.store.get(tenant, id).await
+            }
+            async fn list(
+                &self,
+                tenant: &pathops_core::TenantId,
+                query: &pathops_core::ListQuery,
+            ) -> pathops_core::Result<pathops_core::Page<pathops_core::Integration>> {
+                self.store.list(tenant, query).await
+            }
+            async fn apply(
+                &self,
+                mutation: pathops_core::Mutation,
+            ) -> pathops_core::Result<pathops_core::MutationOutcome> {
+                self.store.apply(mutation).await
+            }
+            async fn health_history(
+                &self,
+                tenant: &pathops_core::TenantId,
+                id: pathops_core::IntegrationId,
+                range: pathops_core::TimeRange,
+                limit: u32,
+            ) -> pathops_core::Result<Vec<pathops_core::HealthCheckRecord>> {
+                self.store.health_history(tenant, id, range, limit).await
+            }
+            async fn health_summary(
+                &self,
+                tenant: &pathops_core::TenantId,
+                id: pathops_core::IntegrationId,
+                range: pathops_core::TimeRange,
+            ) -> pathops_core::Result<pathops_core::HealthSummary> {
+                self.store.health_summary(tenant, id, range).await
+            }
+            async fn audit(
+                &self,
+                tenant: &pathops_core::TenantId,
+                query: &pathops_core::store::AuditQuery,
+            ) -> pathops_core::Result<Vec<pathops_core::AuditEntry>> {
+                self.store.audit(tenant, query).await
+            }
+            async fn claim_outbox(
+                &self,
+                claim: &pathops_core::event::OutboxClaim,
+            ) -> pathops_core::Result<Vec<pathops_core::event::OutboxEntry>> {
+                self.store.claim_outbox(claim).await
+            }
+            async fn release_outbox(
+                &self,
+                event_id: uuid::Uuid,
+                release: pathops_core::event::OutboxRelease,
+            ) -> pathops_core::Result<()> {
+                self.store.release_outbox(event_id, release).await
+            }
+            async fn upsert_plugins(
+                &self,
+                plugins: &[pathops_core::store::PluginMetadata],
+            ) -> pathops_core::Result<()> {
+                self.store.upsert_plugins(plugins).await
+            }
+            async fn list_plugins(
+                &self,
+            ) -> pathops_core::Result<Vec<pathops_core::store::PluginMetadata>> {
+                self.store.list_plugins().await
+            }
+        }
+    };
+}
+pub(crate) use forward_catalog_store;

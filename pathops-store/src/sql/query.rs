@@ -1,0 +1,230 @@
+//! The other statements the SQL backends run (evidence reads, the outbox, plugins,
+//! migrations), built with sea-query for every backend on each call. The catalog's hot
+//! statements are in [`super::prepared`].
+//!
+//! Each function returns a statement; the backend renders it with its `QueryBuilder` and binds
+//! the values through sea-query-sqlx. No value is ever formatted into SQL text.
+
+use pathops_core::event::OutboxRelease;
+use pathops_core::health::TimeRange;
+use pathops_core::store::{AuditQuery, PluginMetadata};
+use pathops_core::{IntegrationId, TenantId};
+use sea_query::{
+    Cond, Expr, ExprTrait, Func, InsertStatement, LockBehavior, LockType, OnConflict, Order, Query,
+    SelectStatement, UpdateStatement,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::codec::micros;
+use super::prepared::{big, json};
+use super::schema::{
+    AUDIT_COLUMNS, AuditLogs, HEALTH_COLUMNS, HealthChecks, OUTBOX_COLUMNS, Outbox,
+    PathopsMigrations, PluginMetadata as Plugins,
+};
+
+/// Audit entries of a tenant matching `q`, in sequence order.
+pub(crate) fn select_audit(tenant: &TenantId, q: &AuditQuery) -> SelectStatement {
+    use AuditLogs as C;
+    let mut cond = Cond::all().add(Expr::col(C::TenantId).eq(tenant.as_str()));
+    if let Some(id) = q.integration_id {
+        cond = cond.add(Expr::col(C::IntegrationId).eq(id.as_uuid()));
+    }
+    if let Some(actor) = &q.actor {
+        cond = cond.add(Expr::col(C::Actor).eq(actor.as_str()));
+    }
+    if let Some(range) = q.range {
+        cond = cond
+            .add(Expr::col(C::At).gte(micros(range.from)))
+            .add(Expr::col(C::At).lt(micros(range.to)));
+    }
+    if let Some(after) = q.after_sequence {
+        cond = cond.add(Expr::col(C::Sequence).gt(big(after)));
+    }
+    Query::select()
+        .columns(AUDIT_COLUMNS)
+        .from(C::Table)
+        .cond_where(cond)
+        .order_by(C::Sequence, Order::Asc)
+        .limit(u64::from(q.effective_limit()))
+        .take()
+}
+
+/// Health checks of one integration in `range`, newest first (ties by id), at most `limit`.
+pub(crate) fn select_health(
+    tenant: &TenantId,
+    id: IntegrationId,
+    range: TimeRange,
+    limit: Option<u32>,
+) -> SelectStatement {
+    use HealthChecks as C;
+    Query::select()
+        .columns(HEALTH_COLUMNS)
+        .from(C::Table)
+        .and_where(Expr::col(C::IntegrationId).eq(id.as_uuid()))
+        .and_where(Expr::col(C::TenantId).eq(tenant.as_str()))
+        .and_where(Expr::col(C::CheckedAt).gte(micros(range.from)))
+        .and_where(Expr::col(C::CheckedAt).lt(micros(range.to)))
+        .order_by(C::CheckedAt, Order::Desc)
+        .order_by(C::Id, Order::Desc)
+        .apply_if(limit, |q, n| {
+            q.limit(u64::from(n));
+        })
+        .take()
+}
+
+/// Whether an outbox row is due at `now`: not delivered, not dead, its next attempt reached
+/// and its lease free or expired.
+fn due(now: i64) -> Cond {
+    use Outbox as C;
+    Cond::all()
+        .add(Expr::col(C::DeliveredAt).is_null())
+        .add(Expr::col(C::DeadAt).is_null())
+        .add(Expr::col(C::NextAttemptAt).lte(now))
+        .add(
+            Cond::any()
+                .add(Expr::col(C::LeaseUntil).is_null())
+                .add(Expr::col(C::LeaseUntil).lte(now)),
+        )
+}
+
+/// Ids of up to `limit` due events, oldest first; with `skip_locked`, rows another transaction
+/// is claiming are skipped and the selected ones stay locked until commit.
+pub(crate) fn select_due_events(
+    now: OffsetDateTime,
+    limit: u32,
+    skip_locked: bool,
+) -> SelectStatement {
+    use Outbox as C;
+    let mut select = Query::select();
+    select
+        .column(C::EventId)
+        .from(C::Table)
+        .cond_where(due(micros(now)))
+        .order_by(C::OccurredAt, Order::Asc)
+        .order_by(C::EventId, Order::Asc)
+        .limit(u64::from(limit));
+    if skip_locked {
+        select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    select
+}
+
+/// Leases the events among `ids` that are still due to `owner` until `lease_until`, counts an
+/// attempt on each and returns them. Re-checking "due" here means a concurrent claimer that
+/// picked the same ids gets none of them, even without row locks.
+pub(crate) fn lease_events(
+    ids: &[Uuid],
+    owner: &str,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+) -> UpdateStatement {
+    use Outbox as C;
+    Query::update()
+        .table(C::Table)
+        .value(C::Attempts, Expr::col(C::Attempts).add(1i64))
+        .value(C::LeaseOwner, owner)
+        .value(C::LeaseUntil, micros(lease_until))
+        .cond_where(due(micros(now)).add(Expr::col(C::EventId).is_in(ids.iter().copied())))
+        .returning(Query::returning().columns(OUTBOX_COLUMNS))
+        .take()
+}
+
+/// Records the outcome of a delivery attempt and frees the lease.
+pub(crate) fn release_event(id: Uuid, release: &OutboxRelease) -> UpdateStatement {
+    use Outbox as C;
+    let mut update = Query::update();
+    update
+        .table(C::Table)
+        .value(C::LeaseOwner, Option::<String>::None)
+        .value(C::LeaseUntil, Option::<i64>::None)
+        .and_where(Expr::col(C::EventId).eq(id));
+    match release {
+        OutboxRelease::Delivered { at } => update.value(C::DeliveredAt, micros(*at)),
+        OutboxRelease::Retry { retry_at, error } => update
+            .value(C::NextAttemptAt, micros(*retry_at))
+            .value(C::LastError, error.as_str()),
+        OutboxRelease::Dead { at, error } => update
+            .value(C::DeadAt, micros(*at))
+            .value(C::LastError, error.as_str()),
+    };
+    update
+}
+
+/// Inserts or replaces plugin rows by id (the last of duplicate ids wins); `None` when empty.
+pub(crate) fn upsert_plugins(plugins: &[PluginMetadata]) -> Option<InsertStatement> {
+    use Plugins as C;
+    let by_id: std::collections::BTreeMap<&str, &PluginMetadata> = plugins
+        .iter()
+        .map(|p| (p.descriptor.id.as_str(), p))
+        .collect();
+    if by_id.is_empty() {
+        return None;
+    }
+    let mut insert = Query::insert();
+    insert.into_table(C::Table).columns([
+        C::Id,
+        C::Provider,
+        C::IntegrationType,
+        C::Version,
+        C::Descriptor,
+        C::DiscoveredAt,
+    ]);
+    for p in by_id.into_values() {
+        let d = &p.descriptor;
+        insert.values_panic([
+            d.id.as_str().into(),
+            d.provider.as_str().into(),
+            d.integration_type.as_str().into(),
+            d.version.as_str().into(),
+            json(d).into(),
+            micros(p.discovered_at).into(),
+        ]);
+    }
+    insert.on_conflict(
+        OnConflict::column(C::Id)
+            .update_columns([
+                C::Provider,
+                C::IntegrationType,
+                C::Version,
+                C::Descriptor,
+                C::DiscoveredAt,
+            ])
+            .to_owned(),
+    );
+    Some(insert)
+}
+
+/// Every plugin row, ordered by id.
+pub(crate) fn select_plugins() -> SelectStatement {
+    Query::select()
+        .columns([Plugins::Descriptor, Plugins::DiscoveredAt])
+        .from(Plugins::Table)
+        .order_by(Plugins::Id, Order::Asc)
+        .take()
+}
+
+/// The newest applied schema version (`current`, NULL on an empty table).
+pub(crate) fn select_schema_version() -> SelectStatement {
+    Query::select()
+        .expr_as(Func::max(Expr::col(PathopsMigrations::Version)), "current")
+        .from(PathopsMigrations::Table)
+        .take()
+}
+
+/// Records an applied migration.
+pub(crate) fn insert_migration(
+    version: i64,
+    name: &str,
+    applied_at: OffsetDateTime,
+) -> InsertStatement {
+    Query::insert()
+        .into_table(PathopsMigrations::Table)
+        .columns([
+            PathopsMigrations::Version,
+            PathopsMigrations::Name,
+            PathopsMigrations::AppliedAt,
+        ])
+        .values_panic([version.into(), name.into(), micros(applied_at).into()])
+        .take()
+}

@@ -1,0 +1,159 @@
+//! The conformance suite against SQLite, in memory and on a file, plus SQLite-only checks:
+//! migrations and the append-only audit table.
+
+#![cfg(feature = "sqlite")]
+
+use std::sync::Arc;
+
+use pathops_core::{CatalogStore, Error};
+use pathops_store::SqliteStore;
+use pathops_testkit::fixtures::{IntegrationBuilder, create_mutation, tenant};
+use pathops_testkit::store_suite::{StoreFactory, StoreFixture};
+
+mod in_memory {
+    use super::*;
+
+    struct InMemory;
+
+    #[async_trait::async_trait]
+    impl StoreFactory for InMemory {
+        async fn open(&self) -> Option<StoreFixture> {
+            let store = SqliteStore::in_memory().await.expect("in-memory SQLite");
+            Some(StoreFixture::new(Arc::new(store)))
+        }
+    }
+
+    pathops_testkit::store_conformance_suite!(InMemory);
+}
+
+mod on_file {
+    use super::*;
+
+    struct OnFile;
+
+    #[async_trait::async_trait]
+    impl StoreFactory for OnFile {
+        async fn open(&self) -> Option<StoreFixture> {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = SqliteStore::open(dir.path().join("catalog.db"))
+                .await
+                .expect("SQLite file");
+            Some(
+                StoreFixture::new(Arc::new(store)).with_cleanup(Box::pin(async move {
+                    drop(dir);
+                })),
+            )
+        }
+    }
+
+    pathops_testkit::store_conformance_suite!(OnFile);
+}
+
+#[tokio::test]
+async fn migrations_are_recorded_idempotent_and_survive_reopening() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("catalog.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    assert_eq!(store.schema_version().await.expect("version"), 1);
+    let again = store.migrate().await.expect("migrate again");
+    assert_eq!(
+        (again.from_version, again.to_version, again.applied()),
+        (1, 1, 0)
+    );
+
+    let created = store
+        .apply(create_mutation(
+            IntegrationBuilder::new("acme", "kept").build(),
+        ))
+        .await
+        .expect("create")
+        .integration;
+    drop(store);
+
+    let url = format!("sqlite://{}", path.display());
+    let reopened = SqliteStore::builder(url).build().await.expect("reopen");
+    assert_eq!(
+        reopened
+            .get(&tenant("acme"), created.id)
+            .await
+            .expect("get"),
+        created
+    );
+    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT version, name FROM pathops_migrations")
+        .fetch_all(reopened.pool())
+        .await
+        .expect("migrations table");
+    assert_eq!(rows, [(1, "catalog tables".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_the_code_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("catalog.db");
+    let store = SqliteStore::open(&path).await.expect("open");
+    sqlx::query(
+        "INSERT INTO pathops_migrations (version, name, applied_at) VALUES (99, 'future', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .expect("record a future version");
+    drop(store);
+
+    for migrate in [true, false] {
+        let err = SqliteStore::builder(format!("sqlite://{}", path.display()))
+            .with_migrations(migrate)
+            .build()
+            .await
+            .expect_err("newer schema");
+        match err {
+            Error::InvalidConfig { message } => {
+                assert!(message.contains("version 99"), "{message}");
+                assert!(message.contains("(1)"), "{message}");
+            }
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn without_migrations_the_schema_is_left_alone_until_asked() {
+    let store = SqliteStore::builder("sqlite::memory:")
+        .with_migrations(false)
+        .build()
+        .await
+        .expect("open");
+    assert_eq!(store.schema_version().await.expect("version"), 0);
+    let report = store.migrate().await.expect("migrate");
+    assert_eq!((report.from_version, report.applied()), (0, 1));
+    assert_eq!(store.schema_version().await.expect("version"), 1);
+}
+
+#[tokio::test]
+async fn the_audit_table_refuses_updates_and_deletes() {
+    let store = SqliteStore::in_memory().await.expect("open");
+    store
+        .apply(create_mutation(
+            IntegrationBuilder::new("acme", "audited").build(),
+        ))
+        .await
+        .expect("create");
+    for statement in [
+        "UPDATE audit_logs SET actor = 'mallory'",
+        "DELETE FROM audit_logs",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(store.pool())
+            .await
+            .expect_err("append-only");
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement}: {err}"
+        );
+    }
+    let entries = store
+        .audit(&tenant("acme"), &pathops_core::store::AuditQuery::all())
+        .await
+        .expect("audit");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].record.actor.as_str(), "test-actor");
+}
