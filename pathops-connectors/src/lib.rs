@@ -5,18 +5,33 @@
 //! [`CheckResult`](pathops_core::CheckResult), never an error), lives in its own module behind a
 //! cargo feature named after the provider, and follows the provider facts of
 //! `shared/reference/providers.md` (status codes, headers, body shapes) exactly. Connectors that
-//! can ask their tool for a test webhook delivery also implement
-//! [`WebhookTestTrigger`](webhook::WebhookTestTrigger), for the doctor.
+//! can ask their tool for a test webhook delivery (GitLab's hook test, GitHub's hook ping)
+//! say so in their capabilities and implement the contract's
+//! [`expected_delivery`](pathops_core::IntegrationConnector::expected_delivery) (what the
+//! delivery will look like, so the doctor can register a challenge first) and
+//! [`trigger_delivery`](pathops_core::IntegrationConnector::trigger_delivery) (the trigger call).
 //!
 //! | module | what lives there |
 //! |---|---|
 //! | [`http`] | the shared HTTP policy: one reqwest client per configuration, connect/request timeouts bounded by the check's deadline, per-integration proxy and CA, `User-Agent: pathops/<version>`, body cap, same-origin redirects only, egress allowlist and private-address switch, offline mode; transport errors and their failure codes |
-//! | `gitlab` | [`GitLabConnector`](gitlab::GitLabConnector): identity, token scopes and expiry, version, project, hook state; hook test trigger |
-//! | `github` | [`GitHubAppConnector`](github::GitHubAppConnector): API root normalization, App JWT, cached installation tokens, rate limit; hook ping |
+//! | `gitlab` | [`GitLabConnector`](gitlab::GitLabConnector): identity, token scopes and expiry, version, project, hook state; hook test trigger and the delivery it makes |
+//! | `github` | [`GitHubAppConnector`](github::GitHubAppConnector): API root normalization, App JWT, cached installation tokens, rate limit; hook ping and the `ping` it delivers |
 //! | `harbor` | [`HarborConnector`](harbor::HarborConnector): health by component, robot credentials proved where Harbor cannot downgrade them |
 //! | `vault` | [`VaultResolver`](vault::VaultResolver): a [`SecretResolver`](pathops_core::SecretResolver) for KV v2 |
+//! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
+//! | `receiver` | `receiver::router`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`) |
+//! | `nats` | an event sink publishing CloudEvents to NATS JetStream |
 //! | [`registry`] | connectors by provider at run time; a disabled provider is an error naming its feature |
-//! | [`webhook`] | the [`WebhookTestTrigger`](webhook::WebhookTestTrigger) extension trait |
+//!
+//! ## The doctor's webhook test
+//!
+//! `pathops_core::doctor::Doctor` drives the two SCM connectors through the contract: it asks
+//! [`expected_delivery`](pathops_core::IntegrationConnector::expected_delivery) what the tool
+//! will send, registers a challenge with it, calls
+//! [`trigger_delivery`](pathops_core::IntegrationConnector::trigger_delivery), and waits for the
+//! delivery at the receiver. GitLab delivers inside the trigger call (its 201 or 422 already
+//! says how the delivery went); GitHub answers 204 and delivers the `ping` on its own. Neither
+//! connector calls a mutating endpoint other than the test trigger and the ping.
 //!
 //! ## Feature flags
 //!
@@ -27,6 +42,9 @@
 //! | `github-app` | via `full` | the GitHub App connector (adds `jsonwebtoken`, `sha2`) |
 //! | `harbor` | via `full` | the Harbor connector |
 //! | `vault` | via `full` | the Vault secret resolver |
+//! | `directping` | via `full` | the direct-ping connector |
+//! | `receiver` | via `full` | the axum webhook receiver router (adds `axum`) |
+//! | `nats` | via `full` | the NATS JetStream event sink (adds `async-nats`, `bytes`) |
 //!
 //! Each feature builds alone (`cargo check -p pathops-connectors --no-default-features --features gitlab`).
 //! TLS is rustls (reqwest's `rustls` feature, aws-lc-rs provider) with the platform's roots
@@ -100,7 +118,6 @@ pub mod receiver;
 pub mod registry;
 #[cfg(feature = "vault")]
 pub mod vault;
-pub mod webhook;
 
 /// The `User-Agent` of every request: `pathops/<crate version>`.
 pub const USER_AGENT: &str = concat!("pathops/", env!("CARGO_PKG_VERSION"));

@@ -9,7 +9,6 @@ use pathops_core::{
 };
 
 use crate::http::HttpPolicy;
-use crate::webhook::WebhookTestTrigger;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
 pub const PROVIDERS: [(Provider, &str); 3] = [
@@ -36,33 +35,6 @@ fn disabled(provider: &Provider) -> Error {
             kind: ResourceKind::Connector,
             id: provider.to_string(),
         },
-    }
-}
-
-/// The webhook-test side of the connector for `provider` (GitLab hook test, GitHub hook
-/// ping), built with `policy`.
-#[allow(unused_variables)]
-pub fn webhook_trigger_for(
-    provider: &Provider,
-    policy: &HttpPolicy,
-) -> Result<Arc<dyn WebhookTestTrigger>> {
-    match provider {
-        #[cfg(feature = "gitlab")]
-        Provider::GitLab => Ok(Arc::new(
-            crate::gitlab::GitLabConnector::builder()
-                .with_http(policy.clone())
-                .build()?,
-        )),
-        #[cfg(feature = "github-app")]
-        Provider::GitHubApp => Ok(Arc::new(
-            crate::github::GitHubAppConnector::builder()
-                .with_http(policy.clone())
-                .build()?,
-        )),
-        Provider::Harbor if is_enabled(provider) => {
-            Err(Error::unsupported("webhook_test", provider.as_str()))
-        }
-        other => Err(disabled(other)),
     }
 }
 
@@ -107,6 +79,7 @@ pub fn registry_with_all(policy: &HttpPolicy) -> Result<ConnectorRegistry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pathops_core::Capability;
 
     #[test]
     fn enabled_providers_build_and_disabled_ones_name_their_feature() {
@@ -127,11 +100,20 @@ mod tests {
             connector_for(&Provider::Jenkins, &policy),
             Err(Error::NotFound { .. })
         ));
-        if is_enabled(&Provider::Harbor) {
-            assert!(matches!(
-                webhook_trigger_for(&Provider::Harbor, &policy),
-                Err(Error::Unsupported { .. })
-            ));
+        // Webhook tests are part of the connector contract: the SCM connectors offer one,
+        // Harbor none.
+        for (provider, capability) in [
+            (Provider::GitLab, Capability::WebhookTest),
+            (Provider::GitHubApp, Capability::HookPing),
+        ] {
+            if let Some(c) = registry.get(&provider) {
+                assert!(c.capabilities().supports(capability), "{provider}");
+            }
+        }
+        if let Some(harbor) = registry.get(&Provider::Harbor) {
+            let caps = harbor.capabilities();
+            assert!(!caps.supports(Capability::WebhookTest));
+            assert!(!caps.supports(Capability::HookPing));
         }
     }
 }

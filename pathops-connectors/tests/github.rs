@@ -13,9 +13,11 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use pathops_connectors::github::GitHubAppConnector;
 use pathops_connectors::http::HttpPolicy;
-use pathops_connectors::webhook::{WebhookTestOutcome, WebhookTestTrigger};
+use pathops_core::connector::detail;
+use pathops_core::webhook::{DeliveryKind, Expectation};
 use pathops_core::{
-    CheckResult, Clock, Configuration, FailureCode, Integration, IntegrationConnector, Provider,
+    CheckResult, Clock, Configuration, ConnectorContext, DeliveryRequest, FailureCode, Integration,
+    IntegrationConnector, Provider,
 };
 use pathops_testkit::clock::ManualClock;
 use pathops_testkit::connector_suite::{self, CHECK_TIMEOUT, ConnectorHarness, context};
@@ -491,6 +493,10 @@ async fn receiver() -> FakeServer {
         .unwrap()
 }
 
+async fn hook_ping(c: &GitHubAppConnector, ctx: &ConnectorContext) -> CheckResult {
+    c.trigger_delivery(ctx, &DeliveryRequest::HookPing).await
+}
+
 #[tokio::test]
 async fn hook_pings_deliver_a_signed_ping() {
     let gh = FakeGitHub::start_enterprise().await;
@@ -504,13 +510,23 @@ async fn hook_pings_deliver_a_signed_ping() {
     });
     let c = connector();
     let cfg = json!({"app_id": APP, "installation_id": INST, "repository": FakeGitHub::REPOSITORY, "hook_id": 5});
-    let out = c
-        .trigger_webhook_test(&context(integration(&gh.url(), cfg), key(), CHECK_TIMEOUT))
-        .await;
-    assert!(
-        matches!(out, WebhookTestOutcome::Requested { .. }),
-        "{out:?}"
+    let configured = integration(&gh.url(), cfg);
+    assert_eq!(
+        c.expected_delivery(&configured, &DeliveryRequest::HookPing),
+        Some((
+            DeliveryKind::GitHub,
+            Expectation {
+                hook_id: Some(5),
+                event: Some("ping".into()),
+                ..Expectation::default()
+            }
+        ))
     );
+    let r = hook_ping(&c, &context(configured, key(), CHECK_TIMEOUT)).await;
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(r.details[detail::HTTP_STATUS], 204);
+    assert_eq!(r.details[detail::HOOK_ID], 5);
+    assert_eq!(r.details[detail::PROJECT], FakeGitHub::REPOSITORY);
     let ping = &rx.requests()[0];
     assert_eq!(ping.header("x-github-event"), Some("ping"));
     assert_eq!(ping.header("x-github-hook-id"), Some("5"));
@@ -535,28 +551,29 @@ async fn hook_pings_deliver_a_signed_ping() {
     assert_eq!(gh.deliveries()[0].status, Some(200));
 
     let missing = json!({"app_id": APP, "installation_id": INST, "repository": FakeGitHub::REPOSITORY, "hook_id": 6});
-    let out = c
-        .trigger_webhook_test(&context(
-            integration(&gh.url(), missing),
-            key(),
-            CHECK_TIMEOUT,
-        ))
-        .await;
-    let WebhookTestOutcome::NotTriggered(r) = out else {
-        panic!("{out:?}")
-    };
+    let r = hook_ping(
+        &c,
+        &context(integration(&gh.url(), missing), key(), CHECK_TIMEOUT),
+    )
+    .await;
     assert_eq!(r.failure, Some(FailureCode::NotFound));
-    let out = c
-        .trigger_webhook_test(&context(
-            integration(&gh.url(), json!({"app_id": APP})),
-            key(),
-            CHECK_TIMEOUT,
-        ))
-        .await;
-    let WebhookTestOutcome::NotTriggered(r) = out else {
-        panic!("{out:?}")
-    };
+    assert_eq!(r.details[detail::HTTP_STATUS], 404);
+    let unconfigured = integration(&gh.url(), json!({"app_id": APP}));
+    assert_eq!(
+        c.expected_delivery(&unconfigured, &DeliveryRequest::HookPing),
+        None
+    );
+    let r = hook_ping(&c, &context(unconfigured.clone(), key(), CHECK_TIMEOUT)).await;
     assert_eq!(r.failure, Some(FailureCode::InvalidConfig));
+    // GitLab's hook test is not GitHub's to trigger.
+    let test = DeliveryRequest::WebhookTest {
+        trigger: "push_events".into(),
+    };
+    assert_eq!(c.expected_delivery(&unconfigured, &test), None);
+    let r = c
+        .trigger_delivery(&context(unconfigured, key(), CHECK_TIMEOUT), &test)
+        .await;
+    assert_eq!(r.failure, Some(FailureCode::Unsupported));
 }
 
 #[tokio::test]
@@ -589,7 +606,7 @@ async fn the_private_key_and_tokens_never_appear_in_results_errors_or_logs() {
         printed += &format!(
             "{:?}\n{:?}\n{ctx:?}\n{c:?}\n",
             c.check_health(&ctx).await,
-            c.trigger_webhook_test(&ctx).await
+            hook_ping(&c, &ctx).await
         );
     }
     let key_line = FakeGitHub::TEST_APP_PRIVATE_KEY_PEM.lines().nth(1).unwrap();

@@ -11,9 +11,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pathops_connectors::gitlab::GitLabConnector;
 use pathops_connectors::http::HttpPolicy;
-use pathops_connectors::webhook::{WebhookTestOutcome, WebhookTestTrigger};
+use pathops_core::connector::detail;
+use pathops_core::webhook::{DeliveryKind, Expectation};
 use pathops_core::{
-    CheckResult, Configuration, FailureCode, Integration, IntegrationConnector, Probe, Provider,
+    CheckResult, Configuration, ConnectorContext, DeliveryRequest, FailureCode, Integration,
+    IntegrationConnector, Probe, Provider,
 };
 use pathops_testkit::connector_suite::{self, CHECK_TIMEOUT, ConnectorHarness, context};
 use pathops_testkit::fake::gitlab::{
@@ -417,6 +419,16 @@ async fn receiver(status: axum::http::StatusCode, body: &'static str) -> FakeSer
         .unwrap()
 }
 
+fn push_test() -> DeliveryRequest {
+    DeliveryRequest::WebhookTest {
+        trigger: "push_events".into(),
+    }
+}
+
+async fn trigger(c: &GitLabConnector, ctx: &ConnectorContext) -> CheckResult {
+    c.trigger_delivery(ctx, &push_test()).await
+}
+
 #[tokio::test]
 async fn the_hook_test_trigger_reports_delivered_receiver_failed_and_refusals() {
     let gl = FakeGitLab::start_with_defaults().await;
@@ -433,56 +445,51 @@ async fn the_hook_test_trigger_reports_delivered_receiver_failed_and_refusals() 
         context(integration(&gl.url(), config), secret(token), CHECK_TIMEOUT)
     };
 
-    let out = c
-        .trigger_webhook_test(&ctx(
+    let r = trigger(
+        &c,
+        &ctx(
             json!({"project": P, "hook_id": good}),
             FakeGitLab::API_TOKEN,
-        ))
-        .await;
-    assert!(
-        matches!(out, WebhookTestOutcome::Delivered { .. }),
-        "{out:?}"
-    );
+        ),
+    )
+    .await;
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(r.details[detail::HTTP_STATUS], 201);
+    assert_eq!(r.details[detail::PROJECT], P);
+    assert_eq!(r.details[detail::HOOK_ID], good);
+    assert_eq!(r.details[detail::HOOK_ALERT_STATUS], "executable");
     assert_eq!(
         ok.requests()[0].header("x-gitlab-token"),
         Some("hook-secret")
     );
 
-    let out = c
-        .trigger_webhook_test(&ctx(
+    let r = trigger(
+        &c,
+        &ctx(
             json!({"project": P, "hook_id": bad, "trigger": "push_events"}),
             FakeGitLab::API_TOKEN,
-        ))
-        .await;
+        ),
+    )
+    .await;
+    assert_eq!(r.failure, Some(FailureCode::DeliveryFailed), "{r:?}");
+    assert_eq!(r.details[detail::DELIVERY_ERROR], "upstream down");
+    assert_eq!(r.details[detail::HTTP_STATUS], 422);
     assert_eq!(
-        out,
-        match out.clone() {
-            WebhookTestOutcome::ReceiverFailed { latency, .. } =>
-                WebhookTestOutcome::ReceiverFailed {
-                    message: "upstream down".into(),
-                    latency
-                },
-            other => panic!("expected a receiver failure, got {other:?}"),
-        }
+        (r.reachability, r.authentication),
+        (Probe::Passed, Probe::Passed)
     );
 
-    let out = c
-        .trigger_webhook_test(&ctx(json!({"project": P}), FakeGitLab::API_TOKEN))
-        .await;
-    let WebhookTestOutcome::NotTriggered(r) = out else {
-        panic!("{out:?}")
-    };
+    let r = trigger(&c, &ctx(json!({"project": P}), FakeGitLab::API_TOKEN)).await;
     assert_eq!(r.failure, Some(FailureCode::InvalidConfig));
 
-    let out = c
-        .trigger_webhook_test(&ctx(
+    let r = trigger(
+        &c,
+        &ctx(
             json!({"project": P, "hook_id": good}),
             FakeGitLab::READ_API_TOKEN,
-        ))
-        .await;
-    let WebhookTestOutcome::NotTriggered(r) = out else {
-        panic!("{out:?}")
-    };
+        ),
+    )
+    .await;
     assert_eq!(
         r.failure,
         Some(FailureCode::PermissionDenied {
@@ -494,21 +501,186 @@ async fn the_hook_test_trigger_reports_delivered_receiver_failed_and_refusals() 
     let mut last = None;
     for _ in 0..6 {
         last = Some(
-            c.trigger_webhook_test(&ctx(
-                json!({"project": P, "hook_id": good}),
-                FakeGitLab::API_TOKEN,
-            ))
+            trigger(
+                &c,
+                &ctx(
+                    json!({"project": P, "hook_id": good}),
+                    FakeGitLab::API_TOKEN,
+                ),
+            )
             .await,
         );
     }
-    let Some(WebhookTestOutcome::NotTriggered(r)) = last else {
-        panic!("{last:?}")
-    };
+    let r = last.unwrap();
     assert!(
-        matches!(r.failure, Some(FailureCode::RateLimited { .. })),
+        matches!(
+            r.failure,
+            Some(FailureCode::RateLimited { reset_at: Some(_) })
+        ),
         "{:?}",
         r.failure
     );
+    assert!(r.details[detail::RATE_LIMIT_RESET].is_string());
+    assert!(r.message.contains("retry after"), "{}", r.message);
+}
+
+#[tokio::test]
+async fn unknown_triggers_empty_projects_and_other_requests_are_refused() {
+    let gl = FakeGitLab::start_with_defaults().await;
+    gl.add_project(
+        GitLabProject::new(77, "platform/empty")
+            .member(FakeGitLab::USER_ID, 40)
+            .empty(),
+    );
+    let ok = receiver(axum::http::StatusCode::OK, "ok").await;
+    let hook = gl.add_hook(GitLabHook::new(P, &format!("{}/hooks/gitlab", ok.url())));
+    let empty_hook = gl.add_hook(GitLabHook::new(77, &format!("{}/hooks/gitlab", ok.url())));
+    let c = connector();
+    let ctx = |config: serde_json::Value| {
+        context(
+            integration(&gl.url(), config),
+            secret(FakeGitLab::API_TOKEN),
+            CHECK_TIMEOUT,
+        )
+    };
+    let config = json!({"project": P, "hook_id": hook});
+    let test = |trigger: &str| DeliveryRequest::WebhookTest {
+        trigger: trigger.into(),
+    };
+
+    // GitLab answers 400 to a trigger it does not know.
+    let r = c
+        .trigger_delivery(&ctx(config.clone()), &test("bogus_events"))
+        .await;
+    assert_eq!(r.failure, Some(FailureCode::InvalidConfig), "{r:?}");
+    assert_eq!(r.details[detail::HTTP_STATUS], 400);
+    // A trigger that is not a route segment never leaves the connector.
+    let before = gl.requests().len();
+    let r = c
+        .trigger_delivery(&ctx(config.clone()), &test("push_events/../x"))
+        .await;
+    assert_eq!(r.failure, Some(FailureCode::InvalidConfig));
+    assert_eq!(gl.requests().len(), before);
+    // An empty project cannot be push-tested: a configuration problem, not a delivery failure.
+    let r = trigger(&c, &ctx(json!({"project": 77, "hook_id": empty_hook}))).await;
+    assert_eq!(r.failure, Some(FailureCode::InvalidConfig), "{r:?}");
+    assert!(r.message.contains("at least one commit"), "{}", r.message);
+    assert!(r.details.get(detail::DELIVERY_ERROR).is_none());
+    // An unknown hook is found missing before the rate-limited trigger is spent.
+    let r = trigger(&c, &ctx(json!({"project": P, "hook_id": 9999}))).await;
+    assert_eq!(r.failure, Some(FailureCode::NotFound));
+    assert!(
+        gl.requests_to("/api/v4/projects/42/hooks/9999/test/push_events")
+            .is_empty()
+    );
+    // GitHub's hook ping is not GitLab's to trigger.
+    let r = c
+        .trigger_delivery(&ctx(config.clone()), &DeliveryRequest::HookPing)
+        .await;
+    assert_eq!(r.failure, Some(FailureCode::Unsupported));
+    assert_eq!(
+        c.expected_delivery(&integration(&gl.url(), config), &DeliveryRequest::HookPing),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_hook_is_reported_and_a_passing_test_reports_it_re_enabled() {
+    let gl = FakeGitLab::start_with_defaults().await;
+    let ok = receiver(axum::http::StatusCode::OK, "ok").await;
+    let broken = receiver(axum::http::StatusCode::UNAUTHORIZED, "no").await;
+    let until = "2099-01-01T00:00:00Z";
+    let failing = gl.add_hook(
+        GitLabHook::new(P, &format!("{}/hooks/gitlab", broken.url()))
+            .alert_status("temporarily_disabled", Some(until)),
+    );
+    let healing = gl.add_hook(
+        GitLabHook::new(P, &format!("{}/hooks/gitlab", ok.url())).alert_status("disabled", None),
+    );
+    let c = connector();
+    let ctx = |hook: u64| {
+        context(
+            integration(&gl.url(), json!({"project": P, "hook_id": hook})),
+            secret(FakeGitLab::API_TOKEN),
+            CHECK_TIMEOUT,
+        )
+    };
+    let r = trigger(&c, &ctx(failing)).await;
+    assert_eq!(r.failure, Some(FailureCode::DeliveryFailed));
+    assert_eq!(r.details[detail::HOOK_ALERT_STATUS], "temporarily_disabled");
+    assert_eq!(r.details[detail::HOOK_DISABLED_UNTIL], until);
+
+    let r = trigger(&c, &ctx(healing)).await;
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(r.details[detail::HOOK_ALERT_STATUS], "executable");
+    assert_eq!(r.details["hook_alert_status_before"], "disabled");
+    assert_eq!(gl.hook(healing).unwrap().alert_status, "executable");
+}
+
+#[tokio::test]
+async fn the_expected_delivery_names_instance_project_and_event() {
+    let gl = FakeGitLab::start_with_defaults().await;
+    let c = connector();
+    let by_id = integration(&gl.url(), json!({"project": P, "hook_id": 3}));
+    let tag = DeliveryRequest::WebhookTest {
+        trigger: "tag_push_events".into(),
+    };
+    assert_eq!(
+        c.expected_delivery(&by_id, &tag),
+        Some((
+            DeliveryKind::GitLab,
+            Expectation {
+                instance: Some(gl.url()),
+                project_id: Some(P),
+                event: Some("Tag Push Hook".into()),
+                ..Expectation::default()
+            }
+        ))
+    );
+    // Without a hook there is nothing to test.
+    let no_hook = integration(&gl.url(), json!({"project": P}));
+    assert_eq!(c.expected_delivery(&no_hook, &push_test()), None);
+    // An instance reached through another address names its external URL.
+    let proxied = integration(
+        &gl.url(),
+        json!({"project": P, "hook_id": 3, "instance_url": "https://gitlab.example.com/"}),
+    );
+    let (_, e) = c.expected_delivery(&proxied, &push_test()).unwrap();
+    assert_eq!(e.instance.as_deref(), Some("https://gitlab.example.com"));
+    // A project configured by path is matched by id once the connection test resolved it.
+    let by_path = integration(
+        &gl.url(),
+        json!({"project": FakeGitLab::PROJECT_PATH, "hook_id": 3}),
+    );
+    let (_, e) = c.expected_delivery(&by_path, &push_test()).unwrap();
+    assert_eq!(e.project_id, None);
+    assert_eq!(e.event.as_deref(), Some("Push Hook"));
+    let ctx = context(
+        by_path.clone(),
+        secret(FakeGitLab::API_TOKEN),
+        CHECK_TIMEOUT,
+    );
+    let _ = c.test_connection(&ctx).await;
+    let (_, e) = c.expected_delivery(&by_path, &push_test()).unwrap();
+    assert_eq!(e.project_id, Some(P));
+}
+
+#[tokio::test]
+async fn the_connection_test_fills_the_well_known_token_details() {
+    let gl = FakeGitLab::start_with_defaults().await;
+    gl.add_token(
+        GitLabToken::new(FakeGitLab::USER_ID, "glpat-expiring-000000000", &["api"])
+            .expires_at("2099-12-31"),
+    );
+    let r = test(
+        &connector(),
+        integration(&gl.url(), json!({})),
+        "glpat-expiring-000000000",
+    )
+    .await;
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(r.details[detail::TOKEN_SCOPES], json!(["api"]));
+    assert_eq!(r.details[detail::TOKEN_EXPIRES_AT], "2099-12-31");
 }
 
 #[tokio::test]
@@ -534,7 +706,7 @@ async fn the_secret_never_appears_in_results_errors_or_logs() {
         );
         printed += &format!("{:?}\n", c.test_connection(&ctx).await);
         printed += &format!("{:?}\n", c.check_health(&ctx).await);
-        printed += &format!("{:?}\n", c.trigger_webhook_test(&ctx).await);
+        printed += &format!("{:?}\n", trigger(&c, &ctx).await);
         printed += &format!("{ctx:?}\n{c:?}\n");
     }
     let other = common::elsewhere().await;

@@ -5,7 +5,8 @@
 //! |---|---|
 //! | [`test_connection`](pathops_core::IntegrationConnector::test_connection) | `GET app` (App JWT: identity, permissions); with an `installation_id`: `POST app/installations/:id/access_tokens` (cached) and `GET rate_limit` with the installation token; without: `GET app/installations` |
 //! | [`check_health`](pathops_core::IntegrationConnector::check_health) | with an installation: `GET rate_limit` with the (cached) installation token; without: `GET app` |
-//! | [`trigger_webhook_test`](crate::webhook::WebhookTestTrigger::trigger_webhook_test) | `POST repos/:owner/:repo/hooks/:hook_id/pings` → 204: GitHub delivers `ping` asynchronously |
+//! | [`expected_delivery`](pathops_core::IntegrationConnector::expected_delivery) | none: a GitHub `ping` delivery for the configured `hook_id` |
+//! | [`trigger_delivery`](pathops_core::IntegrationConnector::trigger_delivery) | the installation token (cached), then `POST repos/:owner/:repo/hooks/:hook_id/pings` → 204: GitHub delivers `ping` asynchronously |
 //!
 //! Paths are relative to the API root ([`api_root`]); every request sends `Accept:
 //! application/vnd.github+json` and `X-GitHub-Api-Version: 2022-11-28`. The App JWT is RS256
@@ -16,14 +17,16 @@
 mod auth;
 mod classify;
 mod config;
+mod ping;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use pathops_core::clock::SystemClock;
+use pathops_core::webhook::{DeliveryKind, Expectation};
 use pathops_core::{
-    Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, Error,
-    FailureCode, IntegrationConnector, Provider, Result,
+    Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, DeliveryRequest,
+    Error, FailureCode, Integration, IntegrationConnector, Provider, Result,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -35,7 +38,6 @@ pub use config::{AppId, GitHubAppConfig, api_root};
 
 use crate::check::{Check, http_failure_message};
 use crate::http::{HttpClient, HttpPolicy, HttpRequest, HttpResponse};
-use crate::webhook::{WebhookTestOutcome, WebhookTestTrigger};
 
 /// The API version every request pins.
 pub const API_VERSION: &str = "2022-11-28";
@@ -381,48 +383,34 @@ impl IntegrationConnector for GitHubAppConnector {
             Ok(r) | Err(r) => r,
         }
     }
-}
 
-#[async_trait]
-impl WebhookTestTrigger for GitHubAppConnector {
-    #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "github-app", action = "trigger_webhook_test"))]
-    async fn trigger_webhook_test(&self, ctx: &ConnectorContext) -> WebhookTestOutcome {
-        let call = match self.start(ctx) {
-            Ok(c) => c,
-            Err(r) => return WebhookTestOutcome::NotTriggered(r),
-        };
-        let (Some(repository), Some(hook_id), Some(installation)) = (
-            call.config.repository.clone(),
-            call.config.hook_id,
-            call.config.installation_id,
-        ) else {
-            return WebhookTestOutcome::NotTriggered(call.check.failed(
-                FailureCode::InvalidConfig,
-                "a hook ping needs `repository`, `hook_id` and `installation_id` in the configuration",
-            ));
-        };
-        let token = match self.installation_token(&call, installation).await {
-            Ok((token, _)) => token,
-            Err(r) => return WebhookTestOutcome::NotTriggered(r),
-        };
-        let path = format!("repos/{repository}/hooks/{hook_id}/pings");
-        let response = match call
-            .check
-            .send(Self::request(&call, reqwest::Method::POST, &path, &token))
-            .await
-        {
-            Ok(r) => r,
-            Err(r) => return WebhookTestOutcome::NotTriggered(r),
-        };
-        match self.expect(
-            &call,
-            "POST repos/:owner/:repo/hooks/:hook_id/pings",
-            &response,
-        ) {
-            Ok(_) => WebhookTestOutcome::Requested {
-                latency: call.check.passed("").latency,
-            },
-            Err(r) => WebhookTestOutcome::NotTriggered(r),
+    fn expected_delivery(
+        &self,
+        integration: &Integration,
+        request: &DeliveryRequest,
+    ) -> Option<(DeliveryKind, Expectation)> {
+        match request {
+            DeliveryRequest::HookPing => ping::expectation(integration),
+            _ => None,
+        }
+    }
+
+    #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "github-app", action = "trigger_delivery"))]
+    async fn trigger_delivery(
+        &self,
+        ctx: &ConnectorContext,
+        request: &DeliveryRequest,
+    ) -> CheckResult {
+        match request {
+            DeliveryRequest::HookPing => self.ping(ctx).await,
+            other => CheckResult::failed(
+                FailureCode::Unsupported,
+                std::time::Duration::ZERO,
+                format!(
+                    "{} is not supported by github-app",
+                    other.capability().as_str()
+                ),
+            ),
         }
     }
 }

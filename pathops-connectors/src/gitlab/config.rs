@@ -1,7 +1,7 @@
 //! The GitLab integration's configuration, validated.
 
-use pathops_core::Configuration;
 use pathops_core::validate::{Problem, ValidationError};
+use pathops_core::{BaseUrl, Configuration};
 use serde_json::Value;
 
 /// Hook test triggers GitLab accepts (`ProjectHook.triggers`).
@@ -69,6 +69,7 @@ pub enum TokenType {
 /// | `hook_id` | the project hook the doctor tests (needs `project`) |
 /// | `trigger` | the hook test trigger, default `push_events` |
 /// | `token_type` | `private_token` (default) or `bearer` |
+/// | `instance_url` | the instance's external URL as deliveries name it (`X-Gitlab-Instance`), when PathOps reaches GitLab through another address; default the base URL |
 ///
 /// plus the HTTP settings of [`IntegrationHttp`](crate::http::IntegrationHttp).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +82,8 @@ pub struct GitLabConfig {
     pub trigger: String,
     /// How the token is sent.
     pub token_type: TokenType,
+    /// The instance URL deliveries carry in `X-Gitlab-Instance`, when it is not the base URL.
+    pub instance_url: Option<String>,
 }
 
 impl GitLabConfig {
@@ -113,11 +116,21 @@ impl GitLabConfig {
             Some("bearer") => TokenType::Bearer,
             _ => return Err(ValidationError::new("token_type", Problem::UnknownValue)),
         };
+        let instance_url = match configuration.get("instance_url") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(u)) => Some(
+                BaseUrl::parse(u)
+                    .map_err(|e| ValidationError::new("instance_url", e.problem))?
+                    .to_string(),
+            ),
+            Some(_) => return Err(ValidationError::new("instance_url", Problem::UnknownValue)),
+        };
         Ok(Self {
             project,
             hook_id,
             trigger,
             token_type,
+            instance_url,
         })
     }
 }
@@ -191,5 +204,12 @@ mod tests {
         assert_eq!(field(json!({"project": 1, "trigger": "bogus"})), "trigger");
         assert_eq!(field(json!({"token_type": "basic"})), "token_type");
         assert_eq!(field(json!({"proxy_url": "ftp://x"})), "proxy_url");
+        assert_eq!(field(json!({"instance_url": "not a url"})), "instance_url");
+        assert_eq!(field(json!({"instance_url": 3})), "instance_url");
+        let c = parse(json!({"instance_url": "https://gitlab.example.com/"})).unwrap();
+        assert_eq!(
+            c.instance_url.as_deref(),
+            Some("https://gitlab.example.com")
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! |---|---|
 //! | [`test_connection`](pathops_core::IntegrationConnector::test_connection) | `GET /user` (identity), `GET /personal_access_tokens/self` (scopes, expiry), `GET /version`; with a `project`: `GET /projects/:id`; with a `hook_id`: `GET /projects/:id/hooks/:hook_id` (`alert_status`) |
 //! | [`check_health`](pathops_core::IntegrationConnector::check_health) | `GET /user`, the cheapest authenticated call |
-//! | [`trigger_webhook_test`](crate::webhook::WebhookTestTrigger::trigger_webhook_test) | `POST /projects/:id/hooks/:hook_id/test/:trigger`: 201 delivered, 422 receiver failed |
+//! | [`expected_delivery`](pathops_core::IntegrationConnector::expected_delivery) | none: a GitLab delivery from the instance (`instance_url`, default the base URL), for the project (its numeric id, or the id the connection test resolved for a path), with the trigger's event ([`event_for_trigger`]) |
+//! | [`trigger_delivery`](pathops_core::IntegrationConnector::trigger_delivery) | `GET /projects/:id/hooks/:hook_id` (`alert_status`), then `POST /projects/:id/hooks/:hook_id/test/:trigger`: 201 delivered, 422 the delivery failed (`delivery_error`), 429 rate limited until `Retry-After` or the end of the one-minute window, 400 unknown trigger |
 //!
 //! Warnings (in the result's `warnings` detail, the check still passes): the token lacks the
 //! `api` scope while a hook is configured (hook tests need it), the token expires within
@@ -23,14 +24,17 @@
 
 mod classify;
 mod config;
+mod trigger;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use pathops_core::clock::SystemClock;
+use pathops_core::connector::detail;
+use pathops_core::webhook::{DeliveryKind, Expectation};
 use pathops_core::{
-    Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, Error,
-    FailureCode, IntegrationConnector, Provider, Result,
+    Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, DeliveryRequest,
+    Error, FailureCode, Integration, IntegrationConnector, Provider, Result,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -38,10 +42,10 @@ use tracing::instrument;
 
 pub use classify::classify;
 pub use config::{GitLabConfig, ProjectRef, TRIGGERS, TokenType};
+pub use trigger::event_for_trigger;
 
 use crate::check::{Check, http_failure_message};
 use crate::http::{HttpClient, HttpPolicy, HttpRequest, HttpResponse};
-use crate::webhook::{WebhookTestOutcome, WebhookTestTrigger};
 
 /// A token expiring within this many days is reported as a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -51,6 +55,7 @@ pub const EXPIRY_WARNING_DAYS: i64 = 14;
 pub struct GitLabConnector {
     http: HttpClient,
     clock: Arc<dyn Clock>,
+    resolved: trigger::ResolvedProjects,
 }
 
 /// Builds a [`GitLabConnector`]; setters never fail, [`build`](Self::build) validates.
@@ -78,6 +83,7 @@ impl GitLabConnectorBuilder {
         Ok(GitLabConnector {
             http: HttpClient::new(self.policy)?,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            resolved: trigger::ResolvedProjects::default(),
         })
     }
 }
@@ -205,6 +211,7 @@ impl GitLabConnector {
             .await?;
         let mut scopes: Option<Vec<String>> = None;
         let mut token_detail = json!({"introspection": "unavailable"});
+        let mut expires_at: Option<String> = None;
         if token.status == StatusCode::OK {
             let t: Value = Self::parse(check, "GET /personal_access_tokens/self", &token)?;
             let list: Vec<String> = t["scopes"]
@@ -217,6 +224,7 @@ impl GitLabConnector {
                 .unwrap_or_default();
             if let Some(expires) = t["expires_at"].as_str() {
                 self.expiry_warning(expires, &mut warnings);
+                expires_at = Some(expires.to_owned());
             }
             token_detail = json!({
                 "name": t["name"], "scopes": list, "expires_at": t["expires_at"],
@@ -263,6 +271,9 @@ impl GitLabConnector {
                         .to_owned(),
                 );
             }
+            if let (ProjectRef::Path(path), Some(id)) = (project, p["id"].as_u64()) {
+                self.resolved.remember(&ctx.integration, path, id);
+            }
             result_project = json!({
                 "id": p["id"], "path_with_namespace": p["path_with_namespace"],
                 "default_branch": p["default_branch"], "access_level": level,
@@ -303,6 +314,13 @@ impl GitLabConnector {
         }
         if !result_hook.is_null() {
             result = result.with_detail("hook", result_hook);
+        }
+        // The well-known keys the doctor reads (`pathops_core::connector::detail`).
+        if let Some(scopes) = scopes {
+            result = result.with_detail(detail::TOKEN_SCOPES, scopes);
+        }
+        if let Some(expires_at) = expires_at {
+            result = result.with_detail(detail::TOKEN_EXPIRES_AT, expires_at);
         }
         Ok(result.with_detail("warnings", warnings))
     }
@@ -361,62 +379,31 @@ impl IntegrationConnector for GitLabConnector {
             Err(failed) => failed,
         }
     }
-}
 
-#[async_trait]
-impl WebhookTestTrigger for GitLabConnector {
-    #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "gitlab", action = "trigger_webhook_test"))]
-    async fn trigger_webhook_test(&self, ctx: &ConnectorContext) -> WebhookTestOutcome {
-        let check = Check::start(&self.http, ctx);
-        let config = match Self::config(&check) {
-            Ok(c) => c,
-            Err(r) => return WebhookTestOutcome::NotTriggered(r),
-        };
-        let (Some(project), Some(hook_id)) = (&config.project, config.hook_id) else {
-            return WebhookTestOutcome::NotTriggered(check.failed(
-                FailureCode::InvalidConfig,
-                "a hook test needs `project` and `hook_id` in the configuration",
-            ));
-        };
-        let path = format!(
-            "projects/{}/hooks/{hook_id}/test/{}",
-            project.segment(),
-            config.trigger
-        );
-        let response = match check
-            .send(self.request(ctx, &config, HttpRequest::post(Self::url(ctx, &path))))
-            .await
-        {
-            Ok(r) => r,
-            Err(failed) => return WebhookTestOutcome::NotTriggered(failed),
-        };
-        let latency = check.passed("").latency;
-        match response.status.as_u16() {
-            201 => WebhookTestOutcome::Delivered { latency },
-            422 => {
-                let body: Value = response.json().unwrap_or_default();
-                let message = match &body["message"] {
-                    Value::String(s) => s.clone(),
-                    Value::Null => response.body_excerpt(500),
-                    other => other.to_string(),
-                };
-                WebhookTestOutcome::ReceiverFailed { message, latency }
-            }
-            400 => WebhookTestOutcome::NotTriggered(check.failed(
-                FailureCode::InvalidConfig,
-                http_failure_message("POST /projects/:id/hooks/:hook_id/test/:trigger", &response),
-            )),
-            _ => {
-                let code =
-                    classify(&response, self.clock.now()).unwrap_or(FailureCode::InvalidResponse);
-                WebhookTestOutcome::NotTriggered(check.failed(
-                    code,
-                    http_failure_message(
-                        "POST /projects/:id/hooks/:hook_id/test/:trigger",
-                        &response,
-                    ),
-                ))
-            }
+    fn expected_delivery(
+        &self,
+        integration: &Integration,
+        request: &DeliveryRequest,
+    ) -> Option<(DeliveryKind, Expectation)> {
+        match request {
+            DeliveryRequest::WebhookTest { trigger } => self.expectation(integration, trigger),
+            _ => None,
+        }
+    }
+
+    #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "gitlab", action = "trigger_delivery"))]
+    async fn trigger_delivery(
+        &self,
+        ctx: &ConnectorContext,
+        request: &DeliveryRequest,
+    ) -> CheckResult {
+        match request {
+            DeliveryRequest::WebhookTest { trigger } => self.trigger_test(ctx, trigger).await,
+            other => CheckResult::failed(
+                FailureCode::Unsupported,
+                std::time::Duration::ZERO,
+                format!("{} is not supported by gitlab", other.capability().as_str()),
+            ),
         }
     }
 }

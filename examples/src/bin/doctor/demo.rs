@@ -1,0 +1,230 @@
+//! The demo world: the testkit's fake GitLab, GitHub, Harbor and direct-ping tool on
+//! loopback, their secrets in files under a temporary directory (read by the built-in
+//! `FileResolver`, as `--secrets-dir` does for real catalogs), and a set of integrations of
+//! which some are broken on purpose.
+//!
+//! | integration | provider | what the doctor finds |
+//! |---|---|---|
+//! | `github-platform` | GitHub App | the hook ping arrives signed: passes |
+//! | `gitlab-docs` | GitLab | the token has `read_api` only: the hook test needs `api` |
+//! | `gitlab-legacy` | GitLab | the hook is auto-disabled, and still points at a retired receiver path |
+//! | `gitlab-payments` | GitLab | the hook's secret token is stale: the delivery is rejected |
+//! | `gitlab-platform` | GitLab | the test delivery arrives and verifies: passes |
+//! | `harbor-ci` | Harbor | the robot's password is wrong |
+//! | `harbor-dr` | Harbor | nothing listens at the host: unreachable |
+//! | `harbor-prod` | Harbor | healthy, robot accepted: passes |
+//! | `jenkins-legacy` | Jenkins | paused for maintenance: skipped, never contacted |
+//! | `zastava-eu` | Zastava | the direct ping passes both ways |
+
+use std::path::Path;
+use std::sync::Arc;
+
+use pathops_core::catalog::{Catalog, Principal};
+use pathops_core::secret::FileResolver;
+use pathops_core::{NewIntegration, Provider, SecretResolver, TenantId};
+use pathops_testkit::fake::github::{FakeGitHub, GitHubRepoHook};
+use pathops_testkit::fake::gitlab::{FakeGitLab, GitLabHook, GitLabProject, GitLabToken};
+use pathops_testkit::fake::harbor::{FakeHarbor, HarborRobot};
+use pathops_testkit::fake::ping_tool::FakePingTool;
+use serde_json::json;
+
+// The demo's secrets. They live only in the fakes and in the secret files; the doctor
+// resolves them at call time and never prints them (the CLI test scans for `SENTINEL`).
+const GITLAB_API_TOKEN: &str = "glpat-demo-api-SENTINEL-7f3a";
+const GITLAB_READ_TOKEN: &str = "glpat-demo-read-SENTINEL-91c0";
+const GITLAB_HOOK_SECRET: &str = "demo-gitlab-hook-SENTINEL-52e1";
+const GITLAB_STALE_HOOK_SECRET: &str = "demo-stale-hook-SENTINEL-0b9d";
+const GITHUB_HOOK_SECRET: &str = "demo-github-hook-SENTINEL-c4d2";
+const HARBOR_ROBOT: &str = "robot$ci+pathops-demo";
+const HARBOR_ROBOT_SECRET: &str = "demo-harbor-robot-SENTINEL-6a17";
+const HARBOR_WRONG_SECRET: &str = "demo-harbor-old-SENTINEL-e830";
+const PING_SECRET: &str = "demo-zastava-SENTINEL-3f55";
+
+/// The fakes and the secret directory; dropping it stops the fakes and removes the files.
+#[derive(Debug)]
+pub(crate) struct Demo {
+    gitlab: FakeGitLab,
+    github: FakeGitHub,
+    harbor: FakeHarbor,
+    ping_tool: FakePingTool,
+    dir: tempfile::TempDir,
+    tenant: TenantId,
+}
+
+impl Demo {
+    /// Starts the fakes on `127.0.0.1:0` and writes the secret files.
+    pub(crate) async fn start(tenant: TenantId) -> Result<Self, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
+        let gitlab = FakeGitLab::start_with_defaults().await;
+        let user = FakeGitLab::USER_ID;
+        gitlab.add_token(GitLabToken::new(user, GITLAB_API_TOKEN, &["api"]));
+        gitlab.add_token(GitLabToken::new(user, GITLAB_READ_TOKEN, &["read_api"]));
+        for (id, path) in [
+            (43, "payments/api"),
+            (44, "legacy/monolith"),
+            (45, "docs/site"),
+        ] {
+            gitlab.add_project(GitLabProject::new(id, path).member(user, 40));
+        }
+        let harbor = FakeHarbor::start_with_defaults().await;
+        harbor.add_robot(HarborRobot {
+            name: HARBOR_ROBOT.to_owned(),
+            secret: HARBOR_ROBOT_SECRET.to_owned(),
+            disabled: false,
+            projects: vec!["ci".to_owned()],
+        });
+        let ping_tool = FakePingTool::start(PING_SECRET)
+            .await
+            .map_err(|e| format!("the direct-ping tool: {e}"))?;
+        let demo = Self {
+            gitlab,
+            github: FakeGitHub::start_enterprise().await,
+            harbor,
+            ping_tool,
+            dir,
+            tenant,
+        };
+        for (provider, key, secret) in [
+            ("gitlab", "api-token", GITLAB_API_TOKEN),
+            ("gitlab", "read-token", GITLAB_READ_TOKEN),
+            ("gitlab", "hook-secret", GITLAB_HOOK_SECRET),
+            ("github", "app-key", FakeGitHub::TEST_APP_PRIVATE_KEY_PEM),
+            ("github", "hook-secret", GITHUB_HOOK_SECRET),
+            ("harbor", "prod-robot", HARBOR_ROBOT_SECRET),
+            ("harbor", "ci-robot", HARBOR_WRONG_SECRET),
+            ("zastava", "agent-token", PING_SECRET),
+        ] {
+            demo.write_secret(provider, key, secret)?;
+        }
+        Ok(demo)
+    }
+
+    /// Where the demo keeps its files (the secrets, and the catalog once it is SQLite).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The built-in file resolver over the secret files.
+    pub(crate) fn resolver(&self) -> Arc<dyn SecretResolver> {
+        Arc::new(FileResolver::new(self.dir.path().join("secrets")))
+    }
+
+    fn write_secret(&self, provider: &str, key: &str, secret: &str) -> Result<(), String> {
+        let dir = self
+            .dir
+            .path()
+            .join("secrets")
+            .join(self.tenant.to_string())
+            .join(provider);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join(key), secret))
+            .map_err(|e| format!("writing a demo secret file: {e}"))
+    }
+
+    fn auth_ref(&self, provider: &str, key: &str) -> String {
+        format!("ref://{}/{provider}/{key}", self.tenant)
+    }
+
+    /// Configures the fakes' hooks to deliver to `public_url` and registers the
+    /// integrations (see the [module docs](self)).
+    pub(crate) async fn register(
+        &self,
+        catalog: &Catalog,
+        principal: &Principal,
+        public_url: &str,
+    ) -> Result<(), String> {
+        let receiver = format!("{public_url}/webhooks/gitlab");
+        let gl = &self.gitlab;
+        let platform_hook = gl.add_hook(GitLabHook::new(42, &receiver).token(GITLAB_HOOK_SECRET));
+        let payments_hook =
+            gl.add_hook(GitLabHook::new(43, &receiver).token(GITLAB_STALE_HOOK_SECRET));
+        let disabled_until = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
+        let disabled_until = disabled_until
+            .replace_nanosecond(0)
+            .unwrap_or(disabled_until)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let legacy_hook = gl.add_hook(
+            GitLabHook::new(44, &format!("{public_url}/hooks/gitlab"))
+                .token(GITLAB_HOOK_SECRET)
+                .alert_status("temporarily_disabled", Some(&disabled_until)),
+        );
+        let docs_hook = gl.add_hook(GitLabHook::new(45, &receiver).token(GITLAB_HOOK_SECRET));
+        self.github.add_hook(GitHubRepoHook {
+            id: 5,
+            repository: FakeGitHub::REPOSITORY.to_owned(),
+            url: format!("{public_url}/webhooks/github"),
+            secret: Some(GITHUB_HOOK_SECRET.to_owned()),
+            events: vec!["push".to_owned()],
+        });
+
+        let gitlab = |name: &str, project: u64, hook: u64, token: &str| {
+            NewIntegration::builder(name, Provider::GitLab, gl.url())
+                .with_auth_ref(self.auth_ref("gitlab", token))
+                .with_environment("production")
+                .with_configuration(json!({
+                    "project": project,
+                    "hook_id": hook,
+                    "webhook_secret_ref": self.auth_ref("gitlab", "hook-secret"),
+                }))
+                .build()
+        };
+        let harbor = |name: &str, url: String, secret: &str| {
+            NewIntegration::builder(name, Provider::Harbor, url)
+                .with_auth_ref(self.auth_ref("harbor", secret))
+                .with_configuration(json!({ "username": HARBOR_ROBOT }))
+                .build()
+        };
+        let unreachable = format!("http://127.0.0.1:{}", pathops_testkit::fake::refused_port());
+        let inputs = [
+            gitlab("gitlab-platform", 42, platform_hook, "api-token"),
+            gitlab("gitlab-payments", 43, payments_hook, "api-token"),
+            gitlab("gitlab-legacy", 44, legacy_hook, "api-token"),
+            gitlab("gitlab-docs", 45, docs_hook, "read-token"),
+            NewIntegration::builder("github-platform", Provider::GitHubApp, self.github.url())
+                .with_auth_ref(self.auth_ref("github", "app-key"))
+                .with_configuration(json!({
+                    "app_id": FakeGitHub::APP_ID,
+                    "installation_id": FakeGitHub::INSTALLATION_ID,
+                    "repository": FakeGitHub::REPOSITORY,
+                    "hook_id": 5,
+                    "webhook_secret_ref": self.auth_ref("github", "hook-secret"),
+                }))
+                .build(),
+            harbor("harbor-prod", self.harbor.url(), "prod-robot"),
+            harbor("harbor-ci", self.harbor.url(), "ci-robot"),
+            harbor("harbor-dr", unreachable, "prod-robot"),
+            NewIntegration::builder("zastava-eu", Provider::Zastava, self.ping_tool.url())
+                .with_auth_ref(self.auth_ref("zastava", "agent-token"))
+                .build(),
+        ];
+        for input in inputs {
+            let input = input.map_err(|e| format!("a demo integration: {e}"))?;
+            catalog
+                .create(principal, input, true)
+                .await
+                .map_err(|e| format!("registering a demo integration: {e}"))?;
+        }
+        let jenkins = NewIntegration::builder(
+            "jenkins-legacy",
+            Provider::Jenkins,
+            "https://jenkins.legacy.example.invalid",
+        )
+        .build()
+        .map_err(|e| format!("a demo integration: {e}"))?;
+        let jenkins = catalog
+            .create(principal, jenkins, true)
+            .await
+            .map_err(|e| format!("registering a demo integration: {e}"))?;
+        catalog
+            .pause(
+                principal,
+                jenkins.id,
+                "being decommissioned",
+                Some("CHG-1042"),
+            )
+            .await
+            .map_err(|e| format!("pausing a demo integration: {e}"))?;
+        Ok(())
+    }
+}

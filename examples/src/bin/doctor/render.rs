@@ -1,0 +1,292 @@
+//! The human output: a table of every integration, then the fixes.
+
+use std::fmt::Write as _;
+
+use pathops_core::Probe;
+use pathops_core::doctor::{DoctorReport, IntegrationReport, Outcome, Severity};
+
+/// ANSI colours, or none.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Style {
+    color: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tone {
+    Good,
+    Bad,
+    Warn,
+    Dim,
+    Bold,
+    Plain,
+}
+
+impl Style {
+    /// Coloured unless `NO_COLOR` is set (and not empty) or standard output is not a terminal.
+    pub(crate) fn detect() -> Self {
+        use std::io::IsTerminal as _;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Self {
+            color: !no_color && std::io::stdout().is_terminal(),
+        }
+    }
+
+    /// No colours.
+    #[cfg(test)]
+    pub(crate) fn plain() -> Self {
+        Self { color: false }
+    }
+
+    fn paint(self, tone: Tone, text: &str) -> String {
+        let code = match tone {
+            Tone::Good => "32",
+            Tone::Bad => "31",
+            Tone::Warn => "33",
+            Tone::Dim => "2",
+            Tone::Bold => "1",
+            Tone::Plain => return text.to_owned(),
+        };
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// One cell: its text and its tone.
+type Cell = (String, Tone);
+
+fn probe(p: Probe) -> Cell {
+    match p {
+        Probe::Passed => ("ok".to_owned(), Tone::Good),
+        Probe::Failed => ("failed".to_owned(), Tone::Bad),
+        Probe::NotChecked => ("-".to_owned(), Tone::Dim),
+    }
+}
+
+/// The webhook test or direct ping, in a few words.
+fn delivery(r: &IntegrationReport) -> Cell {
+    if let Some(w) = &r.webhook {
+        return match w.outcome {
+            Outcome::Passed => ("delivered".to_owned(), Tone::Good),
+            Outcome::Skipped => ("-".to_owned(), Tone::Dim),
+            Outcome::Failed => (
+                w.failure_code
+                    .as_deref()
+                    .unwrap_or("failed")
+                    .replace('_', " "),
+                Tone::Bad,
+            ),
+        };
+    }
+    if let Some(p) = &r.ping {
+        return match (p.pathops_to_tool, p.tool_to_pathops) {
+            (Probe::Passed, Probe::Passed) => ("ping both ways".to_owned(), Tone::Good),
+            (Probe::Passed, _) => ("ping: no callback".to_owned(), Tone::Bad),
+            _ => ("ping refused".to_owned(), Tone::Bad),
+        };
+    }
+    ("-".to_owned(), Tone::Dim)
+}
+
+fn status(r: &IntegrationReport) -> Cell {
+    match r.outcome {
+        Outcome::Passed => ("passed".to_owned(), Tone::Good),
+        Outcome::Failed => ("FAILED".to_owned(), Tone::Bad),
+        Outcome::Skipped => ("skipped".to_owned(), Tone::Warn),
+    }
+}
+
+fn row(r: &IntegrationReport) -> Vec<Cell> {
+    let skipped = r.outcome == Outcome::Skipped;
+    vec![
+        (r.name.clone(), Tone::Bold),
+        (r.provider.to_string(), Tone::Plain),
+        probe(r.reachability),
+        probe(r.authentication),
+        if skipped {
+            ("-".to_owned(), Tone::Dim)
+        } else {
+            delivery(r)
+        },
+        r.latency_ms.map_or(("-".to_owned(), Tone::Dim), |ms| {
+            (format!("{ms} ms"), Tone::Plain)
+        }),
+        status(r),
+    ]
+}
+
+/// The table of every integration.
+pub(crate) fn table(report: &DoctorReport, style: Style) -> String {
+    const HEADER: [&str; 7] = [
+        "INTEGRATION",
+        "PROVIDER",
+        "REACHABILITY",
+        "AUTH",
+        "WEBHOOK/PING",
+        "LATENCY",
+        "STATUS",
+    ];
+    let rows: Vec<Vec<Cell>> = report.integrations.iter().map(row).collect();
+    let mut widths: Vec<usize> = HEADER.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, (text, _)) in widths.iter_mut().zip(row) {
+            *w = (*w).max(text.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<Cell>| -> String {
+        let last = cells.len() - 1;
+        let mut s = String::new();
+        for (i, ((text, tone), width)) in cells.into_iter().zip(&widths).enumerate() {
+            let padded = if i == last {
+                text
+            } else {
+                format!("{text:<width$}  ")
+            };
+            s.push_str(&style.paint(tone, &padded));
+        }
+        s.trim_end().to_owned()
+    };
+    out.push_str(&line(
+        HEADER
+            .iter()
+            .map(|h| ((*h).to_owned(), Tone::Dim))
+            .collect(),
+    ));
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out
+}
+
+/// The fixes, integration by integration, then one summary line.
+pub(crate) fn fixes(report: &DoctorReport, style: Style) -> String {
+    let mut out = String::new();
+    let mut any = false;
+    for (integration, f) in report.findings() {
+        if !any {
+            let _ = writeln!(out, "\n{}", style.paint(Tone::Bold, "Fixes"));
+            any = true;
+        }
+        let (label, tone) = match f.severity {
+            Severity::Error => ("error", Tone::Bad),
+            Severity::Warning => ("warning", Tone::Warn),
+            Severity::Info => ("info", Tone::Plain),
+        };
+        let _ = writeln!(
+            out,
+            "\n{} {} {}",
+            style.paint(Tone::Bold, &integration.name),
+            style.paint(tone, &format!("[{label}: {}]", f.code)),
+            f.title
+        );
+        let _ = writeln!(out, "  {}", style.paint(Tone::Dim, &f.why));
+        for (i, step) in f.steps.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {step}", i + 1);
+        }
+        if let Some(call) = &f.api_call {
+            let _ = writeln!(out, "  run:  {call}");
+        }
+        if let Some(link) = &f.doc_link {
+            let _ = writeln!(out, "  docs: {}", style.paint(Tone::Dim, link));
+        }
+    }
+    for r in report
+        .integrations
+        .iter()
+        .filter(|r| r.outcome == Outcome::Skipped)
+    {
+        let _ = writeln!(out, "\n{} {}", style.paint(Tone::Bold, &r.name), r.message);
+    }
+    let s = &report.summary;
+    let total = s.passed + s.failed + s.skipped;
+    let noun = if total == 1 {
+        "integration"
+    } else {
+        "integrations"
+    };
+    let summary = format!(
+        "{total} {noun}: {} passed, {} failed, {} skipped",
+        s.passed, s.failed, s.skipped
+    );
+    let tone = if report.all_passed() {
+        Tone::Good
+    } else {
+        Tone::Bad
+    };
+    let _ = writeln!(out, "\n{}", style.paint(tone, &summary));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pathops_core::doctor::{Finding, SCHEMA, Summary, WebhookCheck};
+    use pathops_core::{IntegrationId, IntegrationStatus, Provider};
+
+    fn report() -> DoctorReport {
+        let base = IntegrationReport {
+            id: IntegrationId::new(),
+            name: "gitlab-payments".into(),
+            provider: Provider::GitLab,
+            status: IntegrationStatus::PendingVerification,
+            outcome: Outcome::Failed,
+            reachability: Probe::Passed,
+            authentication: Probe::Passed,
+            latency_ms: Some(12),
+            failure_code: Some("delivery_rejected".into()),
+            message: "rejected".into(),
+            webhook: Some(WebhookCheck {
+                outcome: Outcome::Failed,
+                failure_code: Some("delivery_rejected".into()),
+                message: "rejected".into(),
+                delivery_id: None,
+                event_id: None,
+            }),
+            ping: None,
+            findings: vec![Finding {
+                severity: Severity::Error,
+                code: "webhook_token_mismatch".into(),
+                title: "The secret did not verify".into(),
+                why: "it differs".into(),
+                steps: vec!["Set the token.".into()],
+                api_call: Some("PUT /api/v4/projects/43/hooks/2".into()),
+                doc_link: None,
+            }],
+        };
+        DoctorReport {
+            schema: SCHEMA.into(),
+            generated_at: time::OffsetDateTime::UNIX_EPOCH,
+            tenant: "acme".parse().unwrap(),
+            summary: Summary {
+                passed: 0,
+                failed: 1,
+                skipped: 0,
+            },
+            integrations: vec![base],
+        }
+    }
+
+    #[test]
+    fn the_table_aligns_and_the_fixes_list_steps_and_calls() {
+        let r = report();
+        let table = table(&r, Style::plain());
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("INTEGRATION      PROVIDER  REACHABILITY  AUTH"));
+        assert!(lines[1].contains("delivery rejected"), "{table}");
+        assert!(lines[1].ends_with("FAILED"), "{table}");
+        assert_eq!(lines[0].find("PROVIDER"), lines[1].find("gitlab "));
+        let fixes = fixes(&r, Style::plain());
+        assert!(fixes.contains("[error: webhook_token_mismatch]"));
+        assert!(fixes.contains("  1. Set the token."));
+        assert!(fixes.contains("  run:  PUT /api/v4/projects/43/hooks/2"));
+        assert!(fixes.ends_with("1 integration: 0 passed, 1 failed, 0 skipped\n"));
+        assert!(!fixes.contains('\x1b'));
+        let colored = super::table(&r, Style { color: true });
+        assert!(colored.contains("\x1b[31mFAILED\x1b[0m"));
+    }
+}

@@ -1,0 +1,46 @@
+//! Secrets for `--catalog`, through the built-in resolvers: `authref://env/…` from the
+//! environment, `authref://file/…` from `--secrets-dir`, and `ref://…` from the environment
+//! (`PATHOPS_SECRET_…`), else from `--secrets-dir`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use pathops_core::secret::{ChainResolver, EnvResolver, FileResolver};
+use pathops_core::{AuthRef, Error, ResourceKind, Result, SecretResolver};
+use secrecy::SecretString;
+
+/// The resolver chain described in the [module docs](self).
+pub(crate) fn resolver(secrets_dir: Option<&Path>) -> Arc<dyn SecretResolver> {
+    let env: Arc<dyn SecretResolver> = Arc::new(EnvResolver::from_env());
+    let chain = ChainResolver::new().route("env", env.clone());
+    Arc::new(match secrets_dir {
+        None => chain.fallback(env),
+        Some(dir) => {
+            let files: Arc<dyn SecretResolver> = Arc::new(FileResolver::new(dir));
+            chain
+                .route("file", files.clone())
+                .fallback(Arc::new(FirstOf(vec![env, files])))
+        }
+    })
+}
+
+/// The first resolver that knows a reference.
+#[derive(Debug)]
+struct FirstOf(Vec<Arc<dyn SecretResolver>>);
+
+#[async_trait::async_trait]
+impl SecretResolver for FirstOf {
+    async fn resolve(&self, auth_ref: &AuthRef) -> Result<SecretString> {
+        let mut last = None;
+        for resolver in &self.0 {
+            match resolver.resolve(auth_ref).await {
+                Ok(secret) => return Ok(secret),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::NotFound {
+            kind: ResourceKind::Secret,
+            id: auth_ref.to_string(),
+        }))
+    }
+}
