@@ -126,6 +126,10 @@ pub mod sqlite;
 mod stored;
 
 pub use connect::{StoreScheme, connect};
+
+/// The schema version this code migrates SQL databases to; a database at a newer version is
+/// refused. 1: catalog tables; 2: health-check schedule and leases.
+pub const SCHEMA_VERSION: i64 = 2;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, PostgresStoreBuilder};

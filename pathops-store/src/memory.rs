@@ -327,7 +327,7 @@ impl CatalogStore for MemoryStore {
     }
 
     async fn claim_outbox(&self, claim: &OutboxClaim) -> Result<Vec<OutboxEntry>> {
-        let lease_until = stored::lease_end(claim)?;
+        let lease_until = stored::lease_end(claim.now, claim.lease)?;
         let mut state = self.state();
         let mut due: Vec<&mut OutboxRow> = state
             .outbox
@@ -394,7 +394,7 @@ impl CatalogStore for MemoryStore {
             due,
             ..
         } = &mut *state;
-        let lease_until = claim.now + claim.lease;
+        let lease_until = stored::lease_end(claim.now, claim.lease)?;
         let mut out = Vec::new();
         for &(scheduled, at, id) in due.iter() {
             if out.len() >= claim.limit as usize || (scheduled && at > claim.now) {

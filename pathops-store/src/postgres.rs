@@ -66,7 +66,7 @@ impl Dialect for PostgresDialect {
             Lock::Tenant(tenant) => Some(format!("tenant/{tenant}")),
             Lock::Migrations => Some("migrations".to_owned()),
             // Claims lock the rows they pick (SKIP LOCKED): claimers need no common lock.
-            Lock::Outbox => None,
+            Lock::Outbox | Lock::Checks => None,
         };
         if let Some(key) = key {
             // Keyed by schema too, so catalogs in different schemas of one database never wait

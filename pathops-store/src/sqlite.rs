@@ -107,7 +107,7 @@ impl Dialect for SqliteDialect {
 ///
 /// let store = SqliteStore::in_memory().await?;
 /// assert_eq!(store.backend(), "sqlite");
-/// assert_eq!(store.schema_version().await?, 1);
+/// assert_eq!(store.schema_version().await?, pathops_store::SCHEMA_VERSION);
 /// # Ok::<(), pathops_core::Error>(())
 /// # }).unwrap();
 /// ```

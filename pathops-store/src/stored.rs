@@ -5,7 +5,6 @@
 //! [`IntegrationStatus::Deleted`].
 
 use pathops_core::clock::truncate_to_micros;
-use pathops_core::event::OutboxClaim;
 use pathops_core::{
     Error, EventEnvelope, HealthCheckRecord, Integration, IntegrationStatus, Problem, Result,
     ValidationError,
@@ -39,12 +38,10 @@ pub(crate) fn event(mut e: EventEnvelope) -> EventEnvelope {
 }
 
 /// When a lease taken by `claim` ends (microseconds, like every stored time).
-pub(crate) fn lease_end(claim: &OutboxClaim) -> Result<OffsetDateTime> {
-    let lease = time::Duration::try_from(claim.lease)
+pub(crate) fn lease_end(now: OffsetDateTime, lease: std::time::Duration) -> Result<OffsetDateTime> {
+    let lease = time::Duration::try_from(lease)
         .map_err(|_| Error::Validation(ValidationError::new("lease", Problem::OutOfRange)))?;
-    claim
-        .now
-        .checked_add(lease)
+    now.checked_add(lease)
         .map(truncate_to_micros)
         .ok_or_else(|| Error::Validation(ValidationError::new("lease", Problem::OutOfRange)))
 }

@@ -74,6 +74,19 @@ impl StoreFactory for Postgres {
 }
 
 pathops_testkit::store_conformance_suite!(Postgres);
+pathops_testkit::catalog_conformance_tests!(Postgres);
+pathops_testkit::monitor_conformance_tests!(Postgres);
+
+/// The scale-out check at the size the issue names: three monitors over 1,000 integrations on
+/// one PostgreSQL schema, each integration checked exactly once per interval, and the two left
+/// covering all of them within one interval after one stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_monitors_over_a_thousand_integrations() {
+    pathops_testkit::store_suite::run(Postgres, |store| {
+        Box::pin(pathops_testkit::monitor_suite::three_monitors_over_a_thousand_integrations(store))
+    })
+    .await;
+}
 
 /// Runs `check` on a migrated store in a fresh schema, then drops the schema.
 async fn with_store<F, Fut>(check: F)
@@ -127,11 +140,17 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
         return;
     };
     let store = schema.builder().build().await.expect("store");
-    assert_eq!(store.schema_version().await.expect("version"), 1);
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        pathops_store::SCHEMA_VERSION
+    );
     let again = store.migrate().await.expect("migrate again");
     assert_eq!(again.applied(), 0);
     let second = schema.builder().build().await.expect("second process");
-    assert_eq!(second.schema_version().await.expect("version"), 1);
+    assert_eq!(
+        second.schema_version().await.expect("version"),
+        pathops_store::SCHEMA_VERSION
+    );
 
     sqlx::query(
         "INSERT INTO pathops_migrations (version, name, applied_at) VALUES (42, 'future', 0)",
@@ -141,7 +160,7 @@ async fn migrations_are_idempotent_and_a_newer_schema_is_refused() {
     .expect("record a future version");
     let err = schema.builder().build().await.expect_err("newer schema");
     assert!(
-        matches!(&err, Error::InvalidConfig { message } if message.contains("version 42") && message.contains("(1)")),
+        matches!(&err, Error::InvalidConfig { message } if message.contains("version 42") && message.contains(&format!("({})", pathops_store::SCHEMA_VERSION))),
         "{err}"
     );
     drop((store, second));

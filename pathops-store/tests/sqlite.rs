@@ -24,6 +24,8 @@ mod in_memory {
     }
 
     pathops_testkit::store_conformance_suite!(InMemory);
+    pathops_testkit::catalog_conformance_tests!(InMemory);
+    pathops_testkit::monitor_conformance_tests!(InMemory);
 }
 
 mod on_file {
@@ -47,6 +49,8 @@ mod on_file {
     }
 
     pathops_testkit::store_conformance_suite!(OnFile);
+    pathops_testkit::catalog_conformance_tests!(OnFile);
+    pathops_testkit::monitor_conformance_tests!(OnFile);
 }
 
 #[tokio::test]
@@ -54,11 +58,15 @@ async fn migrations_are_recorded_idempotent_and_survive_reopening() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("catalog.db");
     let store = SqliteStore::open(&path).await.expect("open");
-    assert_eq!(store.schema_version().await.expect("version"), 1);
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        pathops_store::SCHEMA_VERSION
+    );
     let again = store.migrate().await.expect("migrate again");
+    let v = pathops_store::SCHEMA_VERSION;
     assert_eq!(
         (again.from_version, again.to_version, again.applied()),
-        (1, 1, 0)
+        (v, v, 0)
     );
 
     let created = store
@@ -79,11 +87,19 @@ async fn migrations_are_recorded_idempotent_and_survive_reopening() {
             .expect("get"),
         created
     );
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT version, name FROM pathops_migrations")
-        .fetch_all(reopened.pool())
-        .await
-        .expect("migrations table");
-    assert_eq!(rows, [(1, "catalog tables".to_owned())]);
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, name FROM pathops_migrations ORDER BY version")
+            .fetch_all(reopened.pool())
+            .await
+            .expect("migrations table");
+    assert_eq!(
+        rows,
+        [
+            (1, "catalog tables".to_owned()),
+            (2, "health check schedule".to_owned())
+        ],
+        "each version recorded once"
+    );
 }
 
 #[tokio::test]
@@ -108,7 +124,10 @@ async fn a_schema_newer_than_the_code_is_refused() {
         match err {
             Error::InvalidConfig { message } => {
                 assert!(message.contains("version 99"), "{message}");
-                assert!(message.contains("(1)"), "{message}");
+                assert!(
+                    message.contains(&format!("({})", pathops_store::SCHEMA_VERSION)),
+                    "{message}"
+                );
             }
             other => panic!("expected InvalidConfig, got {other:?}"),
         }
@@ -124,8 +143,14 @@ async fn without_migrations_the_schema_is_left_alone_until_asked() {
         .expect("open");
     assert_eq!(store.schema_version().await.expect("version"), 0);
     let report = store.migrate().await.expect("migrate");
-    assert_eq!((report.from_version, report.applied()), (0, 1));
-    assert_eq!(store.schema_version().await.expect("version"), 1);
+    assert_eq!(
+        (report.from_version, report.applied()),
+        (0, pathops_store::SCHEMA_VERSION)
+    );
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        pathops_store::SCHEMA_VERSION
+    );
 }
 
 #[tokio::test]

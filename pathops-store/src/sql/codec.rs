@@ -407,3 +407,21 @@ pub(crate) fn version_and_deleted(row: &impl RowExt) -> Result<(u64, bool)> {
         row.opt_int(T, "deleted_at")?.is_some(),
     ))
 }
+
+/// A row of `id, tenant_id, next_check_at` (a leased health check).
+pub(crate) fn due_check(row: &impl RowExt) -> Result<pathops_core::store::DueCheck> {
+    const T: &str = "integrations";
+    let id = row.uuid(T, "id")?;
+    let integration_id = parse(row, T, "id", IntegrationId::from_uuid(id))?;
+    let tenant_id = parse(
+        row,
+        T,
+        "tenant_id",
+        row.text(T, "tenant_id")?.parse::<pathops_core::TenantId>(),
+    )?;
+    Ok(pathops_core::store::DueCheck {
+        tenant_id,
+        integration_id,
+        next_due: opt_time(row, T, "next_check_at")?,
+    })
+}

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use pathops_core::audit::GENESIS_HASH;
 use pathops_core::event::{OutboxClaim, OutboxEntry, OutboxRelease};
 use pathops_core::page::CursorPosition;
-use pathops_core::store::{AuditQuery, PluginMetadata};
+use pathops_core::store::{AuditQuery, CheckClaim, DueCheck, PluginMetadata};
 use pathops_core::{
     AuditEntry, Change, Cursor, Error, HealthCheckRecord, HealthSummary, Integration,
     IntegrationId, ListQuery, Mutation, MutationOutcome, Page, ResourceKind, Result, TenantId,
@@ -27,6 +27,7 @@ use pathops_core::{
 };
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
 use sqlx::{Database, Pool, Transaction};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use self::codec::RowExt;
@@ -52,6 +53,8 @@ pub(crate) enum Lock<'a> {
     Tenant(&'a TenantId),
     /// Outbox claimers.
     Outbox,
+    /// Health-check claimers.
+    Checks,
     /// Schema migrations.
     Migrations,
 }
@@ -346,7 +349,7 @@ impl<D: Dialect> SqlStore<D> {
 
     #[tracing::instrument(level = "debug", skip_all, fields(backend = D::NAME, owner = %claim.owner, limit = claim.limit))]
     pub(crate) async fn claim_outbox(&self, claim: &OutboxClaim) -> Result<Vec<OutboxEntry>> {
-        let lease_until = stored::lease_end(claim)?;
+        let lease_until = stored::lease_end(claim.now, claim.lease)?;
         if claim.limit == 0 {
             return Ok(Vec::new());
         }
@@ -397,6 +400,67 @@ impl<D: Dialect> SqlStore<D> {
             });
         }
         Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = D::NAME, owner = %claim.owner, limit = claim.limit))]
+    pub(crate) async fn claim_due_checks(&self, claim: &CheckClaim) -> Result<Vec<DueCheck>> {
+        if claim.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lease_until = stored::lease_end(claim.now, claim.lease)?;
+        let mut tx = D::begin(&self.pool, Lock::Checks)
+            .await
+            .map_err(db_error::<D>)?;
+        let conn: &mut Conn<D> = &mut tx;
+        let due = query::select_due_checks(claim.now, claim.limit, D::SKIP_LOCKED);
+        let ids = D::fetch_all(conn, build::<D>(&due))
+            .await
+            .map_err(db_error::<D>)?
+            .iter()
+            .map(|row| row.uuid("integrations", "id"))
+            .collect::<Result<Vec<Uuid>>>()?;
+        if ids.is_empty() {
+            D::commit(tx).await.map_err(db_error::<D>)?;
+            return Ok(Vec::new());
+        }
+        let lease = query::lease_checks(&ids, &claim.owner, claim.now, lease_until);
+        let rows = D::fetch_all(conn, build::<D>(&lease))
+            .await
+            .map_err(db_error::<D>)?;
+        let mut leased = rows
+            .iter()
+            .map(codec::due_check)
+            .collect::<Result<Vec<_>>>()?;
+        D::commit(tx).await.map_err(db_error::<D>)?;
+        // The claim's order: never scheduled first, then by due time.
+        leased.sort_by_key(|d| (d.next_due.is_some(), d.next_due, d.integration_id));
+        Ok(leased)
+    }
+
+    pub(crate) async fn schedule_check(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        next_due: OffsetDateTime,
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
+        let updated = D::execute(
+            &mut conn,
+            build::<D>(&query::schedule_check(tenant, id, next_due)),
+        )
+        .await
+        .map_err(db_error::<D>)?;
+        if updated == 0 {
+            return Err(Error::integration_not_found(id));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn prune_health(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+        let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
+        D::execute(&mut conn, build::<D>(&query::prune_health(before, limit)))
+            .await
+            .map_err(db_error::<D>)
     }
 
     pub(crate) async fn upsert_plugins(&self, plugins: &[PluginMetadata]) -> Result<()> {
@@ -523,6 +587,27 @@ macro_rules! forward_catalog_store {
                 &self,
             ) -> pathops_core::Result<Vec<pathops_core::store::PluginMetadata>> {
                 self.store.list_plugins().await
+            }
+            async fn claim_due_checks(
+                &self,
+                claim: &pathops_core::store::CheckClaim,
+            ) -> pathops_core::Result<Vec<pathops_core::store::DueCheck>> {
+                self.store.claim_due_checks(claim).await
+            }
+            async fn schedule_check(
+                &self,
+                tenant: &pathops_core::TenantId,
+                id: pathops_core::IntegrationId,
+                next_due: time::OffsetDateTime,
+            ) -> pathops_core::Result<()> {
+                self.store.schedule_check(tenant, id, next_due).await
+            }
+            async fn prune_health(
+                &self,
+                before: time::OffsetDateTime,
+                limit: u32,
+            ) -> pathops_core::Result<u64> {
+                self.store.prune_health(before, limit).await
             }
         }
     };

@@ -228,3 +228,106 @@ pub(crate) fn insert_migration(
         .values_panic([version.into(), name.into(), micros(applied_at).into()])
         .take()
 }
+
+/// Statuses the health monitor checks.
+fn monitored_statuses() -> impl Iterator<Item = &'static str> {
+    pathops_core::IntegrationStatus::ALL
+        .into_iter()
+        .filter(pathops_core::IntegrationStatus::is_monitored)
+        .map(|s| s.as_str())
+}
+
+/// Due (never scheduled, or next check not after `now`) and not leased (or lease expired).
+fn check_due(now: i64) -> Cond {
+    use super::schema::Integrations as C;
+    Cond::all()
+        .add(
+            Cond::any()
+                .add(Expr::col(C::NextCheckAt).is_null())
+                .add(Expr::col(C::NextCheckAt).lte(now)),
+        )
+        .add(
+            Cond::any()
+                .add(Expr::col(C::CheckLeaseUntil).is_null())
+                .add(Expr::col(C::CheckLeaseUntil).lte(now)),
+        )
+}
+
+/// Ids of up to `limit` live, monitored integrations due for a check: never scheduled first,
+/// then the most overdue; with `skip_locked`, rows another claimer holds are skipped and the
+/// selected ones stay locked until commit.
+pub(crate) fn select_due_checks(
+    now: OffsetDateTime,
+    limit: u32,
+    skip_locked: bool,
+) -> SelectStatement {
+    use super::schema::Integrations as C;
+    let mut select = Query::select();
+    select
+        .column(C::Id)
+        .from(C::Table)
+        .and_where(Expr::col(C::DeletedAt).is_null())
+        .and_where(Expr::col(C::Status).is_in(monitored_statuses()))
+        .cond_where(check_due(micros(now)))
+        .order_by_with_nulls(C::NextCheckAt, Order::Asc, sea_query::NullOrdering::First)
+        .order_by(C::Id, Order::Asc)
+        .limit(u64::from(limit));
+    if skip_locked {
+        select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    select
+}
+
+/// Leases the integrations among `ids` that are still due and free to `owner` until
+/// `lease_until`, returning `id, tenant_id, next_check_at` of those it leased. The re-check
+/// means a concurrent claimer that picked the same ids gets none of them.
+pub(crate) fn lease_checks(
+    ids: &[Uuid],
+    owner: &str,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+) -> UpdateStatement {
+    use super::schema::Integrations as C;
+    Query::update()
+        .table(C::Table)
+        .value(C::CheckLeaseOwner, owner)
+        .value(C::CheckLeaseUntil, micros(lease_until))
+        .cond_where(check_due(micros(now)).add(Expr::col(C::Id).is_in(ids.iter().copied())))
+        .returning(Query::returning().columns([C::Id, C::TenantId, C::NextCheckAt]))
+        .take()
+}
+
+/// Sets the next check of a live integration and frees its lease.
+pub(crate) fn schedule_check(
+    tenant: &TenantId,
+    id: IntegrationId,
+    next_due: OffsetDateTime,
+) -> UpdateStatement {
+    use super::schema::Integrations as C;
+    Query::update()
+        .table(C::Table)
+        .value(C::NextCheckAt, micros(next_due))
+        .value(C::CheckLeaseOwner, Option::<String>::None)
+        .value(C::CheckLeaseUntil, Option::<i64>::None)
+        .and_where(Expr::col(C::Id).eq(id.as_uuid()))
+        .and_where(Expr::col(C::TenantId).eq(tenant.as_str()))
+        .and_where(Expr::col(C::DeletedAt).is_null())
+        .take()
+}
+
+/// Deletes up to `limit` health-check rows older than `before`, oldest first.
+pub(crate) fn prune_health(before: OffsetDateTime, limit: u32) -> sea_query::DeleteStatement {
+    use HealthChecks as C;
+    let oldest = Query::select()
+        .column(C::Id)
+        .from(C::Table)
+        .and_where(Expr::col(C::CheckedAt).lt(micros(before)))
+        .order_by(C::CheckedAt, Order::Asc)
+        .order_by(C::Id, Order::Asc)
+        .limit(u64::from(limit))
+        .take();
+    Query::delete()
+        .from_table(C::Table)
+        .and_where(Expr::col(C::Id).in_subquery(oldest))
+        .take()
+}

@@ -37,6 +37,12 @@ pub(crate) enum Integrations {
     ModifiedBy,
     Version,
     DeletedAt,
+    /// When the health monitor next checks it (NULL: never scheduled). Migration 2.
+    NextCheckAt,
+    /// The monitor holding its check lease. Migration 2.
+    CheckLeaseOwner,
+    /// Until when. Migration 2.
+    CheckLeaseUntil,
 }
 
 /// Every column of `integrations` read back into an [`Integration`](pathops_core::Integration),
@@ -243,11 +249,12 @@ pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS pathops_mi
 )";
 
 /// Every migration, oldest first. Never edit a released one: add a new version.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "catalog tables",
-    shared: &[
-        "CREATE TABLE integrations (
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "catalog tables",
+        shared: &[
+            "CREATE TABLE integrations (
             id {uuid} PRIMARY KEY,
             tenant_id TEXT NOT NULL,
             name {name} NOT NULL,
@@ -274,19 +281,19 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             version BIGINT NOT NULL,
             deleted_at BIGINT
         )",
-        "CREATE INDEX integrations_tenant_type ON integrations (tenant_id, integration_type)",
-        "CREATE UNIQUE INDEX integrations_tenant_live_name ON integrations (tenant_id, name)
+            "CREATE INDEX integrations_tenant_type ON integrations (tenant_id, integration_type)",
+            "CREATE UNIQUE INDEX integrations_tenant_live_name ON integrations (tenant_id, name)
             WHERE deleted_at IS NULL",
-        "CREATE INDEX integrations_tenant_live_order ON integrations (tenant_id, name, id)
+            "CREATE INDEX integrations_tenant_live_order ON integrations (tenant_id, name, id)
             WHERE deleted_at IS NULL",
-        "CREATE TABLE integration_tags (
+            "CREATE TABLE integration_tags (
             integration_id {uuid} NOT NULL,
             tenant_id TEXT NOT NULL,
             tag TEXT NOT NULL,
             PRIMARY KEY (integration_id, tag)
         )",
-        "CREATE INDEX integration_tags_tenant_tag ON integration_tags (tenant_id, tag, integration_id)",
-        "CREATE TABLE health_checks (
+            "CREATE INDEX integration_tags_tenant_tag ON integration_tags (tenant_id, tag, integration_id)",
+            "CREATE TABLE health_checks (
             id {uuid} PRIMARY KEY,
             tenant_id TEXT NOT NULL,
             integration_id {uuid} NOT NULL,
@@ -299,8 +306,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             message TEXT NOT NULL,
             details {json} NOT NULL
         )",
-        "CREATE INDEX health_checks_integration_time ON health_checks (integration_id, checked_at)",
-        "CREATE TABLE audit_logs (
+            "CREATE INDEX health_checks_integration_time ON health_checks (integration_id, checked_at)",
+            "CREATE TABLE audit_logs (
             id {uuid} PRIMARY KEY,
             tenant_id TEXT NOT NULL,
             sequence BIGINT NOT NULL,
@@ -315,11 +322,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL
         )",
-        "CREATE UNIQUE INDEX audit_logs_tenant_sequence ON audit_logs (tenant_id, sequence)",
-        "CREATE INDEX audit_logs_tenant_integration ON audit_logs (tenant_id, integration_id, sequence)",
-        "CREATE INDEX audit_logs_tenant_actor ON audit_logs (tenant_id, actor, sequence)",
-        "CREATE INDEX audit_logs_tenant_at ON audit_logs (tenant_id, at)",
-        "CREATE TABLE outbox (
+            "CREATE UNIQUE INDEX audit_logs_tenant_sequence ON audit_logs (tenant_id, sequence)",
+            "CREATE INDEX audit_logs_tenant_integration ON audit_logs (tenant_id, integration_id, sequence)",
+            "CREATE INDEX audit_logs_tenant_actor ON audit_logs (tenant_id, actor, sequence)",
+            "CREATE INDEX audit_logs_tenant_at ON audit_logs (tenant_id, at)",
+            "CREATE TABLE outbox (
             event_id {uuid} PRIMARY KEY,
             tenant_id TEXT NOT NULL,
             integration_id {uuid} NOT NULL,
@@ -335,9 +342,9 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             delivered_at BIGINT,
             dead_at BIGINT
         )",
-        "CREATE INDEX outbox_pending ON outbox (occurred_at, event_id)
+            "CREATE INDEX outbox_pending ON outbox (occurred_at, event_id)
             WHERE delivered_at IS NULL AND dead_at IS NULL",
-        "CREATE TABLE plugin_metadata (
+            "CREATE TABLE plugin_metadata (
             id TEXT PRIMARY KEY,
             provider TEXT NOT NULL,
             integration_type TEXT NOT NULL,
@@ -345,10 +352,33 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             descriptor {json} NOT NULL,
             discovered_at BIGINT NOT NULL
         )",
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "health check schedule",
+        shared: &[
+            // The schedule lives beside the entity but is not part of it: catalog writes never
+            // touch these columns, so scheduling does not change an integration's version.
+            "ALTER TABLE integrations ADD COLUMN next_check_at BIGINT",
+            "ALTER TABLE integrations ADD COLUMN check_lease_owner TEXT",
+            "ALTER TABLE integrations ADD COLUMN check_lease_until BIGINT",
+            "CREATE INDEX integrations_check_due ON integrations (next_check_at, id)
+            WHERE deleted_at IS NULL",
+            "CREATE INDEX health_checks_time ON health_checks (checked_at, id)",
+        ],
+    },
+];
 
 /// The newest schema version this code knows.
 pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_published_schema_version_is_the_latest_migration() {
+        assert_eq!(super::latest_version(), crate::SCHEMA_VERSION);
+    }
 }
