@@ -205,17 +205,31 @@ fn usage_errors_exit_2_and_say_what_was_wrong() {
 }
 
 #[test]
-fn a_catalog_this_build_cannot_open_exits_3() {
+fn a_catalog_that_cannot_be_opened_exits_3() {
     let out = doctor(&[
         "--catalog",
-        "sqlite:///nonexistent/pathops.db",
+        "sqlite:///nonexistent-dir/pathops.db",
         "--tenant",
         "acme",
     ]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stderr).contains("sqlite"),
-        "{}",
-        text(&out.stderr)
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot open the catalog"), "{stderr}");
+}
+
+#[test]
+fn a_real_catalog_is_checked_for_its_tenant() {
+    let dir = std::env::temp_dir().join(format!("pathops-doctor-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display());
+    let out = doctor(&["--catalog", &url, "--tenant", "acme", "--json"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["schema"], "pathops.doctor/v1");
+    assert_eq!(report["tenant"], "acme");
+    assert_eq!(
+        report["summary"],
+        serde_json::json!({"passed": 0, "failed": 0, "skipped": 0})
     );
 }

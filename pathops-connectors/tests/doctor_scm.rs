@@ -658,3 +658,27 @@ async fn a_token_without_the_api_scope_is_reported_as_a_missing_scope() {
     assert!(w.gitlab.hook_events().is_empty(), "GitLab refused the test");
     w.assert_only_test_triggers_mutate();
 }
+
+#[tokio::test]
+async fn an_integration_without_a_hook_passes_with_a_warning_and_nothing_is_triggered() {
+    let w = world().await;
+    let input = NewIntegration::builder("gitlab-api-only", Provider::GitLab, w.gitlab.url())
+        .with_auth_ref("ref://acme/gitlab/token")
+        .with_configuration(json!({ "project": P }))
+        .build()
+        .unwrap();
+    w.catalog.create(&w.admin, input, true).await.unwrap();
+    let report = w.run().await;
+    let r = only(&report);
+    assert_eq!(r.outcome, Outcome::Passed, "{}", pretty(&report));
+    assert_eq!(r.webhook.as_ref().unwrap().outcome, Outcome::Skipped);
+    let warning = finding(r, "webhook_not_configured");
+    assert_eq!(warning.severity, pathops_core::doctor::Severity::Warning);
+    assert!(
+        w.gitlab
+            .requests()
+            .iter()
+            .all(|req| !req.path.contains("/test/")),
+        "no test trigger without a hook"
+    );
+}

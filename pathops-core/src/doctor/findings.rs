@@ -341,8 +341,13 @@ pub(super) fn for_webhook(
             Some(GITLAB_WEBHOOKS_DOC).filter(|_| gitlab),
         )),
         Some(FailureCode::InvalidConfig) => out.push(with(
-            finding(Severity::Error, "webhook_not_configured", "The webhook test is not configured".to_owned(), result.message.clone()),
-            &["Set project, hook_id and webhook_secret_ref in the integration's configuration."],
+            finding(
+                Severity::Error,
+                "webhook_secret_missing",
+                "Deliveries of the configured hook cannot be verified".to_owned(),
+                result.message.clone(),
+            ),
+            &["Set webhook_secret_ref in the integration's configuration to the auth ref of the hook's secret token."],
             None,
             None,
         )),
@@ -355,6 +360,30 @@ pub(super) fn for_webhook(
         }
     }
     out
+}
+
+/// The finding for an SCM integration with no hook to test.
+pub(super) fn webhook_not_configured(integration: &Integration) -> Finding {
+    let gitlab = matches!(integration.provider, Provider::GitLab);
+    with(
+        finding(
+            Severity::Warning,
+            "webhook_not_configured",
+            "No hook is configured, so the tool → PathOps direction is not verified".to_owned(),
+            "The API connection works; whether the tool can deliver events to PathOps is unknown."
+                .to_owned(),
+        ),
+        &[
+            "Create a hook in the tool pointing at the PathOps receiver, with a secret token.",
+            "Set project, hook_id and webhook_secret_ref in the integration's configuration.",
+        ],
+        None,
+        Some(if gitlab {
+            GITLAB_HOOKS_API_DOC
+        } else {
+            GITHUB_WEBHOOKS_DOC
+        }),
+    )
 }
 
 /// Findings for the direct ping, one per failed direction.

@@ -220,9 +220,23 @@ impl Doctor {
             let caps = connector.capabilities();
             // The webhook test needs a working API connection; the direct ping is its own
             // two-way check and runs regardless, so each direction is reported on its own.
-            if test.is_success()
-                && let Some(request) = webhook_request(&integration, &caps)
+            let webhook = webhook_request(&integration, &caps).filter(|_| test.is_success());
+            if let Some(request) = &webhook
+                && connector.expected_delivery(&integration, request).is_none()
             {
+                // No hook to test: tool → PathOps is unverified, which is worth a warning but
+                // is not a failure of the integration.
+                report
+                    .findings
+                    .push(findings::webhook_not_configured(&integration));
+                report.webhook = Some(WebhookCheck {
+                    outcome: Outcome::Skipped,
+                    failure_code: None,
+                    message: "no hook is configured, so tool → PathOps is not verified".to_owned(),
+                    delivery_id: None,
+                    event_id: None,
+                });
+            } else if let Some(request) = webhook {
                 let (result, check) = self
                     .webhook_round_trip(&integration, connector.as_ref(), request)
                     .await;
