@@ -1,6 +1,6 @@
 //! Catalog operations: CRUD, lifecycle, audit and plugin discovery.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tracing::{Span, instrument};
 
 use super::{AuditParts, Catalog, Principal, Scope, operator_text};
@@ -31,6 +31,46 @@ fn creation_diff(i: &Integration) -> Vec<FieldChange> {
         added("status", &i.status),
     ]
 }
+
+/// A lifecycle event with how it is audited, announced and counted.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    event: LifecycleEvent,
+    action: AuditAction,
+    event_type: EventType,
+    metric: &'static str,
+}
+
+const SUBMIT: Step = Step {
+    event: LifecycleEvent::Submit,
+    action: AuditAction::Submitted,
+    event_type: EventType::Updated,
+    metric: "submit",
+};
+const ACTIVATE: Step = Step {
+    event: LifecycleEvent::Activate,
+    action: AuditAction::Activated,
+    event_type: EventType::Updated,
+    metric: "activate",
+};
+const PAUSE: Step = Step {
+    event: LifecycleEvent::Pause,
+    action: AuditAction::Paused,
+    event_type: EventType::Paused,
+    metric: "pause",
+};
+const RESUME: Step = Step {
+    event: LifecycleEvent::Resume,
+    action: AuditAction::Resumed,
+    event_type: EventType::Resumed,
+    metric: "resume",
+};
+const DELETE: Step = Step {
+    event: LifecycleEvent::Delete,
+    action: AuditAction::Deleted,
+    event_type: EventType::Deleted,
+    metric: "delete",
+};
 
 /// Records the provider on the current span once the integration is known.
 fn record_provider(i: &Integration) {
@@ -193,15 +233,8 @@ impl Catalog {
         let integration = self.load(principal, id).await?;
         record_provider(&integration);
         check_version(&integration, expected_version)?;
-        self.lifecycle_change(
-            principal,
-            integration,
-            LifecycleEvent::Delete,
-            AuditAction::Deleted,
-            EventType::Deleted,
-            "delete",
-        )
-        .await?;
+        self.lifecycle_change(principal, integration, DELETE, |_, _, _| {})
+            .await?;
         Ok(())
     }
 
@@ -215,15 +248,8 @@ impl Catalog {
         principal.require(Scope::IntegrationsAdmin)?;
         let integration = self.load(principal, id).await?;
         record_provider(&integration);
-        self.lifecycle_change(
-            principal,
-            integration,
-            LifecycleEvent::Submit,
-            AuditAction::Submitted,
-            EventType::Updated,
-            "submit",
-        )
-        .await
+        self.lifecycle_change(principal, integration, SUBMIT, |_, _, _| {})
+            .await
     }
 
     /// Activates a verified pending integration; the principal is recorded as the approver.
@@ -231,31 +257,14 @@ impl Catalog {
     #[instrument(name = "catalog.activate", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "activate"))]
     pub async fn activate(&self, principal: &Principal, id: IntegrationId) -> Result<Integration> {
         principal.require(Scope::IntegrationsAdmin)?;
-        let mut integration = self.load(principal, id).await?;
+        let integration = self.load(principal, id).await?;
         record_provider(&integration);
-        let expected_version = integration.version;
-        let before = integration.status;
-        let t = transition(
-            integration.lifecycle_state(),
-            LifecycleEvent::Activate,
-            &self.inner.policy,
-        )?;
-        integration.apply_transition(&t);
-        self.touch(&mut integration, principal);
-        let mut audit = AuditParts::new(
-            AuditAction::Activated,
-            vec![FieldChange::new("status", &before, &integration.status)],
-        );
-        audit.approver = Some(principal.actor.clone());
-        let data = json!({ "status": integration.status, "approver": principal.actor });
-        let mutation = self.update_mutation(
-            principal,
-            integration,
-            expected_version,
-            audit,
-            &[(EventType::Updated, data)],
-        );
-        self.commit(mutation, "activate").await
+        let approver = principal.actor.clone();
+        self.lifecycle_change(principal, integration, ACTIVATE, |_, audit, data| {
+            data.insert("approver".to_owned(), json!(approver));
+            audit.approver = Some(approver);
+        })
+        .await
     }
 
     /// Pauses an integration: it is no longer contacted until resumed. `reason` is required;
@@ -271,34 +280,17 @@ impl Catalog {
         principal.require(Scope::IntegrationsAdmin)?;
         let reason = operator_text("reason", reason)?;
         let ticket = ticket.map(|t| operator_text("ticket", t)).transpose()?;
-        let mut integration = self.load(principal, id).await?;
+        let integration = self.load(principal, id).await?;
         record_provider(&integration);
-        let expected_version = integration.version;
-        let before = integration.status;
-        let t = transition(
-            integration.lifecycle_state(),
-            LifecycleEvent::Pause,
-            &self.inner.policy,
-        )?;
-        integration.apply_transition(&t);
-        integration.pause_reason = Some(reason.clone());
-        integration.pause_ticket = ticket.clone();
-        self.touch(&mut integration, principal);
-        let mut audit = AuditParts::new(
-            AuditAction::Paused,
-            vec![FieldChange::new("status", &before, &integration.status)],
-        );
-        audit.reason = Some(reason.clone());
-        audit.ticket = ticket.clone();
-        let data = json!({ "reason": reason, "ticket": ticket });
-        let mutation = self.update_mutation(
-            principal,
-            integration,
-            expected_version,
-            audit,
-            &[(EventType::Paused, data)],
-        );
-        self.commit(mutation, "pause").await
+        self.lifecycle_change(principal, integration, PAUSE, |integration, audit, data| {
+            integration.pause_reason = Some(reason.clone());
+            integration.pause_ticket = ticket.clone();
+            data.insert("reason".to_owned(), json!(reason));
+            data.insert("ticket".to_owned(), json!(ticket));
+            audit.reason = Some(reason);
+            audit.ticket = ticket;
+        })
+        .await
     }
 
     /// Resumes a paused integration and checks it at once: a verified integration comes back
@@ -314,14 +306,7 @@ impl Catalog {
         let integration = self.load(principal, id).await?;
         record_provider(&integration);
         let resumed = self
-            .lifecycle_change(
-                principal,
-                integration,
-                LifecycleEvent::Resume,
-                AuditAction::Resumed,
-                EventType::Resumed,
-                "resume",
-            )
+            .lifecycle_change(principal, integration, RESUME, |_, _, _| {})
             .await?;
         // The monitor checks resumed integrations before anything else that is due. The
         // schedule is advisory: a store without scheduling still resumes.
@@ -405,28 +390,34 @@ impl Catalog {
         &self,
         principal: &Principal,
         mut integration: Integration,
-        event: LifecycleEvent,
-        action: AuditAction,
-        event_type: EventType,
-        metric_action: &'static str,
+        step: Step,
+        customize: impl FnOnce(&mut Integration, &mut AuditParts, &mut serde_json::Map<String, Value>),
     ) -> Result<Integration> {
         let expected_version = integration.version;
         let before = integration.status;
-        let t = transition(integration.lifecycle_state(), event, &self.inner.policy)?;
+        let t = transition(
+            integration.lifecycle_state(),
+            step.event,
+            &self.inner.policy,
+        )?;
         integration.apply_transition(&t);
         self.touch(&mut integration, principal);
-        let data = json!({ "status": integration.status, "previous_status": before });
+        let mut audit = AuditParts::new(
+            step.action,
+            vec![FieldChange::new("status", &before, &t.to.status)],
+        );
+        let mut data = serde_json::Map::new();
+        data.insert("status".to_owned(), json!(t.to.status));
+        data.insert("previous_status".to_owned(), json!(before));
+        customize(&mut integration, &mut audit, &mut data);
         let mutation = self.update_mutation(
             principal,
             integration,
             expected_version,
-            AuditParts::new(
-                action,
-                vec![FieldChange::new("status", &before, &t.to.status)],
-            ),
-            &[(event_type, data)],
+            audit,
+            &[(step.event_type, Value::Object(data))],
         );
-        self.commit(mutation, metric_action).await
+        self.commit(mutation, step.metric).await
     }
 
     fn touch(&self, integration: &mut Integration, principal: &Principal) {

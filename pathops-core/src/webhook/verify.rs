@@ -116,6 +116,24 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// `Ok` when `given` (lowercase hex) is the HMAC-SHA256 of `parts` under any of `secrets`,
+/// compared in constant time against every candidate.
+fn matches_hex_hmac(
+    given: &str,
+    secrets: &WebhookSecrets,
+    parts: &[&[u8]],
+) -> Result<(), VerifyError> {
+    let expected: Vec<String> = secrets
+        .iter()
+        .map(|s| lower_hex(&hmac_sha256(s.expose_secret().as_bytes(), parts)))
+        .collect();
+    if any_equal(given.as_bytes(), expected.iter().map(|e| e.as_bytes())) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
 fn lower_hex(bytes: &[u8]) -> String {
     crate::audit::hex(bytes)
 }
@@ -151,15 +169,7 @@ pub fn verify_github_signature(
     let given = header
         .strip_prefix("sha256=")
         .ok_or(VerifyError::MalformedHeader("X-Hub-Signature-256"))?;
-    let expected: Vec<String> = secrets
-        .iter()
-        .map(|s| lower_hex(&hmac_sha256(s.expose_secret().as_bytes(), &[body])))
-        .collect();
-    if any_equal(given.as_bytes(), expected.iter().map(|e| e.as_bytes())) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature)
-    }
+    matches_hex_hmac(given, secrets, &[body])
 }
 
 /// Gitea / Forgejo: `X-Forgejo-Signature` or `X-Gitea-Signature`, the bare lowercase hex
@@ -175,15 +185,7 @@ pub fn verify_gitea_signature(
     let given = headers
         .first_of(&["x-forgejo-signature", "x-gitea-signature"])
         .ok_or(VerifyError::MissingHeader("X-Gitea-Signature"))?;
-    let expected: Vec<String> = secrets
-        .iter()
-        .map(|s| lower_hex(&hmac_sha256(s.expose_secret().as_bytes(), &[body])))
-        .collect();
-    if any_equal(given.as_bytes(), expected.iter().map(|e| e.as_bytes())) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature)
-    }
+    matches_hex_hmac(given, secrets, &[body])
 }
 
 /// Standard Webhooks (as GitLab's signing tokens send them): `webhook-id`,
@@ -267,21 +269,15 @@ pub fn verify_direct_ping(
         ))?;
     let callback: crate::directping::PingCallback =
         serde_json::from_slice(body).map_err(|_| VerifyError::MalformedBody)?;
-    let expected: Vec<String> = secrets
-        .iter()
-        .map(|s| {
-            direct_ping_proof(
-                s.expose_secret().as_bytes(),
-                &callback.challenge_id,
-                &callback.nonce,
-            )
-        })
-        .collect();
-    if any_equal(given.as_bytes(), expected.iter().map(|e| e.as_bytes())) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature)
-    }
+    matches_hex_hmac(
+        given,
+        secrets,
+        &[
+            callback.challenge_id.as_bytes(),
+            b".",
+            callback.nonce.as_bytes(),
+        ],
+    )
 }
 
 fn direct_ping_proof(secret: &[u8], challenge_id: &str, nonce: &str) -> String {
