@@ -182,3 +182,82 @@ async fn the_audit_table_refuses_updates_and_deletes() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].record.actor.as_str(), "test-actor");
 }
+
+/// Someone with write access to the database file drops the append-only triggers and edits,
+/// removes or reorders audit rows: the catalog's chain verification names the first entry
+/// that no longer fits.
+#[tokio::test]
+async fn the_audit_chain_finds_tampering_done_in_the_database_itself() {
+    use pathops_core::audit::ChainBreakKind;
+    use pathops_testkit::catalog_suite::Harness;
+
+    async fn tampered(sql: &[&str]) -> pathops_core::audit::ChainBreak {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(
+            SqliteStore::open(dir.path().join("catalog.db"))
+                .await
+                .expect("open"),
+        );
+        let h = Harness::new(store.clone());
+        let i = h
+            .catalog
+            .create(&h.admin, Harness::input("audited"), true)
+            .await
+            .unwrap();
+        h.catalog.test_connection(&h.admin, i.id).await.unwrap();
+        h.catalog
+            .pause(&h.admin, i.id, "freeze", None)
+            .await
+            .unwrap();
+        h.catalog.resume(&h.admin, i.id).await.unwrap();
+        assert_eq!(h.catalog.verify_audit_chain(&h.admin).await.unwrap(), Ok(5));
+        for statement in [
+            "DROP TRIGGER audit_logs_append_only_update",
+            "DROP TRIGGER audit_logs_append_only_delete",
+        ]
+        .iter()
+        .chain(sql)
+        {
+            sqlx::query(sqlx::AssertSqlSafe(*statement))
+                .execute(store.pool())
+                .await
+                .expect("tamper");
+        }
+        h.catalog
+            .verify_audit_chain(&h.admin)
+            .await
+            .unwrap()
+            .expect_err("tampering went unnoticed")
+    }
+
+    let edited =
+        tampered(&["UPDATE audit_logs SET reason = 'nothing to see' WHERE sequence = 3"]).await;
+    assert_eq!(
+        (edited.sequence, edited.kind),
+        (3, ChainBreakKind::HashMismatch)
+    );
+
+    let removed = tampered(&["DELETE FROM audit_logs WHERE sequence = 2"]).await;
+    assert_eq!(
+        (removed.sequence, removed.kind),
+        (3, ChainBreakKind::SequenceGap)
+    );
+
+    let renumbered = tampered(&[
+        "DELETE FROM audit_logs WHERE sequence = 2",
+        "UPDATE audit_logs SET sequence = sequence - 1 WHERE sequence > 2",
+    ])
+    .await;
+    assert_eq!(
+        (renumbered.sequence, renumbered.kind),
+        (2, ChainBreakKind::LinkMismatch)
+    );
+
+    let reordered = tampered(&[
+        "UPDATE audit_logs SET sequence = -1 WHERE sequence = 2",
+        "UPDATE audit_logs SET sequence = 2 WHERE sequence = 3",
+        "UPDATE audit_logs SET sequence = 3 WHERE sequence = -1",
+    ])
+    .await;
+    assert_eq!(reordered.sequence, 2, "{reordered}");
+}
