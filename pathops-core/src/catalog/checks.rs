@@ -52,10 +52,7 @@ impl Catalog {
         principal: &Principal,
         id: IntegrationId,
     ) -> Result<TestReport> {
-        principal.require(Scope::IntegrationsAdmin)?;
-        let integration = self.load(principal, id).await?;
-        Span::current().record("provider", integration.provider.as_str());
-        self.run_check(principal, integration, CheckKind::ConnectionTest)
+        self.check_now(principal, id, CheckKind::ConnectionTest)
             .await
     }
 
@@ -67,11 +64,7 @@ impl Catalog {
         principal: &Principal,
         id: IntegrationId,
     ) -> Result<TestReport> {
-        principal.require(Scope::IntegrationsAdmin)?;
-        let integration = self.load(principal, id).await?;
-        Span::current().record("provider", integration.provider.as_str());
-        self.run_check(principal, integration, CheckKind::HealthCheck)
-            .await
+        self.check_now(principal, id, CheckKind::HealthCheck).await
     }
 
     /// Records a check result obtained elsewhere (the health monitor, the doctor): history row,
@@ -195,6 +188,19 @@ impl Catalog {
     /// The catalog's clock.
     pub(crate) fn clock(&self) -> &Arc<dyn crate::Clock> {
         &self.inner.clock
+    }
+
+    /// Loads an integration of the principal's tenant and checks it now.
+    async fn check_now(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        kind: CheckKind,
+    ) -> Result<TestReport> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        let integration = self.load(principal, id).await?;
+        Span::current().record("provider", integration.provider.as_str());
+        self.run_check(principal, integration, kind).await
     }
 
     pub(super) async fn run_check(
