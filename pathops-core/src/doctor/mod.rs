@@ -220,35 +220,40 @@ impl Doctor {
             let caps = connector.capabilities();
             // The webhook test needs a working API connection; the direct ping is its own
             // two-way check and runs regardless, so each direction is reported on its own.
-            let webhook = webhook_request(&integration, &caps).filter(|_| test.is_success());
-            if let Some(request) = &webhook
-                && connector.expected_delivery(&integration, request).is_none()
-            {
-                // No hook to test: tool → PathOps is unverified, which is worth a warning but
-                // is not a failure of the integration.
-                report
-                    .findings
-                    .push(findings::webhook_not_configured(&integration));
-                report.webhook = Some(WebhookCheck {
-                    outcome: Outcome::Skipped,
-                    failure_code: None,
-                    message: "no hook is configured, so tool → PathOps is not verified".to_owned(),
-                    delivery_id: None,
-                    event_id: None,
-                });
-            } else if let Some(request) = webhook {
-                let (result, check) = self
-                    .webhook_round_trip(&integration, connector.as_ref(), request)
-                    .await;
-                report.findings.extend(findings::for_webhook(
-                    &integration,
-                    &result,
-                    self.inner.public_url.as_deref(),
-                ));
-                if !result.is_success() && combined.is_success() {
-                    combined = merge_failure(combined, &result);
+            let webhook = webhook_request(&integration, &caps)
+                .filter(|_| test.is_success())
+                .map(|request| (connector.expected_delivery(&integration, &request), request));
+            match webhook {
+                None => {}
+                Some((None, _)) => {
+                    // No hook to test: tool → PathOps is unverified, which is worth a warning
+                    // but is not a failure of the integration.
+                    report
+                        .findings
+                        .push(findings::webhook_not_configured(&integration));
+                    report.webhook = Some(WebhookCheck {
+                        outcome: Outcome::Skipped,
+                        failure_code: None,
+                        message: "no hook is configured, so tool → PathOps is not verified"
+                            .to_owned(),
+                        delivery_id: None,
+                        event_id: None,
+                    });
                 }
-                report.webhook = Some(check);
+                Some((Some(expected), request)) => {
+                    let (result, check) = self
+                        .webhook_round_trip(&integration, connector.as_ref(), request, expected)
+                        .await;
+                    report.findings.extend(findings::for_webhook(
+                        &integration,
+                        &result,
+                        self.inner.public_url.as_deref(),
+                    ));
+                    if !result.is_success() && combined.is_success() {
+                        combined = merge_failure(combined, &result);
+                    }
+                    report.webhook = Some(check);
+                }
             }
             if caps.supports(Capability::DirectPing) {
                 let (out, back, check) = self.direct_ping(&integration, connector.as_ref()).await;
@@ -288,44 +293,70 @@ impl Doctor {
         report
     }
 
-    /// The webhook delivery test: challenge, trigger, wait.
+    /// The webhook delivery test: challenge, trigger, wait; reported as one result.
     async fn webhook_round_trip(
         &self,
         integration: &Integration,
         connector: &dyn IntegrationConnector,
         request: DeliveryRequest,
+        (kind, expectation): (DeliveryKind, Expectation),
     ) -> (CheckResult, WebhookCheck) {
-        let started = Instant::now();
-        let fail = |code: FailureCode, message: String| {
-            let result = CheckResult::failed(code, started.elapsed(), message);
-            let check = webhook_check(&result, None);
-            (result, check)
-        };
-        let Some((kind, expectation)) = connector.expected_delivery(integration, &request) else {
-            return fail(
-                FailureCode::InvalidConfig,
-                "the configuration does not say which project and hook to test".to_owned(),
-            );
-        };
         let secrets = match self.webhook_secrets(integration).await {
             Ok(secrets) => secrets,
-            Err(message) => return fail(FailureCode::InvalidConfig, message),
+            Err(message) => {
+                let result =
+                    CheckResult::failed(FailureCode::InvalidConfig, Duration::ZERO, message);
+                let check = webhook_check(&result, None);
+                return (result, check);
+            }
         };
         let spacing_key = format!(
             "{}|{:?}|{:?}",
             integration.base_url, expectation.project_id, expectation.hook_id
         );
         self.space_triggers(&spacing_key).await;
-        let (result, correlated) = self
-            .challenge_and_trigger(integration, connector, kind, expectation, secrets, |_| {
+        let trip = self
+            .round_trip(integration, connector, kind, expectation, secrets, |_| {
                 request
             })
             .await;
+        let elapsed = trip.started.elapsed();
+        let with_trigger_details = |mut result: CheckResult| {
+            result.details.extend(trip.trigger.details.clone());
+            result
+        };
+        let (result, correlated) = match trip.delivery {
+            None => (trip.trigger.clone(), None),
+            Some(Ok(correlated)) => (
+                with_trigger_details(CheckResult::passed(
+                    elapsed,
+                    "the test delivery arrived and verified",
+                )),
+                Some(correlated),
+            ),
+            Some(Err(ChallengeError::Rejected(e))) => (
+                with_trigger_details(CheckResult::failed(
+                    FailureCode::DeliveryRejected,
+                    elapsed,
+                    format!("a delivery arrived but was rejected: {e}"),
+                )),
+                None,
+            ),
+            Some(Err(e)) => (
+                with_trigger_details(CheckResult::failed(
+                    FailureCode::DeliveryNotReceived,
+                    elapsed,
+                    format!("the tool accepted the trigger but {e}"),
+                )),
+                None,
+            ),
+        };
         let check = webhook_check(&result, correlated.as_ref());
         (result, check)
     }
 
-    /// The direct ping: PathOps → tool (the trigger call) and tool → PathOps (the callback).
+    /// The direct ping: PathOps → tool (the trigger call) and tool → PathOps (the callback),
+    /// each reported on its own.
     async fn direct_ping(
         &self,
         integration: &Integration,
@@ -358,49 +389,43 @@ impl Doctor {
             public_url.trim_end_matches('/'),
             directping::CALLBACK_PATH
         );
-        let started = Instant::now();
-        let handle = self.inner.challenges.register(
-            integration.tenant_id.clone(),
-            integration.id,
-            DeliveryKind::DirectPing,
-            expectation,
-            secrets,
-            self.expiry(),
-        );
-        let request = DeliveryRequest::DirectPing(PingRequest {
-            challenge_id: handle.id.to_string(),
-            nonce,
-            callback_url: Some(callback_url),
-        });
-        let outbound = self.trigger(integration, connector, &request).await;
-        if !outbound.is_success() {
-            self.inner.challenges.cancel(handle.id);
-            let check = PingCheck {
-                pathops_to_tool: Probe::Failed,
-                tool_to_pathops: Probe::NotChecked,
-                message: outbound.message.clone(),
-            };
-            return (outbound, None, check);
-        }
-        let back = match self
-            .inner
-            .challenges
-            .wait(handle, self.inner.delivery_timeout)
-            .await
-        {
-            Ok(_) => {
-                CheckResult::passed(started.elapsed(), "the tool called back with a valid proof")
+        let trip = self
+            .round_trip(
+                integration,
+                connector,
+                DeliveryKind::DirectPing,
+                expectation,
+                secrets,
+                |challenge_id| {
+                    DeliveryRequest::DirectPing(PingRequest {
+                        challenge_id: challenge_id.to_string(),
+                        nonce,
+                        callback_url: Some(callback_url),
+                    })
+                },
+            )
+            .await;
+        let elapsed = trip.started.elapsed();
+        // PathOps → tool is the trigger call itself, whatever arrived meanwhile.
+        let delivery = match trip.delivery {
+            Some(delivery) if trip.trigger.is_success() => delivery,
+            _ => {
+                let check = PingCheck {
+                    pathops_to_tool: Probe::Failed,
+                    tool_to_pathops: Probe::NotChecked,
+                    message: trip.trigger.message.clone(),
+                };
+                return (trip.trigger, None, check);
             }
+        };
+        let back = match delivery {
+            Ok(_) => CheckResult::passed(elapsed, "the tool called back with a valid proof"),
             Err(ChallengeError::Rejected(e)) => CheckResult::failed(
                 FailureCode::DeliveryRejected,
-                started.elapsed(),
+                elapsed,
                 format!("the tool's callback was rejected: {e}"),
             ),
-            Err(e) => CheckResult::failed(
-                FailureCode::DeliveryNotReceived,
-                started.elapsed(),
-                e.to_string(),
-            ),
+            Err(e) => CheckResult::failed(FailureCode::DeliveryNotReceived, elapsed, e.to_string()),
         };
         let check = PingCheck {
             pathops_to_tool: Probe::Passed,
@@ -418,11 +443,14 @@ impl Doctor {
                 )
             },
         };
-        (outbound, Some(back), check)
+        (trip.trigger, Some(back), check)
     }
 
-    /// Registers a challenge, triggers the delivery, and waits for it.
-    async fn challenge_and_trigger(
+    /// Registers a challenge, builds the request from its id, triggers the delivery and waits
+    /// for it. The delivery is `None` when the trigger failed and no delivery was seen; a
+    /// rejection noted while the trigger ran (GitLab delivers inside the trigger call) is
+    /// reported at once, without waiting.
+    async fn round_trip(
         &self,
         integration: &Integration,
         connector: &dyn IntegrationConnector,
@@ -430,7 +458,7 @@ impl Doctor {
         expectation: Expectation,
         secrets: WebhookSecrets,
         request: impl FnOnce(uuid::Uuid) -> DeliveryRequest,
-    ) -> (CheckResult, Option<crate::webhook::Correlated>) {
+    ) -> RoundTrip {
         let started = Instant::now();
         let registry = &self.inner.challenges;
         let handle = registry.register(
@@ -443,46 +471,19 @@ impl Doctor {
         );
         let request = request(handle.id);
         let trigger = self.trigger(integration, connector, &request).await;
-        if let Some(rejection) = registry.rejection(handle.id) {
+        let delivery = if let Some(rejection) = registry.rejection(handle.id) {
             registry.cancel(handle.id);
-            let mut result = CheckResult::failed(
-                FailureCode::DeliveryRejected,
-                started.elapsed(),
-                format!("a delivery arrived but was rejected: {rejection}"),
-            );
-            result.details.extend(trigger.details);
-            return (result, None);
-        }
-        if !trigger.is_success() {
+            Some(Err(ChallengeError::Rejected(rejection)))
+        } else if !trigger.is_success() {
             registry.cancel(handle.id);
-            return (trigger, None);
-        }
-        match registry.wait(handle, self.inner.delivery_timeout).await {
-            Ok(correlated) => {
-                let mut result = CheckResult::passed(
-                    started.elapsed(),
-                    "the test delivery arrived and verified",
-                );
-                result.details.extend(trigger.details);
-                (result, Some(correlated))
-            }
-            Err(ChallengeError::Rejected(e)) => (
-                CheckResult::failed(
-                    FailureCode::DeliveryRejected,
-                    started.elapsed(),
-                    format!("a delivery arrived but was rejected: {e}"),
-                ),
-                None,
-            ),
-            Err(e) => {
-                let mut result = CheckResult::failed(
-                    FailureCode::DeliveryNotReceived,
-                    started.elapsed(),
-                    format!("the tool accepted the trigger but {e}"),
-                );
-                result.details.extend(trigger.details);
-                (result, None)
-            }
+            None
+        } else {
+            Some(registry.wait(handle, self.inner.delivery_timeout).await)
+        };
+        RoundTrip {
+            started,
+            trigger,
+            delivery,
         }
     }
 
@@ -585,6 +586,13 @@ fn webhook_request(
     } else {
         None
     }
+}
+
+/// What a challenge round trip saw: the trigger call and, unless it failed first, the delivery.
+struct RoundTrip {
+    started: Instant,
+    trigger: CheckResult,
+    delivery: Option<std::result::Result<crate::webhook::Correlated, ChallengeError>>,
 }
 
 fn merge_failure(mut into: CheckResult, failed: &CheckResult) -> CheckResult {
