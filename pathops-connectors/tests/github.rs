@@ -612,7 +612,7 @@ async fn the_private_key_and_tokens_never_appear_in_results_errors_or_logs() {
     let key_line = FakeGitHub::TEST_APP_PRIVATE_KEY_PEM.lines().nth(1).unwrap();
     for (what, text) in [
         ("results and errors", printed.as_str()),
-        ("logs", logs.text().as_str()),
+        ("logs", logs.contents().as_str()),
     ] {
         common::assert_no_sentinel(key_line, what, text);
         common::assert_no_sentinel("PRIVATE KEY", what, text);

@@ -369,8 +369,8 @@ async fn the_secret_never_appears_in_results_errors_or_logs() {
     let r = c.test_connection(&ctx).await;
     printed += &format!("{r:?}\n{}\n", serde_json::to_string(&r).unwrap());
     common::assert_no_sentinel(SENTINEL, "results and errors", &printed);
-    common::assert_no_sentinel(SENTINEL, "logs", &logs.text());
+    common::assert_no_sentinel(SENTINEL, "logs", &logs.contents());
     let encoded =
         base64::engine::general_purpose::STANDARD.encode(format!("robot$ci+sentinel:{SENTINEL}"));
-    common::assert_no_sentinel(&encoded, "logs (encoded credential)", &logs.text());
+    common::assert_no_sentinel(&encoded, "logs (encoded credential)", &logs.contents());
 }

@@ -339,7 +339,7 @@ async fn the_token_and_the_secret_never_appear_in_errors_or_logs() {
     }
     for (what, text) in [
         ("results and errors", printed.as_str()),
-        ("logs", logs.text().as_str()),
+        ("logs", logs.contents().as_str()),
     ] {
         common::assert_no_sentinel(TOKEN, what, text);
         common::assert_no_sentinel(VALUE, what, text);

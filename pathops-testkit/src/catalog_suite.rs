@@ -31,6 +31,7 @@ use tracing::instrument::WithSubscriber;
 use crate::clock::ManualClock;
 use crate::fixtures::{actor, tenant};
 use crate::in_memory::{InMemoryConnector, Outcome};
+use crate::logs::LogCapture;
 
 /// The credential the harness's connector accepts and its resolver returns. Checks scan every
 /// output for it.
@@ -822,34 +823,6 @@ impl EventSink for FlakySink {
             received.push(event.id);
         }
         Ok(())
-    }
-}
-
-/// A `MakeWriter` collecting formatted log lines in memory.
-#[derive(Debug, Clone, Default)]
-pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
-
-impl LogCapture {
-    /// Everything written so far.
-    pub fn contents(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for LogCapture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
-    type Writer = LogCapture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
     }
 }
 

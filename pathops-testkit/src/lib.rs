@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`clock`] | [`ManualClock`](clock::ManualClock): time that moves only when told |
 //! | [`fixtures`] | builders for integrations and mutations |
+//! | [`logs`] | [`LogCapture`](logs::LogCapture): tracing output in memory, for log scans |
 //! | [`store_suite`] | the store conformance suite every `CatalogStore` backend runs |
 //! | [`monitor_suite`] | the `HealthMonitor`'s conformance suite, run over every store backend |
 //! | [`catalog_suite`] | the `Catalog` service's conformance suite, run over every store backend |
@@ -23,5 +24,6 @@ pub mod connector_suite;
 pub mod fake;
 pub mod fixtures;
 pub mod in_memory;
+pub mod logs;
 pub mod monitor_suite;
 pub mod store_suite;
