@@ -273,7 +273,7 @@ impl HealthMonitor {
                 Err(e) => self.check_error(&due, e),
             }
         } else {
-            match catalog.check_health(&principal, due.integration_id).await {
+            match catalog.check_loaded(&principal, integration).await {
                 Ok(report) => Handled::Checked {
                     failed: !report.result.is_success(),
                 },

@@ -190,6 +190,23 @@ impl Catalog {
         &self.inner.clock
     }
 
+    /// Runs the health check of an integration the caller has just loaded (the health monitor,
+    /// which reads it for its schedule), recorded like [`check_health`](Self::check_health),
+    /// without reading it a second time.
+    #[instrument(name = "catalog.check_health", skip_all, fields(tenant_id = %principal.tenant, integration_id = %integration.id, provider = %integration.provider, action = "check_health"))]
+    pub(crate) async fn check_loaded(
+        &self,
+        principal: &Principal,
+        integration: Integration,
+    ) -> Result<TestReport> {
+        principal.require(Scope::IntegrationsAdmin)?;
+        if integration.tenant_id != principal.tenant {
+            return Err(Error::integration_not_found(integration.id));
+        }
+        self.run_check(principal, integration, CheckKind::HealthCheck)
+            .await
+    }
+
     /// Loads an integration of the principal's tenant and checks it now.
     async fn check_now(
         &self,
