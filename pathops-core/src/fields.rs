@@ -104,7 +104,9 @@ impl Description {
 
 /// Where an integration is reached: an absolute `http` or `https` URL with a host, no
 /// credentials, no query and no fragment, normalized without a trailing slash
-/// (`https://gitlab.example.com`, `https://example.com/gitlab`).
+/// (`https://gitlab.example.com`, `https://example.com/gitlab`), and at most
+/// [`BaseUrl::MAX_LEN`] bytes once normalized: normalizing percent-encodes non-ASCII paths and
+/// punycodes host names, so a short input can grow, and the limit holds for what is stored.
 ///
 /// ```
 /// use pathops_core::BaseUrl;
@@ -119,7 +121,7 @@ impl Description {
 pub struct BaseUrl(String);
 
 impl BaseUrl {
-    /// The longest accepted URL, in bytes.
+    /// The longest accepted URL, in bytes, once normalized.
     pub const MAX_LEN: usize = 2048;
 
     /// Parses, validates and normalizes a base URL.
@@ -128,8 +130,15 @@ impl BaseUrl {
         if input.is_empty() {
             return Err(err(Problem::Empty));
         }
-        if input.len() > Self::MAX_LEN {
-            return Err(err(Problem::TooLong { max: Self::MAX_LEN }));
+        // Normalizing only shrinks an input by dropping a default port, dot segments and
+        // trailing slashes, so an input this long can never fit: refuse it before parsing.
+        let too_long = || {
+            err(Problem::TooLarge {
+                max_bytes: Self::MAX_LEN,
+            })
+        };
+        if input.len() > 2 * Self::MAX_LEN {
+            return Err(too_long());
         }
         let url = Url::parse(input).map_err(|e| err(Problem::InvalidUrl(e)))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -147,9 +156,12 @@ impl BaseUrl {
         if url.fragment().is_some() {
             return Err(err(Problem::FragmentNotAllowed));
         }
-        let mut normalized = url.to_string();
+        let mut normalized = String::from(url);
         while normalized.ends_with('/') {
             normalized.pop();
+        }
+        if normalized.len() > Self::MAX_LEN {
+            return Err(too_long());
         }
         Ok(Self(normalized))
     }
@@ -203,7 +215,9 @@ impl From<BaseUrl> for String {
 }
 
 /// Provider-specific settings: a JSON object of at most [`Configuration::MAX_BYTES`] bytes once
-/// serialized. Never holds a secret: credentials are referenced through an
+/// serialized and at most [`Configuration::MAX_DEPTH`] levels deep, with no NUL character in
+/// any key or string (PostgreSQL cannot store one in `jsonb`). Every accepted value reads back
+/// unchanged from every store. Never holds a secret: credentials are referenced through an
 /// [`AuthRef`](crate::AuthRef).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
@@ -212,6 +226,11 @@ pub struct Configuration(serde_json::Map<String, serde_json::Value>);
 impl Configuration {
     /// The largest accepted configuration, serialized, in bytes (64 KiB).
     pub const MAX_BYTES: usize = 64 * 1024;
+
+    /// The deepest accepted nesting: the object itself is level 1, a value inside it level 2.
+    /// JSON parsers refuse deep documents on read (serde_json stops at 128 levels), so the
+    /// limit keeps a stored configuration readable with room to spare.
+    pub const MAX_DEPTH: usize = 32;
 
     /// An empty object.
     pub fn empty() -> Self {
@@ -223,6 +242,8 @@ impl Configuration {
         let serde_json::Value::Object(map) = value else {
             return Err(ValidationError::new("configuration", Problem::NotAnObject));
         };
+        // Depth first: serializing a value nested without bound would recurse without bound.
+        check_json(&map)?;
         let size = serde_json::to_vec(&map)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
@@ -247,8 +268,17 @@ impl Configuration {
                 },
             ));
         }
-        let value = serde_json::from_str(text)
-            .map_err(|_| ValidationError::new("configuration", Problem::NotAnObject))?;
+        let value = serde_json::from_str(text).map_err(|e| {
+            // serde_json refuses documents nested beyond its recursion limit while parsing.
+            let problem = if e.to_string().starts_with("recursion limit exceeded") {
+                Problem::TooDeep {
+                    max: Self::MAX_DEPTH,
+                }
+            } else {
+                Problem::NotAnObject
+            };
+            ValidationError::new("configuration", problem)
+        })?;
         Self::new(value)
     }
 
@@ -279,6 +309,49 @@ impl From<Configuration> for serde_json::Value {
     fn from(value: Configuration) -> Self {
         serde_json::Value::Object(value.0)
     }
+}
+
+/// Checks nesting depth and NUL characters without recursing, so that no input can exhaust
+/// the stack.
+fn check_json(map: &serde_json::Map<String, serde_json::Value>) -> Result<(), ValidationError> {
+    use serde_json::Value;
+    let err = |problem| Err(ValidationError::new("configuration", problem));
+    let has_nul = |s: &str| s.contains('\0');
+    // (value, its level); the object's own values are on level 2.
+    let mut stack: Vec<(&Value, usize)> = Vec::new();
+    for (key, value) in map {
+        if has_nul(key) {
+            return err(Problem::NulCharacter);
+        }
+        stack.push((value, 2));
+    }
+    while let Some((value, depth)) = stack.pop() {
+        let children = match value {
+            Value::String(s) if has_nul(s) => return err(Problem::NulCharacter),
+            Value::Array(items) if !items.is_empty() => items.len(),
+            Value::Object(map) if !map.is_empty() => map.len(),
+            _ => continue,
+        };
+        if depth >= Configuration::MAX_DEPTH {
+            return err(Problem::TooDeep {
+                max: Configuration::MAX_DEPTH,
+            });
+        }
+        stack.reserve(children);
+        match value {
+            Value::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(map) => {
+                for (key, v) in map {
+                    if has_nul(key) {
+                        return err(Problem::NulCharacter);
+                    }
+                    stack.push((v, depth + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Labels on an integration: each trimmed, 1–64 characters without whitespace or control
@@ -563,15 +636,103 @@ mod tests {
                 "{input}"
             );
         }
-        assert!(matches!(
+        assert_eq!(
             problem(BaseUrl::parse(&format!(
                 "https://h.example/{}",
                 "a".repeat(2100)
-            )))
-            .1,
-            Problem::TooLong { .. }
-        ));
+            ))),
+            ("base_url", Problem::TooLarge { max_bytes: 2048 })
+        );
         assert!(serde_json::from_str::<BaseUrl>("\"ftp://x\"").is_err());
+    }
+
+    #[test]
+    fn the_base_url_limit_holds_for_the_normalized_url() {
+        // "é" is 2 bytes in, 6 bytes ("%C3%A9") once normalized.
+        let grows = format!("https://gitlab.example.com/{}", "é".repeat(900));
+        assert!(grows.len() < BaseUrl::MAX_LEN, "{} bytes in", grows.len());
+        assert_eq!(
+            problem(BaseUrl::parse(&grows)),
+            ("base_url", Problem::TooLarge { max_bytes: 2048 })
+        );
+        // The largest accepted URL is exactly the limit once normalized, and stays the same
+        // when parsed again (which is what a store does on read).
+        let prefix = "https://gitlab.example.com/";
+        let fits = format!(
+            "{prefix}{}",
+            "é".repeat((BaseUrl::MAX_LEN - prefix.len()) / 6)
+        );
+        let url = BaseUrl::parse(&fits).unwrap();
+        assert!(url.as_str().len() <= BaseUrl::MAX_LEN);
+        assert_eq!(BaseUrl::parse(url.as_str()).unwrap(), url);
+        // An input that normalizing shrinks below the limit is accepted.
+        let shrinks = format!(
+            "https://h.example:443/{}{}",
+            "a".repeat(2000),
+            "/".repeat(30)
+        );
+        assert!(shrinks.len() > BaseUrl::MAX_LEN);
+        assert_eq!(
+            BaseUrl::parse(&shrinks).unwrap().as_str().len(),
+            "https://h.example/".len() + 2000
+        );
+    }
+
+    /// `{"a": {"a": … 1}}` with `levels` levels in all (the outer object is level 1).
+    fn nested(levels: usize) -> serde_json::Value {
+        let mut v = json!(1);
+        for _ in 1..levels {
+            v = json!({ "a": v });
+        }
+        v
+    }
+
+    #[test]
+    fn configuration_depth_is_limited_to_what_every_reader_accepts() {
+        let deepest = nested(Configuration::MAX_DEPTH);
+        let ok = Configuration::new(deepest).unwrap();
+        let text = serde_json::to_string(&ok).unwrap();
+        assert_eq!(Configuration::from_json(&text).unwrap(), ok);
+        assert_eq!(
+            problem(Configuration::new(nested(Configuration::MAX_DEPTH + 1))),
+            ("configuration", Problem::TooDeep { max: 32 })
+        );
+        // Arrays count as levels too; empty containers at the last level are fine.
+        let mut arrays = json!([]);
+        for _ in 2..Configuration::MAX_DEPTH {
+            arrays = json!([arrays]);
+        }
+        assert!(Configuration::new(json!({ "a": arrays.clone() })).is_ok());
+        assert_eq!(
+            problem(Configuration::new(json!({ "a": [arrays] }))),
+            ("configuration", Problem::TooDeep { max: 32 })
+        );
+        // The 128 levels that serde_json stores but refuses to read back.
+        assert_eq!(
+            problem(Configuration::new(nested(128))),
+            ("configuration", Problem::TooDeep { max: 32 })
+        );
+        let deep_text = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
+        assert_eq!(
+            problem(Configuration::from_json(&deep_text)),
+            ("configuration", Problem::TooDeep { max: 32 })
+        );
+    }
+
+    #[test]
+    fn configuration_refuses_nul_anywhere() {
+        for bad in [
+            json!({ "k\u{0}": 1 }),
+            json!({ "k": "v\u{0}" }),
+            json!({ "k": [{ "x\u{0}y": true }] }),
+            json!({ "k": { "l": ["\u{0}"] } }),
+        ] {
+            assert_eq!(
+                problem(Configuration::new(bad.clone())),
+                ("configuration", Problem::NulCharacter),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

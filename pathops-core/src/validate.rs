@@ -70,6 +70,13 @@ pub enum Problem {
     FragmentNotAllowed,
     /// Configuration must be a JSON object.
     NotAnObject,
+    /// JSON nested deeper than `max` levels.
+    TooDeep {
+        /// The deepest accepted level.
+        max: usize,
+    },
+    /// A NUL character (U+0000), which no store can keep in text.
+    NulCharacter,
     /// The provider does not belong to the requested integration type.
     ProviderTypeMismatch,
     /// The auth ref does not follow the grammar.
@@ -104,6 +111,8 @@ impl fmt::Display for Problem {
             Problem::QueryNotAllowed => f.write_str("URL must not have a query string"),
             Problem::FragmentNotAllowed => f.write_str("URL must not have a fragment"),
             Problem::NotAnObject => f.write_str("must be a JSON object"),
+            Problem::TooDeep { max } => write!(f, "nested deeper than {max} levels"),
+            Problem::NulCharacter => f.write_str("contains a NUL character"),
             Problem::ProviderTypeMismatch => {
                 f.write_str("provider does not belong to the integration type")
             }
