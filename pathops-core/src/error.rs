@@ -55,6 +55,16 @@ pub enum Error {
         /// Its id or reference (never a secret).
         id: String,
     },
+    /// No secret is stored behind a reference where the resolver looked. `looked_in` names
+    /// each place (an environment variable's name, a file's path), never a value; it is empty
+    /// when no resolver serves references of this form.
+    #[error("secret not found: {auth_ref}{}", looked_in_text(looked_in))]
+    SecretNotFound {
+        /// The reference.
+        auth_ref: String,
+        /// Where the resolver looked.
+        looked_in: Vec<String>,
+    },
     /// A unique key is taken (an integration name within a tenant, …).
     #[error("{kind} already exists: {id}")]
     AlreadyExists {
@@ -127,6 +137,19 @@ pub enum Error {
         /// The deadline that passed.
         after: Duration,
     },
+    /// A stored record exists but cannot be read back into a valid value (edited in the
+    /// database directly, written by a newer release, damaged). Retrying does not help; the
+    /// record must be repaired or removed by an operator. Other records are unaffected.
+    #[error("{kind} {id} is stored but cannot be read")]
+    Corrupt {
+        /// What was read.
+        kind: ResourceKind,
+        /// Its id.
+        id: String,
+        /// Which column was invalid, and why.
+        #[source]
+        source: BoxError,
+    },
     /// A backend failed in a way the caller can only retry or report.
     #[error("{backend} backend failed")]
     Backend {
@@ -136,6 +159,31 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+}
+
+fn looked_in_text(looked_in: &[String]) -> String {
+    if looked_in.is_empty() {
+        " (no resolver serves this reference)".to_owned()
+    } else {
+        format!(" (looked in {})", looked_in.join(", "))
+    }
+}
+
+/// `error` and every cause below it, joined by `: ` (`cannot open the catalog: sqlite
+/// backend failed: unable to open database file`): for a one-line report of the whole chain.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        // A wrapper that prints its source itself would show it twice.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 impl Error {
@@ -170,6 +218,20 @@ impl Error {
             Error::RateLimited { .. } | Error::Timeout { .. } | Error::Backend { .. }
         )
     }
+
+    /// A stored record of `kind` that cannot be read back; `cause` says which value was
+    /// invalid. A backend failure's own source is kept, not the backend wrapper.
+    pub fn corrupt(kind: ResourceKind, id: impl std::fmt::Display, cause: Error) -> Self {
+        let source = match cause {
+            Error::Backend { source, .. } => source,
+            other => Box::new(other),
+        };
+        Error::Corrupt {
+            kind,
+            id: id.to_string(),
+            source,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +246,22 @@ mod tests {
         assert_eq!(e.to_string(), "sqlite backend failed");
         assert_eq!(e.source().unwrap().to_string(), "disk on fire");
         assert!(e.is_retryable());
+        assert_eq!(chain(&e), "sqlite backend failed: disk on fire");
+    }
+
+    #[test]
+    fn a_corrupt_record_names_itself_keeps_the_cause_and_is_final() {
+        let cause = Error::backend("sqlite", std::io::Error::other("stored x.y is invalid"));
+        let e = Error::corrupt(ResourceKind::Integration, "0190-abc", cause);
+        assert_eq!(
+            e.to_string(),
+            "integration 0190-abc is stored but cannot be read"
+        );
+        assert_eq!(
+            chain(&e),
+            "integration 0190-abc is stored but cannot be read: stored x.y is invalid"
+        );
+        assert!(!e.is_retryable());
     }
 
     #[test]

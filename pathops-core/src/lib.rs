@@ -121,7 +121,7 @@ pub use health::{HealthCheckRecord, HealthStatus, HealthSummary, TimeRange};
 pub use id::{ActorId, IntegrationId, TenantId};
 pub use integration::{FieldChange, Integration, IntegrationPatch, NewIntegration};
 pub use lifecycle::{HealthPolicy, IntegrationStatus, InvalidTransition, LifecycleEvent};
-pub use page::{Cursor, ListFilter, ListQuery, Page};
+pub use page::{Cursor, ListFilter, ListQuery, Page, Unreadable};
 pub use provider::{IntegrationType, Provider};
 pub use secret::SecretResolver;
 pub use store::{CatalogStore, Change, Mutation, MutationOutcome};

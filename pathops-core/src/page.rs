@@ -99,12 +99,43 @@ impl ListQuery {
 }
 
 /// One page of results.
+///
+/// A stored row that cannot be read back (edited in the database by hand, written by a newer
+/// or broken release) never fails the page: it is left out of `items` and reported in
+/// `unreadable`, in list order, while every other row on the page is returned. Reading it by
+/// id fails with [`Error::Corrupt`](crate::Error::Corrupt).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     /// The items, in order.
     pub items: Vec<T>,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<Cursor>,
+    /// Rows on this page that could not be read back.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl<T> Page<T> {
+    /// A page of readable items.
+    pub fn new(items: Vec<T>, next_cursor: Option<Cursor>) -> Self {
+        Self {
+            items,
+            next_cursor,
+            unreadable: Vec::new(),
+        }
+    }
+}
+
+/// A stored row that could not be read back: what could be read of its key, and why the rest
+/// could not (never a stored value: the row may hold anything).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unreadable {
+    /// Its id, when that column could be read.
+    pub id: Option<IntegrationId>,
+    /// Its name as stored, when that column could be read as text.
+    pub name: Option<String>,
+    /// What could not be read, with the cause chain (`stored integrations.configuration is
+    /// invalid: …`).
+    pub reason: String,
 }
 
 /// The last `(name, id)` of a page.

@@ -77,30 +77,61 @@ impl StoreScheme {
 /// an unknown scheme is [`Error::InvalidConfig`] too. Use the backend types directly
 /// (`SqliteStore::builder`, `PostgresStore::builder`) for pool sizes and other options.
 pub async fn connect(url: &str) -> Result<Arc<dyn CatalogStore>> {
+    open(url, false).await
+}
+
+/// Opens the catalog `url` names only if it already exists at this release's schema version,
+/// writing nothing while opening: no file, table or migration is created, whatever the URL
+/// says (`?mode=rwc` included). A missing SQLite file, a database without the PathOps schema
+/// or with an older one is [`Error::InvalidConfig`] saying so. `memory:` is refused: it is
+/// never an existing catalog.
+///
+/// Use it where a person types the URL (a CLI's `--catalog`): a typo must not create a new,
+/// empty catalog that then reports "nothing wrong".
+pub async fn connect_existing(url: &str) -> Result<Arc<dyn CatalogStore>> {
+    open(url, true).await
+}
+
+async fn open(url: &str, existing: bool) -> Result<Arc<dyn CatalogStore>> {
     match StoreScheme::parse(url)? {
+        StoreScheme::Memory if existing => Err(Error::InvalidConfig {
+            message: "memory: is a new, empty store, never an existing catalog".to_owned(),
+        }),
         StoreScheme::Memory => Ok(Arc::new(MemoryStore::new())),
-        StoreScheme::Sqlite => sqlite(url).await,
-        StoreScheme::Postgres => postgres(url).await,
+        StoreScheme::Sqlite => sqlite(url, existing).await,
+        StoreScheme::Postgres => postgres(url, existing).await,
     }
 }
 
 #[cfg(feature = "sqlite")]
-async fn sqlite(url: &str) -> Result<Arc<dyn CatalogStore>> {
-    Ok(Arc::new(crate::SqliteStore::builder(url).build().await?))
+async fn sqlite(url: &str, existing: bool) -> Result<Arc<dyn CatalogStore>> {
+    let builder = crate::SqliteStore::builder(url);
+    let builder = if existing {
+        builder.existing_only()
+    } else {
+        builder
+    };
+    Ok(Arc::new(builder.build().await?))
 }
 
 #[cfg(not(feature = "sqlite"))]
-async fn sqlite(_url: &str) -> Result<Arc<dyn CatalogStore>> {
+async fn sqlite(_url: &str, _existing: bool) -> Result<Arc<dyn CatalogStore>> {
     Err(feature_off(StoreScheme::Sqlite))
 }
 
 #[cfg(feature = "postgres")]
-async fn postgres(url: &str) -> Result<Arc<dyn CatalogStore>> {
-    Ok(Arc::new(crate::PostgresStore::builder(url).build().await?))
+async fn postgres(url: &str, existing: bool) -> Result<Arc<dyn CatalogStore>> {
+    let builder = crate::PostgresStore::builder(url);
+    let builder = if existing {
+        builder.existing_only()
+    } else {
+        builder
+    };
+    Ok(Arc::new(builder.build().await?))
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn postgres(_url: &str) -> Result<Arc<dyn CatalogStore>> {
+async fn postgres(_url: &str, _existing: bool) -> Result<Arc<dyn CatalogStore>> {
     Err(feature_off(StoreScheme::Postgres))
 }
 

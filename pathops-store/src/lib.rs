@@ -125,7 +125,7 @@ mod sql;
 pub mod sqlite;
 mod stored;
 
-pub use connect::{StoreScheme, connect};
+pub use connect::{StoreScheme, connect, connect_existing};
 
 /// The schema version this code migrates SQL databases to; a database at a newer version is
 /// refused. 1: catalog tables; 2: health-check schedule and leases.

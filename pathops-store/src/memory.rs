@@ -230,7 +230,7 @@ impl CatalogStore for MemoryStore {
                 },
             )
         });
-        Ok(Page { items, next_cursor })
+        Ok(Page::new(items, next_cursor))
     }
 
     async fn apply(&self, mutation: Mutation) -> Result<MutationOutcome> {

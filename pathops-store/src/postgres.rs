@@ -16,7 +16,7 @@ use sea_query::{Expr, PostgresQueryBuilder, Query};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Pool, Postgres, Transaction};
 
-use crate::sql::migrate::MigrationReport;
+use crate::sql::migrate::{MigrationReport, OnOpen};
 use crate::sql::schema::DdlTypes;
 use crate::sql::{Built, Conn, Dialect, Lock, SqlStore, build, forward_catalog_store};
 
@@ -55,6 +55,18 @@ impl Dialect for PostgresDialect {
             ],
             _ => &[],
         }
+    }
+
+    fn migrations_table_exists() -> sea_query::SelectStatement {
+        use sea_query::ExprTrait as _;
+        sea_query::Query::select()
+            .expr_as(sea_query::Expr::cust("COUNT(*)"), "n")
+            .from(("information_schema", "tables"))
+            .and_where(
+                sea_query::Expr::col("table_schema").eq(sea_query::Expr::cust("current_schema()")),
+            )
+            .and_where(sea_query::Expr::col("table_name").eq("pathops_migrations"))
+            .take()
     }
 
     async fn begin(
@@ -132,7 +144,7 @@ impl PostgresStore {
             url: url.into(),
             schema: None,
             max_connections: 10,
-            migrate: true,
+            on_open: OnOpen::Migrate,
         }
     }
 
@@ -160,7 +172,7 @@ pub struct PostgresStoreBuilder {
     url: String,
     schema: Option<String>,
     max_connections: u32,
-    migrate: bool,
+    on_open: OnOpen,
 }
 
 impl std::fmt::Debug for PostgresStoreBuilder {
@@ -169,7 +181,7 @@ impl std::fmt::Debug for PostgresStoreBuilder {
         f.debug_struct("PostgresStoreBuilder")
             .field("schema", &self.schema)
             .field("max_connections", &self.max_connections)
-            .field("migrate", &self.migrate)
+            .field("on_open", &self.on_open)
             .finish_non_exhaustive()
     }
 }
@@ -191,7 +203,21 @@ impl PostgresStoreBuilder {
     /// Whether `build` applies pending migrations (default yes). Without them, call
     /// [`PostgresStore::migrate`] before use.
     pub fn with_migrations(mut self, migrate: bool) -> Self {
-        self.migrate = migrate;
+        self.on_open = if migrate {
+            OnOpen::Migrate
+        } else {
+            OnOpen::CheckKnown
+        };
+        self
+    }
+
+    /// Opens only a catalog that already exists at this release's schema version, and writes
+    /// nothing while opening: a database (or schema) without the PathOps tables, or with an
+    /// older version of them, is refused with [`Error::InvalidConfig`] instead of being
+    /// migrated. For tools pointed at a catalog by a person, where a typo in the URL must not
+    /// create a new, empty catalog.
+    pub fn existing_only(mut self) -> Self {
+        self.on_open = OnOpen::RequireCurrent;
         self
     }
 
@@ -205,6 +231,16 @@ impl PostgresStoreBuilder {
         if let Some(schema) = &self.schema {
             options = options.options([("search_path", schema.as_str())]);
         }
+        // One direct connection first: the pool retries a failing connect until its acquire
+        // timeout and then reports only "pool timed out", hiding the cause (connection
+        // refused, unknown database or role) that this attempt reports at once.
+        sqlx::Connection::close(
+            <sqlx::postgres::PgConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .map_err(|e| Error::backend(BACKEND, e))?,
+        )
+        .await
+        .map_err(|e| Error::backend(BACKEND, e))?;
         let pool = PgPoolOptions::new()
             .max_connections(self.max_connections.max(1))
             .connect_with(options)
@@ -213,11 +249,7 @@ impl PostgresStoreBuilder {
         let store = PostgresStore {
             store: SqlStore::new(pool),
         };
-        if self.migrate {
-            store.migrate().await?;
-        } else {
-            crate::sql::migrate::check_known(store.schema_version().await?)?;
-        }
+        store.store.prepare(self.on_open).await?;
         Ok(store)
     }
 }

@@ -18,7 +18,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Pool, Sqlite, Transaction};
 
-use crate::sql::migrate::MigrationReport;
+use crate::sql::migrate::{MigrationReport, OnOpen};
 use crate::sql::schema::DdlTypes;
 use crate::sql::{Built, Conn, Dialect, Lock, SqlStore, forward_catalog_store};
 
@@ -50,6 +50,16 @@ impl Dialect for SqliteDialect {
             ],
             _ => &[],
         }
+    }
+
+    fn migrations_table_exists() -> sea_query::SelectStatement {
+        use sea_query::ExprTrait as _;
+        sea_query::Query::select()
+            .expr_as(sea_query::Expr::cust("COUNT(*)"), "n")
+            .from("sqlite_master")
+            .and_where(sea_query::Expr::col("type").eq("table"))
+            .and_where(sea_query::Expr::col("name").eq("pathops_migrations"))
+            .take()
     }
 
     async fn begin(
@@ -126,7 +136,8 @@ impl SqliteStore {
             url: url.into(),
             max_connections: None,
             busy_timeout: Duration::from_secs(30),
-            migrate: true,
+            on_open: OnOpen::Migrate,
+            create: None,
         }
     }
 
@@ -154,31 +165,38 @@ impl SqliteStore {
         self.store.schema_version().await
     }
 
-    /// The connection pool, for operators' own queries. Writes that bypass the store bypass
-    /// its guarantees.
+    /// The writer's connection pool, for operators' own queries. Writes that bypass the store
+    /// bypass its guarantees.
     pub fn pool(&self) -> &Pool<Sqlite> {
         self.store.pool()
     }
 }
 
 /// Configures and opens a [`SqliteStore`]. Setters never fail; [`build`](Self::build) checks.
+///
+/// A file database gets two pools: one connection for writers, which queue for it in order,
+/// and up to [`with_max_connections`](Self::with_max_connections) read-only connections for
+/// readers. No number of concurrent readers can take the connection a writer needs, and no
+/// writer waits on SQLite's lock while holding a connection a reader needs.
 #[derive(Debug, Clone)]
 pub struct SqliteStoreBuilder {
     url: String,
     max_connections: Option<u32>,
     busy_timeout: Duration,
-    migrate: bool,
+    on_open: OnOpen,
+    create: Option<bool>,
 }
 
 impl SqliteStoreBuilder {
-    /// The most pooled connections of a file database (default 8; an in-memory database
-    /// always has exactly one).
+    /// The most pooled reader connections of a file database (default 8; writers always
+    /// share one connection, and an in-memory database has exactly one for everything).
     pub fn with_max_connections(mut self, max: u32) -> Self {
         self.max_connections = Some(max);
         self
     }
 
-    /// How long a writer waits for the write lock before failing (default 30 s).
+    /// How long a writer waits for the write lock held by another process before failing
+    /// (default 30 s).
     pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
@@ -187,11 +205,32 @@ impl SqliteStoreBuilder {
     /// Whether `build` applies pending migrations (default yes). Without them, call
     /// [`SqliteStore::migrate`] before use.
     pub fn with_migrations(mut self, migrate: bool) -> Self {
-        self.migrate = migrate;
+        self.on_open = if migrate {
+            OnOpen::Migrate
+        } else {
+            OnOpen::CheckKnown
+        };
         self
     }
 
-    /// Opens the pool (and migrates).
+    /// Whether a missing database file is created (default: as the URL's `mode` says; SQLite
+    /// creates none without `mode=rwc`). Ignored by [`existing_only`](Self::existing_only).
+    pub fn with_create_if_missing(mut self, create: bool) -> Self {
+        self.create = Some(create);
+        self
+    }
+
+    /// Opens only a catalog that already exists at this release's schema version, and writes
+    /// nothing while opening: a missing file is not created (whatever the URL's `mode`), and
+    /// a database without the PathOps schema, or with an older one, is refused with
+    /// [`Error::InvalidConfig`] instead of being migrated. For tools pointed at a catalog by
+    /// a person, where a typo in the path must not create a new, empty catalog.
+    pub fn existing_only(mut self) -> Self {
+        self.on_open = OnOpen::RequireCurrent;
+        self
+    }
+
+    /// Opens the pools (and migrates).
     pub async fn build(self) -> Result<SqliteStore> {
         let options =
             SqliteConnectOptions::from_str(&self.url).map_err(|e| Error::InvalidConfig {
@@ -207,7 +246,7 @@ impl SqliteStoreBuilder {
             .starts_with("file:sqlx-in-memory")
             || self.url.contains(":memory:")
             || self.url.contains("mode=memory");
-        let options = options
+        let mut options = options
             .busy_timeout(self.busy_timeout)
             .foreign_keys(true)
             .journal_mode(if in_memory {
@@ -216,26 +255,69 @@ impl SqliteStoreBuilder {
                 SqliteJournalMode::Wal
             })
             .synchronous(SqliteSynchronous::Normal);
-        let pool = if in_memory {
-            SqlitePoolOptions::new()
+        if !in_memory {
+            if self.on_open == OnOpen::RequireCurrent {
+                options = options.create_if_missing(false);
+            } else if let Some(create) = self.create {
+                options = options.create_if_missing(create);
+            }
+            check_path(options.get_filename(), self.on_open)?;
+        }
+        let store = if in_memory {
+            let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
+                .connect_with(options)
+                .await
+                .map_err(open_error)?;
+            SqlStore::new(pool)
         } else {
-            SqlitePoolOptions::new().max_connections(self.max_connections.unwrap_or(8).max(1))
-        }
-        .connect_with(options)
-        .await
-        .map_err(|e| Error::backend(BACKEND, e))?;
-        let store = SqliteStore {
-            store: SqlStore::new(pool),
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(open_error)?;
+            // Readers connect lazily: the writer's connection has created the file (and set
+            // WAL mode) by now, which a read-only connection cannot do.
+            let reader = SqlitePoolOptions::new()
+                .max_connections(self.max_connections.unwrap_or(8).max(1))
+                .connect_lazy_with(options.read_only(true));
+            SqlStore::with_reader(writer, reader)
         };
-        if self.migrate {
-            store.migrate().await?;
-        } else {
-            crate::sql::migrate::check_known(store.schema_version().await?)?;
-        }
-        Ok(store)
+        store.prepare(self.on_open).await?;
+        Ok(SqliteStore { store })
     }
+}
+
+/// Names what is wrong with a database path before SQLite reports "unable to open database
+/// file" for all of it.
+fn check_path(path: &std::path::Path, on_open: OnOpen) -> Result<()> {
+    let invalid = |message: String| Err(Error::InvalidConfig { message });
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            invalid(format!("{shown} is a directory, not a database file"))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if on_open == OnOpen::RequireCurrent {
+                invalid(format!("no catalog at {shown}: the file does not exist"))
+            } else if let Some(parent) = parent.filter(|p| !p.is_dir()) {
+                invalid(format!(
+                    "cannot create {shown}: the directory {} does not exist",
+                    parent.display()
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(Error::backend(BACKEND, e)),
+    }
+}
+
+fn open_error(e: sqlx::Error) -> Error {
+    Error::backend(BACKEND, e)
 }

@@ -42,6 +42,38 @@ pub(crate) async fn current_version<D: Dialect>(conn: &mut Conn<D>) -> Result<i6
     })
 }
 
+/// What opening a store does about its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnOpen {
+    /// Apply the migrations the database lacks (the default).
+    Migrate,
+    /// Apply none; refuse only a schema newer than this code (the caller migrates later).
+    CheckKnown,
+    /// Write nothing and accept only a catalog at exactly this code's schema version.
+    RequireCurrent,
+}
+
+/// Refuses a database whose schema is not exactly this code's: none at all (not a PathOps
+/// catalog, or one never initialised), older (migrations pending) or newer.
+pub(crate) fn require_current(version: i64) -> Result<()> {
+    check_known(version)?;
+    let latest = latest_version();
+    match version {
+        0 => Err(Error::InvalidConfig {
+            message: "the database holds no PathOps catalog (no pathops_migrations table); \
+                      create one by opening it with migrations enabled"
+                .to_owned(),
+        }),
+        v if v < latest => Err(Error::InvalidConfig {
+            message: format!(
+                "the catalog's schema is at version {v} and this pathops-store needs {latest}; \
+                 apply the migrations first"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses a database whose schema is newer than this code.
 pub(crate) fn check_known(version: i64) -> Result<()> {
     let latest = latest_version();
@@ -94,5 +126,36 @@ impl<D: Dialect> SqlStore<D> {
     pub(crate) async fn schema_version(&self) -> Result<i64> {
         let mut conn = self.pool().acquire().await.map_err(db_error::<D>)?;
         current_version::<D>(&mut conn).await
+    }
+
+    /// The recorded schema version, read without creating anything (0 when the database has
+    /// no migrations table).
+    pub(crate) async fn recorded_version(&self) -> Result<i64> {
+        let mut conn = self.pool().acquire().await.map_err(db_error::<D>)?;
+        let exists = D::fetch_optional(&mut conn, build::<D>(&D::migrations_table_exists()))
+            .await
+            .map_err(db_error::<D>)?
+            .map(|row| row.int("pathops_migrations", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        if exists == 0 {
+            return Ok(0);
+        }
+        let row = D::fetch_optional(&mut conn, build::<D>(&query::select_schema_version()))
+            .await
+            .map_err(db_error::<D>)?;
+        Ok(match row {
+            Some(row) => row.opt_int("pathops_migrations", "current")?.unwrap_or(0),
+            None => 0,
+        })
+    }
+
+    /// Does what `on_open` says about the schema.
+    pub(crate) async fn prepare(&self, on_open: OnOpen) -> Result<()> {
+        match on_open {
+            OnOpen::Migrate => self.migrate().await.map(drop),
+            OnOpen::CheckKnown => check_known(self.schema_version().await?),
+            OnOpen::RequireCurrent => require_current(self.recorded_version().await?),
+        }
     }
 }

@@ -80,6 +80,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Statements of migration `version` that only this backend runs (triggers, …).
     fn extra_ddl(version: i64) -> &'static [&'static str];
 
+    /// A query whose one row has a column `n`: 1 when the migrations table exists in the
+    /// database (the current schema, for PostgreSQL), else 0. Creates nothing.
+    fn migrations_table_exists() -> sea_query::SelectStatement;
+
     /// Begins a transaction that serializes with every other writer holding `lock`, taking
     /// the lock before anything is read.
     async fn begin(
@@ -109,6 +113,11 @@ pub(crate) fn db_error<D: Dialect>(e: sqlx::Error) -> Error {
     Error::backend(D::NAME, e)
 }
 
+/// An integration row that does not decode.
+fn corrupt(id: String, e: Error) -> Error {
+    Error::corrupt(ResourceKind::Integration, id, e)
+}
+
 /// `on_unique()` when `e` is a unique-key violation, else a backend failure.
 fn unique_or<D: Dialect>(e: sqlx::Error, on_unique: impl FnOnce() -> Error) -> Error {
     match &e {
@@ -118,8 +127,14 @@ fn unique_or<D: Dialect>(e: sqlx::Error, on_unique: impl FnOnce() -> Error) -> E
 }
 
 /// The catalog on a SQL database `D` (see the module docs).
+///
+/// Writes go through `pool`; reads through `reader`, which is the same pool unless the
+/// backend gives readers their own (SQLite: one writer connection, several readers, so that
+/// no number of readers can hold the connection a writer needs, and writers queue in the
+/// pool instead of spinning on the database lock).
 pub(crate) struct SqlStore<D: Dialect> {
     pool: Pool<D::Db>,
+    reader: Pool<D::Db>,
     templates: Templates,
 }
 
@@ -128,15 +143,22 @@ impl<D: Dialect> fmt::Debug for SqlStore<D> {
         f.debug_struct("SqlStore")
             .field("backend", &D::NAME)
             .field("connections", &self.pool.size())
+            .field("reader_connections", &self.reader.size())
             .finish()
     }
 }
 
 impl<D: Dialect> SqlStore<D> {
-    /// A store on `pool` (migrations are the caller's business).
+    /// A store on `pool` for reads and writes (migrations are the caller's business).
     pub(crate) fn new(pool: Pool<D::Db>) -> Self {
+        Self::with_reader(pool.clone(), pool)
+    }
+
+    /// A store writing through `writer` and reading through `reader`.
+    pub(crate) fn with_reader(writer: Pool<D::Db>, reader: Pool<D::Db>) -> Self {
         Self {
-            pool,
+            pool: writer,
+            reader,
             templates: Templates::default(),
         }
     }
@@ -156,13 +178,14 @@ impl<D: Dialect> SqlStore<D> {
         &self.pool
     }
 
+    /// A read through the reader pool.
     async fn fetch_all(&self, q: Built) -> Result<Vec<D::Row>> {
-        let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
+        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
         D::fetch_all(&mut conn, q).await.map_err(db_error::<D>)
     }
 
     pub(crate) async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Integration> {
-        let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
+        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
         let row = D::fetch_optional(
             &mut conn,
             self.sql(prepared::select_integration(tenant, id)),
@@ -170,40 +193,61 @@ impl<D: Dialect> SqlStore<D> {
         .await
         .map_err(db_error::<D>)?;
         match row {
-            Some(row) => codec::integration(&row),
+            Some(row) => codec::integration(&row).map_err(|e| corrupt(id.to_string(), e)),
             None => Err(Error::integration_not_found(id)),
         }
     }
 
+    /// One page; a row that does not decode is reported in [`Page::unreadable`] and never
+    /// fails the page (the keyset cursor only needs its name and id columns).
     pub(crate) async fn list(&self, tenant: &TenantId, q: &ListQuery) -> Result<Page<Integration>> {
         let limit = q.effective_limit()?;
         let position = q.position(tenant)?;
         let statement = prepared::list_integrations(tenant, &q.filter, position.as_ref(), limit);
-        let rows = self.fetch_all(self.sql(statement)).await?;
-        let mut items = rows
-            .iter()
-            .map(codec::integration)
-            .collect::<Result<Vec<_>>>()?;
-        let next_cursor = (items.len() > limit as usize).then(|| {
-            items.truncate(limit as usize);
-            let last = items.last().expect("a full page has a last item");
-            Cursor::encode(
+        let mut rows = self.fetch_all(self.sql(statement)).await?;
+        let next_cursor = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            let last = rows.last().expect("a full page has a last row");
+            let id = last.uuid("integrations", "id")?;
+            let name = last.text("integrations", "name")?;
+            Some(Cursor::encode(
                 tenant,
                 &q.filter,
                 &CursorPosition {
-                    name: last.name.to_string(),
-                    id: last.id,
+                    name,
+                    id: IntegrationId::from_uuid(id)
+                        .map_err(|e| corrupt(id.to_string(), e.into()))?,
                 },
-            )
-        });
-        Ok(Page { items, next_cursor })
+            ))
+        } else {
+            None
+        };
+        let mut page = Page::new(Vec::with_capacity(rows.len()), next_cursor);
+        for row in &rows {
+            match codec::integration(row) {
+                Ok(integration) => page.items.push(integration),
+                Err(e) => {
+                    let id = row
+                        .uuid("integrations", "id")
+                        .ok()
+                        .and_then(|id| IntegrationId::from_uuid(id).ok());
+                    let name = row.text("integrations", "name").ok();
+                    tracing::warn!(
+                        backend = D::NAME,
+                        integration_id = id.map(tracing::field::display),
+                        "an integration row cannot be read; it is reported as unreadable"
+                    );
+                    page.unreadable.push(pathops_core::Unreadable {
+                        id,
+                        name,
+                        reason: pathops_core::error::chain(&e),
+                    });
+                }
+            }
+        }
+        Ok(page)
     }
 
-    #[tracing::instrument(
-        level = "debug",
-        skip_all,
-        fields(backend = D::NAME, tenant_id = %m.tenant_id(), integration_id = %m.change.integration().id)
-    )]
     pub(crate) async fn apply(&self, m: Mutation) -> Result<MutationOutcome> {
         m.check_consistency()?;
         let tenant = m.tenant_id().clone();
