@@ -1,21 +1,10 @@
 //! The `doctor` binary as a user runs it: the demo's JSON report and table, the exit codes,
 //! `--help`, usage errors, and no secret anywhere in its output.
 
-use std::process::{Command, Output};
+mod common;
 
+use common::{doctor, text};
 use serde_json::Value;
-
-fn doctor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doctor"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the doctor binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
-}
 
 /// Every secret of the demo carries `SENTINEL`; the fakes' keys and tokens have their own
 /// shapes. None may appear in anything the doctor prints.
@@ -68,7 +57,7 @@ fn the_demo_report_has_the_expected_findings_and_exits_1() {
     assert_eq!(report["tenant"], "acme");
     assert_eq!(
         report["summary"],
-        serde_json::json!({"passed": 4, "failed": 5, "skipped": 1})
+        serde_json::json!({"passed": 4, "failed": 5, "skipped": 1, "unreadable": 0})
     );
     assert_eq!(report["integrations"].as_array().unwrap().len(), 10);
 
@@ -204,32 +193,181 @@ fn usage_errors_exit_2_and_say_what_was_wrong() {
     }
 }
 
-#[test]
-fn a_catalog_that_cannot_be_opened_exits_3() {
-    let out = doctor(&[
-        "--catalog",
-        "sqlite:///nonexistent-dir/pathops.db",
-        "--tenant",
-        "acme",
-    ]);
-    assert_eq!(out.status.code(), Some(3));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("cannot open the catalog"), "{stderr}");
+/// A temporary directory for catalog files.
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// Runs `--catalog url --tenant acme` (plus `extra`) and returns the exit status and stderr.
+fn check_catalog(url: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec!["--catalog", url, "--tenant", "acme"];
+    args.extend_from_slice(extra);
+    let out = doctor(&args);
+    (out.status.code(), text(&out.stderr))
 }
 
 #[test]
-fn a_real_catalog_is_checked_for_its_tenant() {
-    let dir = std::env::temp_dir().join(format!("pathops-doctor-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("catalog.db").display());
-    let out = doctor(&["--catalog", &url, "--tenant", "acme", "--json"]);
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+fn a_sqlite_catalog_that_cannot_be_opened_exits_3_and_says_why() {
+    let dir = scratch();
+    let missing = dir.path().join("missing.db");
+    let not_a_db = dir.path().join("notes.txt");
+    std::fs::write(
+        &not_a_db,
+        "these are not the tables you are looking for\n".repeat(200),
+    )
+    .unwrap();
+    let cases = [
+        (
+            sqlite_url(&missing),
+            vec![],
+            format!(
+                "no catalog at {}: the file does not exist",
+                missing.display()
+            ),
+        ),
+        // The URL's own create mode does not create a catalog either.
+        (
+            format!("{}?mode=rwc", sqlite_url(&missing)),
+            vec![],
+            "the file does not exist".to_owned(),
+        ),
+        (
+            sqlite_url(dir.path()),
+            vec![],
+            format!(
+                "{} is a directory, not a database file",
+                dir.path().display()
+            ),
+        ),
+        (
+            sqlite_url(&not_a_db),
+            vec![],
+            "file is not a database".to_owned(),
+        ),
+        (
+            sqlite_url(&dir.path().join("no/such/dir/catalog.db")),
+            vec!["--init"],
+            format!(
+                "the directory {} does not exist",
+                dir.path().join("no/such/dir").display()
+            ),
+        ),
+    ];
+    for (url, extra, cause) in cases {
+        let (code, stderr) = check_catalog(&url, &extra);
+        assert_eq!(code, Some(3), "{url}: {stderr}");
+        assert!(
+            stderr.contains("cannot open the catalog: "),
+            "{url}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&cause),
+            "{url}: wanted {cause:?} in {stderr}"
+        );
+        assert!(!stderr.contains("sqlite backend failed\n"), "{stderr}");
+    }
+    assert!(
+        !missing.exists(),
+        "a catalog file was created without --init"
+    );
+}
+
+#[tokio::test]
+async fn a_database_without_the_pathops_schema_is_refused_and_left_alone() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let dir = scratch();
+    let path = dir.path().join("other-app.db");
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let url = sqlite_url(&path);
+    let (code, stderr) = tokio::task::spawn_blocking(move || check_catalog(&url, &[]))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("holds no PathOps catalog"), "{stderr}");
+    assert!(stderr.contains("add --init"), "{stderr}");
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        tables,
+        [("invoices".to_owned(),)],
+        "the doctor created tables"
+    );
+}
+
+#[test]
+fn a_postgres_catalog_that_cannot_be_opened_exits_3_and_says_why() {
+    let Ok(base) = std::env::var("PATHOPS_TEST_POSTGRES_URL") else {
+        eprintln!("skipping: PATHOPS_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let base = url::Url::parse(&base).expect("PATHOPS_TEST_POSTGRES_URL is a URL");
+    let with = |f: &dyn Fn(&mut url::Url)| {
+        let mut u = base.clone();
+        f(&mut u);
+        u.to_string()
+    };
+    let cases = [
+        (
+            with(&|u| u.set_path("/pathops_no_such_database")),
+            "database \"pathops_no_such_database\" does not exist",
+        ),
+        (
+            with(&|u| u.set_username("pathops_no_such_role").unwrap()),
+            "role \"pathops_no_such_role\" does not exist",
+        ),
+        (
+            with(&|u| {
+                u.set_port(Some(pathops_testkit::fake::refused_port()))
+                    .unwrap()
+            }),
+            "Connection refused",
+        ),
+    ];
+    for (url, cause) in cases {
+        let (code, stderr) = check_catalog(&url, &[]);
+        assert_eq!(code, Some(3), "{url}: {stderr}");
+        assert!(
+            stderr.contains(cause),
+            "{url}: wanted {cause:?} in {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_tenant_is_not_a_green_run_it_checked_nothing() {
+    let dir = scratch();
+    let path = dir.path().join("catalog.db");
+    let url = sqlite_url(&path);
+    // --init creates the catalog; the tenant has no integrations (a typo, say).
+    let out = doctor(&["--catalog", &url, "--tenant", "acme", "--init", "--json"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("nothing was checked: tenant acme has no integrations"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["schema"], "pathops.doctor/v1");
-    assert_eq!(report["tenant"], "acme");
     assert_eq!(
         report["summary"],
-        serde_json::json!({"passed": 0, "failed": 0, "skipped": 0})
+        serde_json::json!({"passed": 0, "failed": 0, "skipped": 0, "unreadable": 0})
     );
+    // Now the catalog exists: opening it again needs no --init, and says the same.
+    let out = doctor(&["--catalog", &url, "--tenant", "acme"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).ends_with("0 integrations: 0 passed, 0 failed, 0 skipped\n"));
 }

@@ -27,22 +27,23 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 use crate::auth_ref::AuthRef;
-use crate::error::{Error, ResourceKind, Result};
+use crate::error::{Error, Result};
 
 /// Resolves credential references into secrets. Object-safe; hold it as
 /// `Arc<dyn SecretResolver>`.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SecretResolver: Send + Sync + fmt::Debug {
-    /// The secret behind `auth_ref`. A reference this resolver does not know is
-    /// [`Error::NotFound`] naming the reference.
+    /// The secret behind `auth_ref`. A reference with no secret behind it is
+    /// [`Error::SecretNotFound`] naming the reference and where the resolver looked.
     async fn resolve(&self, auth_ref: &AuthRef) -> Result<SecretString>;
 }
 
-fn not_found(auth_ref: &AuthRef) -> Error {
-    Error::NotFound {
-        kind: ResourceKind::Secret,
-        id: auth_ref.to_string(),
+/// [`Error::SecretNotFound`] for `auth_ref`, having looked in `looked_in`.
+pub fn not_found(auth_ref: &AuthRef, looked_in: Vec<String>) -> Error {
+    Error::SecretNotFound {
+        auth_ref: auth_ref.to_string(),
+        looked_in,
     }
 }
 
@@ -87,7 +88,7 @@ impl SecretResolver for StaticResolver {
         self.secrets
             .get(auth_ref)
             .cloned()
-            .ok_or_else(|| not_found(auth_ref))
+            .ok_or_else(|| not_found(auth_ref, vec!["the static secrets".to_owned()]))
     }
 }
 
@@ -162,9 +163,13 @@ impl fmt::Debug for EnvResolver {
 #[async_trait]
 impl SecretResolver for EnvResolver {
     async fn resolve(&self, auth_ref: &AuthRef) -> Result<SecretString> {
-        Self::variable_name(auth_ref)
-            .and_then(|name| self.vars.get(&name).cloned())
-            .ok_or_else(|| not_found(auth_ref))
+        let Some(name) = Self::variable_name(auth_ref) else {
+            return Err(not_found(auth_ref, Vec::new()));
+        };
+        self.vars
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| not_found(auth_ref, vec![format!("environment variable {name}")]))
     }
 }
 
@@ -220,10 +225,14 @@ impl FileResolver {
 #[async_trait]
 impl SecretResolver for FileResolver {
     async fn resolve(&self, auth_ref: &AuthRef) -> Result<SecretString> {
-        let relative = Self::relative_path(auth_ref).ok_or_else(|| not_found(auth_ref))?;
+        let relative =
+            Self::relative_path(auth_ref).ok_or_else(|| not_found(auth_ref, Vec::new()))?;
         match self.read(&relative) {
             Ok(Some(text)) => Ok(SecretString::from(text)),
-            Ok(None) => Err(not_found(auth_ref)),
+            Ok(None) => Err(not_found(
+                auth_ref,
+                vec![format!("file {}", self.root.join(&relative).display())],
+            )),
             Err(e) => Err(Error::backend("file", e)),
         }
     }
@@ -280,7 +289,7 @@ impl SecretResolver for ChainResolver {
     async fn resolve(&self, auth_ref: &AuthRef) -> Result<SecretString> {
         match self.routes.get(auth_ref.route()).or(self.fallback.as_ref()) {
             Some(resolver) => resolver.resolve(auth_ref).await,
-            None => Err(not_found(auth_ref)),
+            None => Err(not_found(auth_ref, Vec::new())),
         }
     }
 }
@@ -323,7 +332,13 @@ mod tests {
                 .unwrap_err();
             assert_eq!(
                 missing.to_string(),
-                "secret not found: ref://acme/gitlab/other"
+                "secret not found: ref://acme/gitlab/other \
+                 (looked in environment variable PATHOPS_SECRET_ACME_GITLAB_OTHER)"
+            );
+            let unserved = env.resolve(&r("authref://vault/a#b")).await.unwrap_err();
+            assert_eq!(
+                unserved.to_string(),
+                "secret not found: authref://vault/a#b (no resolver serves this reference)"
             );
         });
     }
@@ -348,18 +363,26 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(s.expose_secret(), "glpat-abc");
-            assert!(matches!(
-                files.resolve(&r("ref://acme/gitlab/missing")).await,
-                Err(Error::NotFound { .. })
-            ));
+            let missing = files
+                .resolve(&r("ref://acme/gitlab/missing"))
+                .await
+                .unwrap_err();
+            let path = root.join("acme/gitlab/missing");
+            assert_eq!(
+                missing.to_string(),
+                format!(
+                    "secret not found: ref://acme/gitlab/missing (looked in file {})",
+                    path.display()
+                )
+            );
             #[cfg(unix)]
             assert!(matches!(
                 files.resolve(&r("authref://file/escape")).await,
-                Err(Error::NotFound { .. })
+                Err(Error::SecretNotFound { .. })
             ));
             assert!(matches!(
                 files.resolve(&r("authref://vault/acme")).await,
-                Err(Error::NotFound { .. })
+                Err(Error::SecretNotFound { ref looked_in, .. }) if looked_in.is_empty()
             ));
         });
         std::fs::remove_dir_all(dir).unwrap();
@@ -381,12 +404,6 @@ mod tests {
         });
         let empty = ChainResolver::new();
         let err = block_on(empty.resolve(&r("ref://x/y/z"))).unwrap_err();
-        assert!(matches!(
-            err,
-            Error::NotFound {
-                kind: ResourceKind::Secret,
-                ..
-            }
-        ));
+        assert!(matches!(err, Error::SecretNotFound { .. }));
     }
 }

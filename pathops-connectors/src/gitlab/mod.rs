@@ -260,8 +260,9 @@ impl GitLabConnector {
             let response = check
                 .send(self.request(ctx, config, HttpRequest::get(Self::url(ctx, &path))))
                 .await?;
-            self.expect_ok(check, "GET /projects/:id", &response)?;
-            let p: Value = Self::parse(check, "GET /projects/:id", &response)?;
+            let what = format!("GET /{path}");
+            self.expect_ok(check, &what, &response)?;
+            let p: Value = Self::parse(check, &what, &response)?;
             let level = p["permissions"]["project_access"]["access_level"]
                 .as_u64()
                 .max(p["permissions"]["group_access"]["access_level"].as_u64());
@@ -283,8 +284,9 @@ impl GitLabConnector {
                 let response = check
                     .send(self.request(ctx, config, HttpRequest::get(Self::url(ctx, &path))))
                     .await?;
-                self.expect_ok(check, "GET /projects/:id/hooks/:hook_id", &response)?;
-                let h: Value = Self::parse(check, "GET /projects/:id/hooks/:hook_id", &response)?;
+                let what = format!("GET /{path}");
+                self.expect_ok(check, &what, &response)?;
+                let h: Value = Self::parse(check, &what, &response)?;
                 let status = h["alert_status"].as_str().unwrap_or("executable");
                 if status != "executable" {
                     let until = h["disabled_until"]

@@ -183,7 +183,7 @@ impl GitLabConnector {
         config: &GitLabConfig,
         hook_path: &str,
     ) -> Step<HookState> {
-        const WHAT: &str = "GET /projects/:id/hooks/:hook_id";
+        let what = format!("GET /{hook_path}");
         let response = check
             .send(self.request(
                 check.ctx,
@@ -191,9 +191,9 @@ impl GitLabConnector {
                 HttpRequest::get(Self::url(check.ctx, hook_path)),
             ))
             .await?;
-        self.expect_ok(check, WHAT, &response)
+        self.expect_ok(check, &what, &response)
             .map_err(|r| r.with_detail(detail::HTTP_STATUS, response.status.as_u16()))?;
-        let hook: Value = Self::parse(check, WHAT, &response)?;
+        let hook: Value = Self::parse(check, &what, &response)?;
         Ok(HookState::from_json(&hook))
     }
 
@@ -205,11 +205,13 @@ impl GitLabConnector {
         hook_id: u64,
         trigger: &str,
     ) -> Step<CheckResult> {
-        const WHAT: &str = "POST /projects/:id/hooks/:hook_id/test/:trigger";
         let ctx = check.ctx;
         let hook_path = format!("projects/{}/hooks/{hook_id}", project.segment());
         let before = self.read_hook(check, config, &hook_path).await?;
         let test_path = format!("{hook_path}/test/{trigger}");
+        // The real path, as an operator would retry it: never the route template.
+        let what = format!("POST /{test_path}");
+        let what = what.as_str();
         let response = check
             .send(self.request(ctx, config, HttpRequest::post(Self::url(ctx, &test_path))))
             .await?;
@@ -245,7 +247,7 @@ impl GitLabConnector {
                 FailureCode::InvalidConfig,
                 format!(
                     "{} (is {trigger} a GitLab hook trigger?)",
-                    http_failure_message(WHAT, &response)
+                    http_failure_message(what, &response)
                 ),
             ),
             429 => {
@@ -261,7 +263,7 @@ impl GitLabConnector {
                         },
                         format!(
                             "{}; retry after {}",
-                            http_failure_message(WHAT, &response),
+                            http_failure_message(what, &response),
                             rfc3339(reset_at)
                         ),
                     )
@@ -270,7 +272,7 @@ impl GitLabConnector {
             _ => {
                 let code =
                     classify(&response, self.clock.now()).unwrap_or(FailureCode::InvalidResponse);
-                check.failed(code, http_failure_message(WHAT, &response))
+                check.failed(code, http_failure_message(what, &response))
             }
         };
         // A successful test re-enables a disabled hook: report the state GitLab left it in.

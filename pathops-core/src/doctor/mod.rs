@@ -49,10 +49,22 @@ use crate::error::Result;
 use crate::health::CheckKind;
 use crate::id::IntegrationId;
 use crate::integration::Integration;
-use crate::page::{ListFilter, ListQuery};
+use crate::page::{ListFilter, ListQuery, Unreadable};
 use crate::webhook::{
     ChallengeError, ChallengeRegistry, DeliveryKind, Expectation, WebhookSecrets,
 };
+
+/// How far a run has got, for a progress display: reported once when the integrations are
+/// listed (`done == 0`), then once after each integration is checked. Comes from the run
+/// itself, so a display never needs to poll the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Integrations finished (checked, skipped or found unreadable).
+    pub done: usize,
+    /// Integrations in the run.
+    pub total: usize,
+}
 
 /// Which integrations a run checks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -110,28 +122,63 @@ impl Doctor {
     }
 
     /// Checks the selected integrations of the principal's tenant.
-    #[instrument(name = "doctor.run", skip_all, fields(tenant_id = %principal.tenant, action = "doctor"))]
     pub async fn run(&self, principal: &Principal, selection: &Selection) -> Result<DoctorReport> {
+        self.run_with_progress(principal, selection, &|_| {}).await
+    }
+
+    /// [`run`](Self::run), calling `progress` as integrations finish (see [`Progress`]). The
+    /// callback runs on the doctor's task: keep it quick (update a counter, send on a
+    /// channel).
+    ///
+    /// A stored integration that cannot be read back is reported in
+    /// [`DoctorReport::unreadable`] and fails the run; every other integration is still
+    /// checked.
+    #[instrument(name = "doctor.run", skip_all, fields(tenant_id = %principal.tenant, action = "doctor"))]
+    pub async fn run_with_progress(
+        &self,
+        principal: &Principal,
+        selection: &Selection,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<DoctorReport> {
         principal.require(Scope::IntegrationsAdmin)?;
         let catalog = &self.inner.catalog;
-        let integrations = match selection {
+        let (integrations, unreadable) = match selection {
             Selection::Ids(ids) => {
                 let mut out = Vec::with_capacity(ids.len());
+                let mut unreadable = Vec::new();
                 for id in ids {
-                    out.push(catalog.get(principal, *id).await?);
+                    match catalog.get(principal, *id).await {
+                        Ok(integration) => out.push(integration),
+                        Err(e @ crate::Error::Corrupt { .. }) => unreadable.push(Unreadable {
+                            id: Some(*id),
+                            name: None,
+                            reason: crate::error::chain(&e),
+                        }),
+                        Err(e) => return Err(e),
+                    }
                 }
-                out
+                (out, unreadable)
             }
             Selection::All => self.list_all(principal, ListFilter::default()).await?,
             Selection::Filter(filter) => self.list_all(principal, filter.clone()).await?,
         };
+        let total = integrations.len() + unreadable.len();
+        let mut done = unreadable.len();
+        progress(Progress { done, total });
         let mut reports: Vec<IntegrationReport> = futures::stream::iter(integrations)
             .map(|integration| self.check_one(principal, integration))
             .buffer_unordered(self.inner.concurrency)
+            .inspect(|_| {
+                done += 1;
+                progress(Progress { done, total });
+            })
             .collect()
             .await;
         reports.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
-        let mut summary = Summary::default();
+        let mut summary = Summary {
+            unreadable: unreadable.len(),
+            ..Summary::default()
+        };
         for r in &reports {
             match r.outcome {
                 Outcome::Passed => summary.passed += 1,
@@ -145,22 +192,26 @@ impl Doctor {
             tenant: principal.tenant.clone(),
             summary,
             integrations: reports,
+            unreadable,
         })
     }
 
+    /// Every matching integration, and the rows that could not be read.
     async fn list_all(
         &self,
         principal: &Principal,
         filter: ListFilter,
-    ) -> Result<Vec<Integration>> {
+    ) -> Result<(Vec<Integration>, Vec<Unreadable>)> {
         let mut out = Vec::new();
+        let mut unreadable = Vec::new();
         let mut query = ListQuery::new(filter).with_limit(ListQuery::MAX_LIMIT);
         loop {
             let page = self.inner.catalog.list(principal, &query).await?;
             out.extend(page.items);
+            unreadable.extend(page.unreadable);
             match page.next_cursor {
                 Some(cursor) => query.cursor = Some(cursor),
-                None => return Ok(out),
+                None => return Ok((out, unreadable)),
             }
         }
     }

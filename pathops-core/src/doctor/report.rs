@@ -7,7 +7,7 @@
 //!   "schema": "pathops.doctor/v1",
 //!   "generated_at": "<RFC 3339 UTC>",
 //!   "tenant": "<tenant id>",
-//!   "summary": { "passed": n, "failed": n, "skipped": n },
+//!   "summary": { "passed": n, "failed": n, "skipped": n, "unreadable": n },
 //!   "integrations": [{
 //!     "id": "<uuid>", "name": "...", "provider": "gitlab", "status": "<lifecycle status after the run>",
 //!     "outcome": "passed" | "failed" | "skipped",
@@ -20,9 +20,13 @@
 //!     "ping": null | { "pathops_to_tool": <probe>, "tool_to_pathops": <probe>, "message": ... },
 //!     "findings": [{ "severity": "error" | "warning" | "info", "code": "...", "title": "...",
 //!                    "why": "...", "steps": ["..."], "api_call": "..." | null, "doc_link": "..." | null }]
-//!   }]
+//!   }],
+//!   "unreadable": [{ "id": "<uuid>" | null, "name": "..." | null, "reason": "..." }]
 //! }
 //! ```
+//!
+//! `unreadable` lists stored integrations that could not be read back (see
+//! [`Unreadable`]): they were not checked, and they make the run fail.
 //!
 //! Fields are only ever added within a major version; a consumer ignores fields it does not
 //! know.
@@ -33,6 +37,7 @@ use time::OffsetDateTime;
 use crate::connector::Probe;
 use crate::id::{IntegrationId, TenantId};
 use crate::lifecycle::IntegrationStatus;
+use crate::page::Unreadable;
 use crate::provider::Provider;
 
 /// The schema identifier of [`DoctorReport`].
@@ -52,16 +57,29 @@ pub struct DoctorReport {
     pub summary: Summary,
     /// One entry per integration, ordered by name.
     pub integrations: Vec<IntegrationReport>,
+    /// Stored integrations that could not be read back, so were not checked.
+    #[serde(default)]
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl DoctorReport {
-    /// Whether every checked integration passed and none has an error finding.
+    /// Whether every checked integration passed, none has an error finding and every stored
+    /// integration could be read. A run that checked nothing also passes: see
+    /// [`checked`](Self::checked).
     pub fn all_passed(&self) -> bool {
         self.summary.failed == 0
+            && self.unreadable.is_empty()
             && self
                 .integrations
                 .iter()
                 .all(|i| i.findings.iter().all(|f| f.severity != Severity::Error))
+    }
+
+    /// How many integrations were actually checked or found broken: passed, failed and
+    /// unreadable, not skipped. Zero means the run verified nothing (no integration in the
+    /// tenant, or every one paused), which a caller should not report as healthy.
+    pub fn checked(&self) -> usize {
+        self.summary.passed + self.summary.failed + self.summary.unreadable
     }
 
     /// Every finding, with the integration it concerns.
@@ -81,6 +99,9 @@ pub struct Summary {
     pub failed: usize,
     /// Integrations not contacted (paused).
     pub skipped: usize,
+    /// Stored integrations that could not be read back.
+    #[serde(default)]
+    pub unreadable: usize,
 }
 
 /// The overall outcome for one integration or one check.

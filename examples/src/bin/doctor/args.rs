@@ -1,8 +1,7 @@
-//! Command-line flags, parsed by hand: eight flags do not need a parser crate, and by hand the
+//! Command-line flags, parsed by hand: nine flags do not need a parser crate, and by hand the
 //! exit code of a usage error (2) and the help text stay exactly as documented.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use pathops_core::{BaseUrl, TenantId};
@@ -23,20 +22,28 @@ For each integration the doctor resolves its credential, tests reachability and
 authentication (PathOps -> tool), then what the connector offers: the GitLab hook test
 or GitHub hook ping, delivered to the receiver and verified (tool -> PathOps), or the
 direct ping (both ways). It reports and suggests; it never changes anything in a tool.
+It does record what it found in the catalog, as evidence: a health-check row and an
+audit entry per integration, and the lifecycle status that follows from the result.
 
 OPTIONS:
     --json                Print the report as JSON (schema pathops.doctor/v1) instead of
                           the table and the fixes.
-    --catalog <URL>       Check the integrations of this catalog instead of the demo:
-                          sqlite://<path> or postgres://<user>@<host>/<db>. Needs --tenant.
+    --catalog <URL>       Check the integrations of this existing catalog instead of the
+                          demo: sqlite://<path> or postgres://<user>@<host>/<db>. Needs
+                          --tenant. Nothing is created: a missing file or a database
+                          without the PathOps schema is an error (see --init).
+    --init                With --catalog: create the catalog if it does not exist (the
+                          SQLite file, the PathOps tables) or migrate an older one, then
+                          check it.
     --tenant <ID>         The tenant whose integrations are checked (demo default: acme).
-    --listen <ADDR>       Where the webhook receiver listens (default 127.0.0.1:0: a free
-                          port on loopback).
+    --listen <ADDR>       Where the webhook receiver listens, as host:port (default
+                          127.0.0.1:0: a free port on loopback; localhost:8080 works).
     --public-url <URL>    The receiver's URL as the tools reach it (default
                           http://<listen address>). GitLab and GitHub deliver their test
                           webhooks to <URL>/webhooks/gitlab and <URL>/webhooks/github, and
                           direct-ping tools call back <URL>/webhooks/ping.
-    --secrets-dir <DIR>   With --catalog: also read secrets from files under DIR.
+    --secrets-dir <DIR>   With --catalog: also read secrets from files under DIR (which
+                          must exist).
     -h, --help            Print this help.
 
 SECRETS (with --catalog), resolved at call time and never printed:
@@ -57,9 +64,11 @@ OUTPUT:
 
 EXIT STATUS:
     0    every integration passed
-    1    findings: an integration failed or has an error finding
+    1    findings: an integration failed, has an error finding or cannot be read
     2    usage error: unknown flag, missing or invalid value
     3    the doctor could not run: catalog unavailable, address in use, ...
+    4    nothing was checked: the tenant has no integrations (a mistyped --tenant?)
+         or every one is paused
 ";
 
 /// What to do.
@@ -76,8 +85,10 @@ pub(crate) enum Command {
 pub(crate) struct Options {
     pub(crate) json: bool,
     pub(crate) catalog: Option<String>,
+    pub(crate) init: bool,
     pub(crate) tenant: Option<TenantId>,
-    pub(crate) listen: Option<SocketAddr>,
+    /// `host:port`, resolved when the receiver binds.
+    pub(crate) listen: Option<String>,
     pub(crate) public_url: Option<BaseUrl>,
     pub(crate) secrets_dir: Option<PathBuf>,
 }
@@ -122,6 +133,8 @@ where
             "-h" | "--help" => return Ok(Command::Help),
             "--json" if inline.is_some() => return Err(usage("--json takes no value")),
             "--json" => set(&mut options.json, true, "--json")?,
+            "--init" if inline.is_some() => return Err(usage("--init takes no value")),
+            "--init" => set(&mut options.init, true, "--init")?,
             "--catalog" => {
                 let url = value("--catalog")?;
                 let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
@@ -137,9 +150,12 @@ where
                 set(&mut options.tenant, Some(tenant), "--tenant")?;
             }
             "--listen" => {
-                let addr = value("--listen")?
-                    .parse()
-                    .map_err(|_| usage("--listen needs an address such as 127.0.0.1:8080"))?;
+                let addr = value("--listen")?;
+                if !is_host_port(&addr) {
+                    return Err(usage(
+                        "--listen needs host:port, such as 127.0.0.1:8080 or localhost:8080",
+                    ));
+                }
                 set(&mut options.listen, Some(addr), "--listen")?;
             }
             "--public-url" => {
@@ -149,6 +165,12 @@ where
             }
             "--secrets-dir" => {
                 let dir = PathBuf::from(value("--secrets-dir")?);
+                if !dir.is_dir() {
+                    return Err(usage(format!(
+                        "--secrets-dir {}: no such directory",
+                        dir.display()
+                    )));
+                }
                 set(&mut options.secrets_dir, Some(dir), "--secrets-dir")?;
             }
             other if other.starts_with('-') => {
@@ -163,7 +185,26 @@ where
     if options.secrets_dir.is_some() && options.catalog.is_none() {
         return Err(usage("--secrets-dir applies to --catalog only"));
     }
+    if options.init && options.catalog.is_none() {
+        return Err(usage("--init applies to --catalog only"));
+    }
     Ok(Command::Run(options))
+}
+
+/// `host:port` with a port number: `127.0.0.1:8080`, `[::1]:0`, `localhost:8080`.
+fn is_host_port(addr: &str) -> bool {
+    match addr.rsplit_once(':') {
+        Some((host, port)) => {
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            !host.is_empty()
+                && !host.chars().any(|c| c.is_whitespace() || c == '/')
+                && port.parse::<u16>().is_ok()
+        }
+        None => false,
+    }
 }
 
 fn set<T: PartialEq + Default>(slot: &mut T, value: T, name: &str) -> Result<(), UsageError> {
@@ -203,7 +244,7 @@ mod tests {
         assert!(o.json);
         assert_eq!(o.catalog.as_deref(), Some("sqlite:///var/lib/pathops.db"));
         assert_eq!(o.tenant.unwrap().to_string(), "acme");
-        assert_eq!(o.listen.unwrap().port(), 8080);
+        assert_eq!(o.listen.as_deref(), Some("127.0.0.1:8080"));
         assert_eq!(
             o.public_url.unwrap().as_str(),
             "https://pathops.example.com"
@@ -213,9 +254,36 @@ mod tests {
         assert_eq!(err(&["--bogus"]), "unknown flag --bogus");
         assert_eq!(err(&["extra"]), "unexpected argument extra");
         assert_eq!(err(&["--tenant"]), "--tenant needs a value");
+        for bad in ["nowhere", "localhost", ":8080", "host:http", "a b:1"] {
+            assert_eq!(
+                err(&["--listen", bad]),
+                "--listen needs host:port, such as 127.0.0.1:8080 or localhost:8080",
+                "{bad}"
+            );
+        }
+        for good in ["localhost:8080", "[::1]:0", "0.0.0.0:80"] {
+            assert_eq!(
+                run(&["--listen", good]).unwrap().listen.as_deref(),
+                Some(good)
+            );
+        }
+        assert!(
+            run(&["--catalog", "sqlite://x.db", "--tenant", "a", "--init"])
+                .unwrap()
+                .init
+        );
+        assert_eq!(err(&["--init"]), "--init applies to --catalog only");
+        assert_eq!(err(&["--init=yes"]), "--init takes no value");
         assert_eq!(
-            err(&["--listen", "nowhere"]),
-            "--listen needs an address such as 127.0.0.1:8080"
+            err(&[
+                "--catalog",
+                "sqlite://x.db",
+                "--tenant",
+                "a",
+                "--secrets-dir",
+                "/no/such/dir"
+            ]),
+            "--secrets-dir /no/such/dir: no such directory"
         );
         assert!(err(&["--public-url", "ftp://x"]).starts_with("--public-url: "));
         assert_eq!(err(&["--json", "--json"]), "--json was given twice");
@@ -229,7 +297,7 @@ mod tests {
             "--catalog needs a sqlite:// or postgres:// URL"
         );
         assert_eq!(
-            err(&["--secrets-dir", "/run/secrets"]),
+            err(&["--secrets-dir", &std::env::temp_dir().display().to_string()]),
             "--secrets-dir applies to --catalog only"
         );
     }

@@ -21,7 +21,8 @@ use args::{Command, Options};
 use pathops_connectors::directping::DirectPingConnector;
 use pathops_connectors::http::HttpPolicy;
 use pathops_core::catalog::{Catalog, Principal};
-use pathops_core::doctor::{Doctor, DoctorReport, Selection};
+use pathops_core::doctor::{Doctor, DoctorReport};
+use pathops_core::error::chain;
 use pathops_core::webhook::ChallengeRegistry;
 use pathops_core::{ConnectorRegistry, Provider};
 
@@ -33,6 +34,8 @@ const FINDINGS: u8 = 1;
 const USAGE: u8 = 2;
 /// The doctor could not run.
 const COULD_NOT_RUN: u8 = 3;
+/// Nothing was checked: no integration in the tenant, or every one paused.
+const NOTHING_CHECKED: u8 = 4;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -62,6 +65,10 @@ async fn main() -> ExitCode {
                 print!("{}", render::table(&report, style));
                 print!("{}", render::fixes(&report, style));
             }
+            if report.checked() == 0 {
+                eprintln!("{}", render::nothing_checked(&report));
+                return ExitCode::from(NOTHING_CHECKED);
+            }
             ExitCode::from(if report.all_passed() {
                 ALL_PASSED
             } else {
@@ -79,7 +86,7 @@ async fn main() -> ExitCode {
 /// over every integration of the tenant.
 async fn run(options: &Options) -> Result<DoctorReport, String> {
     let challenges = Arc::new(ChallengeRegistry::new());
-    let bound = receiver::bind(options.listen, options.public_url.clone()).await?;
+    let bound = receiver::bind(options.listen.as_deref(), options.public_url.clone()).await?;
     let public_url = bound.public_url.clone();
     let tenant = match &options.tenant {
         Some(t) => t.clone(),
@@ -107,7 +114,7 @@ async fn run(options: &Options) -> Result<DoctorReport, String> {
         }
         Some(url) => (
             None,
-            store::open(url).await?,
+            store::open(url, options.init).await?,
             secrets::resolver(options.secrets_dir.as_deref()),
         ),
     };
@@ -115,7 +122,7 @@ async fn run(options: &Options) -> Result<DoctorReport, String> {
         .with_connectors(connectors()?)
         .with_secrets(secrets)
         .build()
-        .map_err(|e| format!("the catalog: {e}"))?;
+        .map_err(|e| format!("the catalog: {}", chain(&e)))?;
     if let Some(demo) = &demo {
         demo.register(&catalog, &principal, &public_url).await?;
     }
@@ -123,13 +130,9 @@ async fn run(options: &Options) -> Result<DoctorReport, String> {
     let doctor = Doctor::builder(catalog.clone(), challenges)
         .with_public_url(public_url)
         .build();
-    let report = progress::show(
-        &catalog,
-        &principal,
-        doctor.run(&principal, &Selection::All),
-    )
-    .await
-    .map_err(|e| format!("the doctor: {e}"))?;
+    let report = progress::run(&doctor, &principal)
+        .await
+        .map_err(|e| format!("the doctor: {}", chain(&e)))?;
     drop(demo);
     Ok(report)
 }
@@ -139,12 +142,12 @@ async fn run(options: &Options) -> Result<DoctorReport, String> {
 fn connectors() -> Result<ConnectorRegistry, String> {
     let policy = HttpPolicy::default();
     let mut registry = pathops_connectors::registry::registry_with_all(&policy)
-        .map_err(|e| format!("the connectors: {e}"))?;
+        .map_err(|e| format!("the connectors: {}", chain(&e)))?;
     for provider in [Provider::Zastava, Provider::Concelier, Provider::Excititor] {
         let connector = DirectPingConnector::builder(provider)
             .with_http(policy.clone())
             .build()
-            .map_err(|e| format!("the direct-ping connector: {e}"))?;
+            .map_err(|e| format!("the direct-ping connector: {}", chain(&e)))?;
         registry.replace(Arc::new(connector));
     }
     Ok(registry)

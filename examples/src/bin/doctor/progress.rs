@@ -1,73 +1,107 @@
 //! The progress line on standard error while the checks run: redrawn in place on a
 //! terminal, one line at the start and one at the end otherwise.
+//!
+//! The counts come from the doctor itself ([`Doctor::run_with_progress`]): the display never
+//! touches the catalog, so it can neither slow the checks down nor wait for a connection they
+//! hold.
 
-use std::future::Future;
 use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pathops_core::catalog::{Catalog, Principal};
-use pathops_core::{Clock as _, ListQuery, SystemClock};
+use pathops_core::catalog::Principal;
+use pathops_core::doctor::{Doctor, DoctorReport, Progress, Selection};
 
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
-/// Runs `work`, showing how many of the tenant's integrations have been checked so far.
-pub(crate) async fn show<T>(
-    catalog: &Catalog,
-    principal: &Principal,
-    work: impl Future<Output = T>,
-) -> T {
-    let started_at = SystemClock.now();
-    let started = Instant::now();
-    let (_, total) = checked_since(catalog, principal, started_at).await;
-    let terminal = std::io::stderr().is_terminal();
-    let mut stderr = std::io::stderr();
-    if !terminal {
-        let _ = writeln!(stderr, "doctor: checking {total} integrations ...");
+/// "1 integration", "9 integrations".
+pub(crate) fn integrations(n: usize) -> String {
+    if n == 1 {
+        "1 integration".to_owned()
+    } else {
+        format!("{n} integrations")
     }
-    tokio::pin!(work);
-    let mut tick = tokio::time::interval(Duration::from_millis(120));
-    let mut frame = 0;
-    let output = loop {
-        tokio::select! {
-            output = &mut work => break output,
-            _ = tick.tick(), if terminal => {
-                let (done, total) = checked_since(catalog, principal, started_at).await;
-                let _ = write!(
-                    stderr,
-                    "\r\x1b[2K{} doctor: {done}/{total} integrations checked ({:.1} s)",
-                    SPINNER[frame % SPINNER.len()],
-                    started.elapsed().as_secs_f64()
-                );
-                let _ = stderr.flush();
-                frame += 1;
+}
+
+/// Runs the doctor over every integration of the principal's tenant, showing how many have
+/// been checked so far.
+pub(crate) async fn run(
+    doctor: &Doctor,
+    principal: &Principal,
+) -> pathops_core::Result<DoctorReport> {
+    let started = Instant::now();
+    let terminal = std::io::stderr().is_terminal();
+    let counts = Arc::new(Counts::default());
+    // On a terminal the line is redrawn by its own task, so drawing never delays a check.
+    let ticker = terminal.then(|| tokio::spawn(redraw(counts.clone(), started)));
+    let on_progress = {
+        let counts = counts.clone();
+        move |p: Progress| {
+            let first = counts.total.swap(p.total, Ordering::Relaxed) == usize::MAX;
+            counts.done.store(p.done, Ordering::Relaxed);
+            if first && !terminal {
+                eprintln!("doctor: checking {} ...", integrations(p.total));
             }
         }
     };
-    if terminal {
-        let _ = write!(stderr, "\r\x1b[2K");
+    let report = doctor
+        .run_with_progress(principal, &Selection::All, &on_progress)
+        .await;
+    if let Some(ticker) = ticker {
+        ticker.abort();
+        let _ = ticker.await;
+        eprint!("\r\x1b[2K");
     }
-    let _ = writeln!(
-        stderr,
-        "doctor: {total} integrations checked in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    output
+    if let Ok(report) = &report {
+        let total = report.integrations.len() + report.unreadable.len();
+        eprintln!(
+            "doctor: {} checked in {:.1} s",
+            integrations(total),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    report
 }
 
-/// (integrations tested since `since`, integrations to test): paused ones are not counted.
-async fn checked_since(
-    catalog: &Catalog,
-    principal: &Principal,
-    since: time::OffsetDateTime,
-) -> (usize, usize) {
-    let query = ListQuery::default().with_limit(ListQuery::MAX_LIMIT);
-    let Ok(page) = catalog.list(principal, &query).await else {
-        return (0, 0);
-    };
-    let active: Vec<_> = page.items.iter().filter(|i| !i.is_paused()).collect();
-    let done = active
-        .iter()
-        .filter(|i| i.last_tested_at.is_some_and(|t| t >= since))
-        .count();
-    (done, active.len())
+/// What the doctor has reported so far (`total` is `usize::MAX` until the first report).
+#[derive(Debug)]
+struct Counts {
+    done: AtomicUsize,
+    total: AtomicUsize,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Self {
+            done: AtomicUsize::new(0),
+            total: AtomicUsize::new(usize::MAX),
+        }
+    }
+}
+
+/// Redraws the line every 120 ms until aborted.
+async fn redraw(counts: Arc<Counts>, started: Instant) {
+    let mut tick = tokio::time::interval(Duration::from_millis(120));
+    let mut stderr = std::io::stderr();
+    for frame in 0.. {
+        tick.tick().await;
+        let total = counts.total.load(Ordering::Relaxed);
+        let line = if total == usize::MAX {
+            "listing integrations".to_owned()
+        } else {
+            format!(
+                "{}/{} checked",
+                counts.done.load(Ordering::Relaxed),
+                integrations(total)
+            )
+        };
+        let _ = write!(
+            stderr,
+            "\r\x1b[2K{} doctor: {line} ({:.1} s)",
+            SPINNER[frame % SPINNER.len()],
+            started.elapsed().as_secs_f64()
+        );
+        let _ = stderr.flush();
+    }
 }

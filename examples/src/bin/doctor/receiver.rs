@@ -1,6 +1,6 @@
 //! The webhook receiver: `pathops_connectors::receiver::router` served on `--listen`.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use pathops_core::BaseUrl;
@@ -14,13 +14,13 @@ pub(crate) struct Bound {
     pub(crate) public_url: String,
 }
 
-/// Binds `listen` (default `127.0.0.1:0`). The public URL is `public_url`, else the bound
-/// address (with `127.0.0.1` for an unspecified IP).
+/// Binds `listen` (`host:port`, a name resolved here; default `127.0.0.1:0`). The public URL
+/// is `public_url`, else the bound address (with `127.0.0.1` for an unspecified IP).
 pub(crate) async fn bind(
-    listen: Option<SocketAddr>,
+    listen: Option<&str>,
     public_url: Option<BaseUrl>,
 ) -> Result<Bound, String> {
-    let listen = listen.unwrap_or_else(|| (Ipv4Addr::LOCALHOST, 0).into());
+    let listen = listen.unwrap_or("127.0.0.1:0");
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("the receiver cannot listen on {listen}: {e}"))?;

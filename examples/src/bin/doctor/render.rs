@@ -128,7 +128,13 @@ pub(crate) fn table(report: &DoctorReport, style: Style) -> String {
         "LATENCY",
         "STATUS",
     ];
-    let rows: Vec<Vec<Cell>> = report.integrations.iter().map(row).collect();
+    let mut rows: Vec<Vec<Cell>> = report.integrations.iter().map(row).collect();
+    rows.extend(report.unreadable.iter().map(|u| {
+        let mut cells = vec![(unreadable_name(u), Tone::Bold)];
+        cells.extend((0..5).map(|_| ("-".to_owned(), Tone::Dim)));
+        cells.push(("UNREADABLE".to_owned(), Tone::Bad));
+        cells
+    }));
     let mut widths: Vec<usize> = HEADER.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, (text, _)) in widths.iter_mut().zip(row) {
@@ -195,6 +201,37 @@ pub(crate) fn fixes(report: &DoctorReport, style: Style) -> String {
             let _ = writeln!(out, "  docs: {}", style.paint(Tone::Dim, link));
         }
     }
+    // A failure the doctor has no finding for still says what happened.
+    for r in report
+        .integrations
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed && r.findings.is_empty())
+    {
+        let code = r.failure_code.as_deref().unwrap_or("failed");
+        let _ = writeln!(
+            out,
+            "\n{} {} {}",
+            style.paint(Tone::Bold, &r.name),
+            style.paint(Tone::Bad, &format!("[error: {code}]")),
+            r.message
+        );
+    }
+    for u in &report.unreadable {
+        let _ = writeln!(
+            out,
+            "\n{} {} The stored integration cannot be read, so it was not checked",
+            style.paint(Tone::Bold, &unreadable_name(u)),
+            style.paint(Tone::Bad, "[error: unreadable]"),
+        );
+        let _ = writeln!(out, "  {}", style.paint(Tone::Dim, &u.reason));
+        let id =
+            u.id.map_or_else(|| "(id unreadable)".to_owned(), |id| id.to_string());
+        let _ = writeln!(
+            out,
+            "  1. Repair the row in the catalog database, or delete it and register the \
+             integration again (id {id})."
+        );
+    }
     for r in report
         .integrations
         .iter()
@@ -203,23 +240,47 @@ pub(crate) fn fixes(report: &DoctorReport, style: Style) -> String {
         let _ = writeln!(out, "\n{} {}", style.paint(Tone::Bold, &r.name), r.message);
     }
     let s = &report.summary;
-    let total = s.passed + s.failed + s.skipped;
-    let noun = if total == 1 {
-        "integration"
-    } else {
-        "integrations"
-    };
-    let summary = format!(
-        "{total} {noun}: {} passed, {} failed, {} skipped",
-        s.passed, s.failed, s.skipped
+    let total = s.passed + s.failed + s.skipped + s.unreadable;
+    let mut summary = format!(
+        "{}: {} passed, {} failed, {} skipped",
+        crate::progress::integrations(total),
+        s.passed,
+        s.failed,
+        s.skipped
     );
-    let tone = if report.all_passed() {
+    if s.unreadable > 0 {
+        let _ = write!(summary, ", {} unreadable", s.unreadable);
+    }
+    let tone = if report.checked() == 0 {
+        Tone::Warn
+    } else if report.all_passed() {
         Tone::Good
     } else {
         Tone::Bad
     };
     let _ = writeln!(out, "\n{}", style.paint(tone, &summary));
     out
+}
+
+/// Why a run checked nothing, for standard error.
+pub(crate) fn nothing_checked(report: &DoctorReport) -> String {
+    if report.integrations.is_empty() {
+        format!(
+            "doctor: nothing was checked: tenant {} has no integrations (is --tenant right?)",
+            report.tenant
+        )
+    } else {
+        format!(
+            "doctor: nothing was checked: every integration of tenant {} is paused",
+            report.tenant
+        )
+    }
+}
+
+fn unreadable_name(u: &pathops_core::Unreadable) -> String {
+    u.name
+        .clone()
+        .unwrap_or_else(|| "(unreadable name)".to_owned())
 }
 
 #[cfg(test)]
@@ -266,8 +327,10 @@ mod tests {
                 passed: 0,
                 failed: 1,
                 skipped: 0,
+                unreadable: 0,
             },
             integrations: vec![base],
+            unreadable: Vec::new(),
         }
     }
 

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use pathops_core::secret::{ChainResolver, EnvResolver, FileResolver};
-use pathops_core::{AuthRef, Error, ResourceKind, Result, SecretResolver};
+use pathops_core::secret::{ChainResolver, EnvResolver, FileResolver, not_found};
+use pathops_core::{AuthRef, Error, Result, SecretResolver};
 use secrecy::SecretString;
 
 /// The resolver chain described in the [module docs](self).
@@ -24,23 +24,22 @@ pub(crate) fn resolver(secrets_dir: Option<&Path>) -> Arc<dyn SecretResolver> {
     })
 }
 
-/// The first resolver that knows a reference.
+/// The first resolver that has a secret for a reference; when none has, the error names
+/// every place they looked. Any other failure (an unreadable file) stops the search.
 #[derive(Debug)]
 struct FirstOf(Vec<Arc<dyn SecretResolver>>);
 
 #[async_trait::async_trait]
 impl SecretResolver for FirstOf {
     async fn resolve(&self, auth_ref: &AuthRef) -> Result<SecretString> {
-        let mut last = None;
+        let mut looked = Vec::new();
         for resolver in &self.0 {
             match resolver.resolve(auth_ref).await {
                 Ok(secret) => return Ok(secret),
-                Err(e) => last = Some(e),
+                Err(Error::SecretNotFound { looked_in, .. }) => looked.extend(looked_in),
+                Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or_else(|| Error::NotFound {
-            kind: ResourceKind::Secret,
-            id: auth_ref.to_string(),
-        }))
+        Err(not_found(auth_ref, looked))
     }
 }
