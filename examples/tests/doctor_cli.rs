@@ -371,3 +371,84 @@ fn an_empty_tenant_is_not_a_green_run_it_checked_nothing() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stdout).ends_with("0 integrations: 0 passed, 0 failed, 0 skipped\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_row_and_a_missing_secret_are_reported_and_the_rest_is_checked() {
+    use pathops_core::catalog::{Catalog, Principal};
+    use pathops_core::{NewIntegration, Provider};
+    let tool = pathops_testkit::fake::ping_tool::FakePingTool::start("agent-SENTINEL-x")
+        .await
+        .unwrap();
+    let dir = scratch();
+    let path = dir.path().join("catalog.db");
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    let store = pathops_store::SqliteStore::open(&path).await.unwrap();
+    let pool = store.pool().clone();
+    let catalog = Catalog::builder(std::sync::Arc::new(store))
+        .build()
+        .unwrap();
+    let admin = Principal::admin("acme".parse().unwrap(), "setup".parse().unwrap());
+    for (name, key) in [
+        ("agent-ok", "token"),
+        ("agent-nosecret", "missing"),
+        ("agent-damaged", "token"),
+    ] {
+        let input = NewIntegration::builder(name, Provider::Zastava, tool.url())
+            .with_auth_ref(format!("ref://acme/zastava/{key}"))
+            .build()
+            .unwrap();
+        catalog.create(&admin, input, true).await.unwrap();
+    }
+    sqlx::query("UPDATE integrations SET configuration = '[broken' WHERE name = 'agent-damaged'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    drop(catalog);
+    pool.close().await;
+    let url = sqlite_url(&path);
+    let secrets_dir = secrets.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        common::command(&[
+            "--catalog",
+            &url,
+            "--tenant",
+            "acme",
+            "--secrets-dir",
+            &secrets_dir,
+        ])
+        .env("PATHOPS_SECRET_ACME_ZASTAVA_TOKEN", "agent-SENTINEL-x")
+        .output()
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert_no_secrets("the table", &stdout);
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(row("agent-ok").ends_with("passed"), "{stdout}");
+    assert!(row("agent-damaged").ends_with("UNREADABLE"), "{stdout}");
+    assert!(stdout.contains("[error: unreadable]"), "{stdout}");
+    assert!(
+        stdout.contains("integrations.configuration is invalid"),
+        "{stdout}"
+    );
+    // Where the missing secret was looked for: the variable's name and the file's path.
+    let looked = format!(
+        "secret not found: ref://acme/zastava/missing (looked in environment variable \
+         PATHOPS_SECRET_ACME_ZASTAVA_MISSING, file {})",
+        secrets.join("acme/zastava/missing").display()
+    );
+    assert!(stdout.contains(&looked), "{stdout}");
+    assert!(
+        stdout.ends_with("3 integrations: 1 passed, 1 failed, 0 skipped, 1 unreadable\n"),
+        "{stdout}"
+    );
+}

@@ -145,6 +145,7 @@ async fn redirects_are_followed_within_the_origin_only_and_never_carry_credentia
     let elsewhere = origin(None).await;
     // Another host name for the same machine: localhost vs 127.0.0.1, other port.
     let other = format!("http://localhost:{}", elsewhere.addr().port());
+    let other_origin = other.clone();
     let s = origin(Some(other)).await;
     let c = client(HttpPolicy::default());
 
@@ -165,7 +166,7 @@ async fn redirects_are_followed_within_the_origin_only_and_never_carry_credentia
         .credential("authorization", "Bearer ", &secret());
     let err = send(&c, req).await.unwrap_err();
     assert!(
-        matches!(&err, TransportError::CrossOriginRedirect { to } if to == "localhost"),
+        matches!(&err, TransportError::CrossOriginRedirect { to } if *to == other_origin),
         "{err}"
     );
     assert_eq!(err.failure_code(), FailureCode::InvalidResponse);
@@ -174,6 +175,118 @@ async fn redirects_are_followed_within_the_origin_only_and_never_carry_credentia
         "the other host saw no request at all"
     );
     assert!(!err.describe().contains(SENTINEL));
+}
+
+#[tokio::test]
+async fn a_redirect_to_the_same_host_on_another_port_names_the_other_origin() {
+    let elsewhere = origin(None).await;
+    let other = format!("http://127.0.0.1:{}", elsewhere.addr().port());
+    let s = origin(Some(other.clone())).await;
+    let c = client(HttpPolicy::default());
+    let err = send(&c, HttpRequest::get(format!("{}/away", s.url())))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "redirect to another origin ({other}) not followed: credentials stay with the \
+             configured origin"
+        )
+    );
+    assert!(elsewhere.requests().is_empty());
+}
+
+/// A TCP server on loopback that runs `answer` on every connection.
+async fn raw_server<F, Fut>(answer: F) -> std::net::SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(answer(stream));
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn tls_to_a_silent_port_is_a_connect_timeout_named_as_such() {
+    // Accepts the connection and never says anything: the TLS handshake waits.
+    let addr = raw_server(|stream| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(stream);
+    })
+    .await;
+    let c = client(HttpPolicy {
+        connect_timeout: Duration::from_millis(300),
+        ..HttpPolicy::default()
+    });
+    let started = Instant::now();
+    let err = c
+        .send_with(
+            &IntegrationHttp::default(),
+            Instant::now() + Duration::from_secs(10),
+            HttpRequest::get(format!("https://127.0.0.1:{}/", addr.port())),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, TransportError::ConnectTimeout { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "no connection to 127.0.0.1 within 300 ms (TCP and TLS handshake)"
+    );
+    assert_eq!(err.failure_code(), FailureCode::Timeout);
+}
+
+#[tokio::test]
+async fn a_host_that_answers_in_another_protocol_is_reachable_with_an_invalid_response() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // SSH talks first; this one answers the request with a line that is not HTTP.
+    let talks_first = raw_server(|mut stream| async move {
+        let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    })
+    .await;
+    let answers_garbage = raw_server(|mut stream| async move {
+        let mut buf = [0u8; 1024];
+        let _ = stream.read(&mut buf).await;
+        let _ = stream
+            .write_all(b"220 mail.example.com ESMTP ready\r\n")
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    })
+    .await;
+    let c = client(HttpPolicy::default());
+    for addr in [talks_first, answers_garbage] {
+        let err = send(
+            &c,
+            HttpRequest::get(format!("http://127.0.0.1:{}/", addr.port())),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, TransportError::NotHttp { .. }),
+            "{}",
+            err.describe()
+        );
+        assert_eq!(err.to_string(), "127.0.0.1 answered, but not with HTTP");
+        assert_eq!(err.failure_code(), FailureCode::InvalidResponse);
+    }
+    // Reachability passed: the host answered; what it said is the problem.
+    let result =
+        pathops_core::CheckResult::failed(FailureCode::InvalidResponse, Duration::ZERO, "x");
+    assert_eq!(result.reachability, pathops_core::Probe::Passed);
 }
 
 #[tokio::test]

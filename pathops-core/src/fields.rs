@@ -238,12 +238,18 @@ impl Configuration {
     }
 
     /// Validates a JSON value.
+    ///
+    /// One normalization: a whole number written as a float of magnitude 10^16 or more that
+    /// fits a 64-bit integer (`1e16`, `-2.5e17`) is kept as that integer. JSON does not tell
+    /// the two apart, and PostgreSQL's `jsonb` writes such a number back as an integer, so
+    /// without it the value would read back differently from one store to another.
     pub fn new(value: serde_json::Value) -> Result<Self, ValidationError> {
-        let serde_json::Value::Object(map) = value else {
+        let serde_json::Value::Object(mut map) = value else {
             return Err(ValidationError::new("configuration", Problem::NotAnObject));
         };
         // Depth first: serializing a value nested without bound would recurse without bound.
         check_json(&map)?;
+        canonical_numbers(&mut map);
         let size = serde_json::to_vec(&map)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
@@ -308,6 +314,37 @@ impl TryFrom<serde_json::Value> for Configuration {
 impl From<Configuration> for serde_json::Value {
     fn from(value: Configuration) -> Self {
         serde_json::Value::Object(value.0)
+    }
+}
+
+/// See [`Configuration::new`]: large whole floats become the integers they are.
+fn canonical_numbers(map: &mut serde_json::Map<String, serde_json::Value>) {
+    use serde_json::Value;
+    let mut stack: Vec<&mut Value> = map.values_mut().collect();
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Object(map) => stack.extend(map.values_mut()),
+            Value::Number(n) => {
+                let Some(f) = n.as_f64().filter(|_| n.is_f64()) else {
+                    continue;
+                };
+                if f.abs() < 1e16 || f.fract() != 0.0 {
+                    continue;
+                }
+                // Exact: every f64 this large is a whole number, and the range checks keep
+                // the casts from saturating (-2^63 ..< 2^63, then 0 ..< 2^64; both bounds
+                // are exact in f64).
+                const I64_MIN: f64 = i64::MIN as f64;
+                const U64_END: f64 = -2.0 * I64_MIN;
+                if (I64_MIN..-I64_MIN).contains(&f) {
+                    *n = serde_json::Number::from(f as i64);
+                } else if (0.0..U64_END).contains(&f) {
+                    *n = serde_json::Number::from(f as u64);
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -717,6 +754,25 @@ mod tests {
             problem(Configuration::from_json(&deep_text)),
             ("configuration", Problem::TooDeep { max: 32 })
         );
+    }
+
+    #[test]
+    fn large_whole_floats_are_kept_as_the_integers_they_are() {
+        let c = Configuration::new(json!({
+            "a": 1e16, "b": [-2.5e17], "c": {"d": 1.2e19}, "e": 1.0, "f": 1.5, "g": 1e300
+        }))
+        .unwrap();
+        assert_eq!(c.get("a"), Some(&json!(10_000_000_000_000_000_u64)));
+        assert!(c.get("a").unwrap().is_i64());
+        assert_eq!(c.get("b"), Some(&json!([-250_000_000_000_000_000_i64])));
+        assert_eq!(
+            c.get("c"),
+            Some(&json!({"d": 12_000_000_000_000_000_000_u64}))
+        );
+        // Small whole floats, fractions and numbers beyond 64 bits stay as written.
+        assert!(c.get("e").unwrap().is_f64());
+        assert!(c.get("f").unwrap().is_f64());
+        assert!(c.get("g").unwrap().is_f64());
     }
 
     #[test]

@@ -69,7 +69,20 @@ impl StoreFactory for Postgres {
     async fn open(&self) -> Option<StoreFixture> {
         let schema = Schema::create().await?;
         let store = schema.builder().build().await.expect("PostgreSQL store");
-        Some(StoreFixture::new(Arc::new(store)).with_cleanup(Box::pin(schema.drop_now())))
+        let pool = store.pool().clone();
+        Some(
+            StoreFixture::new(Arc::new(store))
+                .with_raw_sql(Arc::new(move |sql| {
+                    let pool = pool.clone();
+                    Box::pin(async move {
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&pool)
+                            .await
+                            .expect("raw SQL");
+                    })
+                }))
+                .with_cleanup(Box::pin(schema.drop_now())),
+        )
     }
 }
 

@@ -8,7 +8,21 @@ use std::sync::Arc;
 use pathops_core::{CatalogStore, Error};
 use pathops_store::SqliteStore;
 use pathops_testkit::fixtures::{IntegrationBuilder, create_mutation, tenant};
-use pathops_testkit::store_suite::{StoreFactory, StoreFixture};
+use pathops_testkit::store_suite::{RawSql, StoreFactory, StoreFixture};
+
+/// Raw SQL on the store's writer connection.
+fn raw_sql(store: &SqliteStore) -> RawSql {
+    let pool = store.pool().clone();
+    Arc::new(move |sql| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .expect("raw SQL");
+        })
+    })
+}
 
 mod in_memory {
     use super::*;
@@ -19,7 +33,8 @@ mod in_memory {
     impl StoreFactory for InMemory {
         async fn open(&self) -> Option<StoreFixture> {
             let store = SqliteStore::in_memory().await.expect("in-memory SQLite");
-            Some(StoreFixture::new(Arc::new(store)))
+            let raw = raw_sql(&store);
+            Some(StoreFixture::new(Arc::new(store)).with_raw_sql(raw))
         }
     }
 
@@ -40,10 +55,13 @@ mod on_file {
             let store = SqliteStore::open(dir.path().join("catalog.db"))
                 .await
                 .expect("SQLite file");
+            let raw = raw_sql(&store);
             Some(
-                StoreFixture::new(Arc::new(store)).with_cleanup(Box::pin(async move {
-                    drop(dir);
-                })),
+                StoreFixture::new(Arc::new(store))
+                    .with_raw_sql(raw)
+                    .with_cleanup(Box::pin(async move {
+                        drop(dir);
+                    })),
             )
         }
     }

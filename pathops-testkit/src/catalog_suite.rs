@@ -721,12 +721,7 @@ pub async fn a_relay_that_dies_after_claiming_loses_nothing(store: Arc<dyn Catal
 /// whether the check passes or fails.
 pub async fn the_secret_never_leaks(store: Arc<dyn CatalogStore>) {
     let logs = LogCapture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .finish();
+    let subscriber = logs.subscriber();
     async {
         let h = Harness::new(store);
         let c = &h.catalog;

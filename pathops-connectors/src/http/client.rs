@@ -218,7 +218,7 @@ impl HttpClient {
             let mut response = builder
                 .send()
                 .await
-                .map_err(|e| from_reqwest(e, &host, timeout))?;
+                .map_err(|e| from_reqwest(e, &host, timeout, self.policy.connect_timeout))?;
             let limit = self.policy.max_body_bytes;
             if response
                 .content_length()
@@ -233,7 +233,7 @@ impl HttpClient {
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| from_reqwest(e, &host, timeout))?
+                .map_err(|e| from_reqwest(e, &host, timeout, self.policy.connect_timeout))?
             {
                 if body.len() + chunk.len() > limit {
                     return Err(TransportError::BodyTooLarge { limit });
@@ -286,7 +286,7 @@ fn build_client(
         if same_origin {
             attempt.follow()
         } else {
-            let to = attempt.url().host_str().unwrap_or_default().to_owned();
+            let to = attempt.url().origin().ascii_serialization();
             attempt.error(Refusal::CrossOrigin { to })
         }
     });

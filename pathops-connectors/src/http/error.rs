@@ -50,19 +50,39 @@ pub enum TransportError {
         #[source]
         source: BoxError,
     },
-    /// The deadline (or the request timeout) passed.
+    /// No connection (TCP, then TLS for `https`) was established within the policy's
+    /// connect timeout: the host is silent, filtered, or not speaking TLS on that port.
+    #[error("no connection to {host} within {} ms (TCP and TLS handshake)", after.as_millis())]
+    ConnectTimeout {
+        /// The host.
+        host: String,
+        /// The connect timeout.
+        after: Duration,
+    },
+    /// Connected, but no complete answer before the deadline (or the request timeout): the
+    /// tool is reachable and slow.
     #[error("no answer within {} ms", after.as_millis())]
     Timeout {
         /// The time allowed.
         after: Duration,
     },
-    /// The tool redirected to another origin; the redirect was not followed so credentials
-    /// stay with the configured host.
+    /// The host answered, but not with HTTP (another protocol on that port, or a broken
+    /// proxy): reachable, and the answer is unusable.
+    #[error("{host} answered, but not with HTTP")]
+    NotHttp {
+        /// The host.
+        host: String,
+        /// The parser's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The tool redirected to another origin (scheme, host or port); the redirect was not
+    /// followed so credentials stay with the configured origin.
     #[error(
-        "redirect to another host ({to}) not followed: credentials stay with the configured host"
+        "redirect to another origin ({to}) not followed: credentials stay with the configured origin"
     )]
     CrossOriginRedirect {
-        /// The host the redirect pointed at.
+        /// The origin the redirect pointed at (`https://host:port`).
         to: String,
     },
     /// More redirects than the policy allows.
@@ -96,8 +116,9 @@ impl TransportError {
             Self::Dns { .. } => FailureCode::Dns,
             Self::Connect { .. } => FailureCode::Connect,
             Self::Tls { .. } => FailureCode::Tls,
-            Self::Timeout { .. } => FailureCode::Timeout,
-            Self::CrossOriginRedirect { .. }
+            Self::ConnectTimeout { .. } | Self::Timeout { .. } => FailureCode::Timeout,
+            Self::NotHttp { .. }
+            | Self::CrossOriginRedirect { .. }
             | Self::TooManyRedirects { .. }
             | Self::BodyTooLarge { .. } => FailureCode::InvalidResponse,
         }
@@ -129,8 +150,21 @@ pub(crate) enum Refusal {
     TooMany { max: usize },
 }
 
-/// Maps a reqwest error to a transport error by walking its cause chain.
-pub(crate) fn from_reqwest(err: reqwest::Error, host: &str, timeout: Duration) -> TransportError {
+/// Whether hyper gave up because the peer does not speak HTTP: an answer that does not parse,
+/// or bytes sent before any request (a server that talks first, as SSH and SMTP do; hyper has
+/// no predicate for that kind, only its message).
+fn not_http(e: &hyper::Error) -> bool {
+    e.is_parse() || e.to_string() == "received unexpected message from connection"
+}
+
+/// Maps a reqwest error to a transport error by walking its cause chain. `timeout` is the
+/// time the whole call had, `connect_timeout` the policy's limit for connecting.
+pub(crate) fn from_reqwest(
+    err: reqwest::Error,
+    host: &str,
+    timeout: Duration,
+    connect_timeout: Duration,
+) -> TransportError {
     let host = host.to_owned();
     let chain = || {
         let mut out: Vec<&(dyn StdError + 'static)> = Vec::new();
@@ -163,7 +197,24 @@ pub(crate) fn from_reqwest(err: reqwest::Error, host: &str, timeout: Duration) -
         }
     }
     if err.is_timeout() {
-        return TransportError::Timeout { after: timeout };
+        // reqwest marks its connect timeout as both a connect and a timeout error.
+        return if err.is_connect() {
+            TransportError::ConnectTimeout {
+                host,
+                after: connect_timeout.min(timeout),
+            }
+        } else {
+            TransportError::Timeout { after: timeout }
+        };
+    }
+    if chain()
+        .iter()
+        .any(|e| e.downcast_ref::<hyper::Error>().is_some_and(not_http))
+    {
+        return TransportError::NotHttp {
+            host,
+            source: Box::new(err.without_url()),
+        };
     }
     if chain().iter().any(|e| e.is::<rustls::Error>()) {
         return TransportError::Tls {

@@ -34,6 +34,12 @@
 //! | [`outbox`] | leases, acknowledgements, retries with backoff, dead events |
 //! | [`plugins`] | plugin metadata upsert and list |
 //! | [`concurrency`] | concurrent writers: one winner per version, unique names, intact chains |
+//! | [`fidelity`] | every accepted value reads back equal; a row damaged in the database fails only itself |
+//!
+//! Checks of what happens when the database itself is edited need to run SQL behind the
+//! store's back: a SQL backend's factory passes [`StoreFixture::with_raw_sql`], and those
+//! checks print `skipping: …` for a backend without it (the memory store has no rows to
+//! damage).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -46,6 +52,7 @@ pub mod atomicity;
 pub mod concurrency;
 pub mod crud;
 pub mod evidence;
+pub mod fidelity;
 pub mod list;
 pub mod outbox;
 pub mod plugins;
@@ -61,10 +68,15 @@ pub trait StoreFactory: Send + Sync {
     async fn open(&self) -> Option<StoreFixture>;
 }
 
+/// Runs one SQL statement on the store's own database, behind the store's back, and panics
+/// if it fails (see [`StoreFixture::with_raw_sql`]).
+pub type RawSql = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+
 /// A store opened for one check, with what to do once the check is over.
 pub struct StoreFixture {
     store: Arc<dyn CatalogStore>,
     cleanup: Option<BoxFuture<'static, ()>>,
+    raw_sql: Option<RawSql>,
 }
 
 impl std::fmt::Debug for StoreFixture {
@@ -72,6 +84,7 @@ impl std::fmt::Debug for StoreFixture {
         f.debug_struct("StoreFixture")
             .field("store", &self.store)
             .field("cleanup", &self.cleanup.is_some())
+            .field("raw_sql", &self.raw_sql.is_some())
             .finish()
     }
 }
@@ -82,7 +95,15 @@ impl StoreFixture {
         Self {
             store,
             cleanup: None,
+            raw_sql: None,
         }
+    }
+
+    /// How to run SQL on the store's database directly (its tables unqualified, as the
+    /// store's connections see them), for the checks that damage rows.
+    pub fn with_raw_sql(mut self, raw_sql: RawSql) -> Self {
+        self.raw_sql = Some(raw_sql);
+        self
     }
 
     /// Runs `cleanup` after the check, whether it passed or panicked (dropping a database
@@ -107,8 +128,50 @@ where
     let Some(fixture) = factory.open().await else {
         return;
     };
-    let StoreFixture { store, cleanup } = fixture;
+    let StoreFixture {
+        store,
+        cleanup,
+        raw_sql: _,
+    } = fixture;
     let outcome = AssertUnwindSafe(check(store.clone())).catch_unwind().await;
+    drop(store);
+    if let Some(cleanup) = cleanup {
+        cleanup.await;
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Runs one check that edits the database directly; a backend without
+/// [`StoreFixture::with_raw_sql`] prints `skipping: …`.
+pub async fn run_raw<F, C>(factory: F, check: C)
+where
+    F: StoreFactory,
+    C: FnOnce(Arc<dyn CatalogStore>, RawSql) -> BoxFuture<'static, ()>,
+{
+    let Some(fixture) = factory.open().await else {
+        return;
+    };
+    let StoreFixture {
+        store,
+        cleanup,
+        raw_sql,
+    } = fixture;
+    let outcome = match raw_sql {
+        Some(raw_sql) => {
+            AssertUnwindSafe(check(store.clone(), raw_sql))
+                .catch_unwind()
+                .await
+        }
+        None => {
+            eprintln!(
+                "skipping: the {} store has no raw SQL access",
+                store.backend()
+            );
+            Ok(())
+        }
+    };
     drop(store);
     if let Some(cleanup) = cleanup {
         cleanup.await;
@@ -156,7 +219,22 @@ macro_rules! store_conformance_suite {
             concurrency::concurrent_creates_of_one_name_have_exactly_one_winner,
             concurrency::concurrent_writers_keep_the_audit_chain_intact,
             concurrency::concurrent_claimers_never_lease_the_same_event,
+            fidelity::every_accepted_value_reads_back_equal,
         );
+        $crate::store_conformance_suite!(@raw $factory;
+            fidelity::a_row_corrupted_in_the_database_fails_only_itself,
+        );
+    };
+    (@raw $factory:expr; $($module:ident :: $check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                $crate::store_suite::run_raw($factory, |store, raw_sql| {
+                    ::std::boxed::Box::pin($crate::store_suite::$module::$check(store, raw_sql))
+                })
+                .await;
+            }
+        )*
     };
     (@checks $factory:expr; $($module:ident :: $check:ident),* $(,)?) => {
         $(

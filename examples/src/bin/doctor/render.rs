@@ -352,4 +352,68 @@ mod tests {
         let colored = super::table(&r, Style { color: true });
         assert!(colored.contains("\x1b[31mFAILED\x1b[0m"));
     }
+
+    #[test]
+    fn a_failure_without_a_finding_says_what_happened() {
+        let mut r = report();
+        let i = &mut r.integrations[0];
+        i.findings.clear();
+        i.failure_code = Some("invalid_config".into());
+        i.message = "the harbor connector is not compiled in".into();
+        let fixes = fixes(&r, Style::plain());
+        assert!(
+            fixes.contains(
+                "\ngitlab-payments [error: invalid_config] the harbor connector is not compiled in\n"
+            ),
+            "{fixes}"
+        );
+    }
+
+    #[test]
+    fn unreadable_rows_are_listed_counted_and_explained() {
+        let mut r = report();
+        let id = IntegrationId::new();
+        r.unreadable.push(pathops_core::Unreadable {
+            id: Some(id),
+            name: Some("broken-one".into()),
+            reason: "integration x is stored but cannot be read: stored \
+                     integrations.configuration is invalid"
+                .into(),
+        });
+        r.summary.unreadable = 1;
+        let table = table(&r, Style::plain());
+        let row = table.lines().find(|l| l.starts_with("broken-one")).unwrap();
+        assert!(row.ends_with("UNREADABLE"), "{table}");
+        let fixes = fixes(&r, Style::plain());
+        assert!(fixes.contains("broken-one [error: unreadable]"), "{fixes}");
+        assert!(
+            fixes.contains("integrations.configuration is invalid"),
+            "{fixes}"
+        );
+        assert!(fixes.contains(&format!("(id {id})")), "{fixes}");
+        assert!(
+            fixes.ends_with("2 integrations: 0 passed, 1 failed, 0 skipped, 1 unreadable\n"),
+            "{fixes}"
+        );
+    }
+
+    #[test]
+    fn nothing_checked_says_why() {
+        let mut r = report();
+        r.integrations.clear();
+        r.summary = Summary::default();
+        assert_eq!(
+            nothing_checked(&r),
+            "doctor: nothing was checked: tenant acme has no integrations (is --tenant right?)"
+        );
+        assert!(
+            fixes(&r, Style::plain()).ends_with("0 integrations: 0 passed, 0 failed, 0 skipped\n")
+        );
+        let mut paused = report();
+        paused.integrations[0].outcome = Outcome::Skipped;
+        assert_eq!(
+            nothing_checked(&paused),
+            "doctor: nothing was checked: every integration of tenant acme is paused"
+        );
+    }
 }
