@@ -103,7 +103,7 @@ impl ListQuery {
 /// A stored row that cannot be read back (edited in the database by hand, written by a newer
 /// or broken release) never fails the page: it is left out of `items` and reported in
 /// `unreadable`, in list order, while every other row on the page is returned. Reading it by
-/// id fails with [`Error::Corrupt`](crate::Error::Corrupt).
+/// id fails with [`Error::Corrupt`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     /// The items, in order.
