@@ -310,6 +310,7 @@ async fn egress_rules_refuse_before_calling() {
         egress: EgressPolicy {
             allowed_hosts: vec![],
             block_private_addresses: true,
+            allowed_proxies: vec![],
         },
         ..HttpPolicy::default()
     });
@@ -331,6 +332,7 @@ async fn egress_rules_refuse_before_calling() {
         egress: EgressPolicy {
             allowed_hosts: vec!["gitlab.example.com".into()],
             block_private_addresses: false,
+            allowed_proxies: vec![],
         },
         ..HttpPolicy::default()
     });
@@ -380,6 +382,74 @@ async fn the_integration_proxy_is_used() {
     assert_eq!(
         proxy.requests()[0].header("host"),
         Some("tool.pathops-test.invalid")
+    );
+}
+
+#[tokio::test]
+async fn with_private_addresses_blocked_a_tenant_proxy_cannot_bypass_the_filter() {
+    let proxy = serve(Router::new().route("/via-proxy", get(|| async { "proxied" }))).await;
+    let blocked = |allowed_proxies: Vec<String>| {
+        client(HttpPolicy {
+            egress: EgressPolicy {
+                allowed_hosts: vec![],
+                block_private_addresses: true,
+                allowed_proxies,
+            },
+            ..HttpPolicy::default()
+        })
+    };
+    let via = |proxy_url: String| {
+        let integration = IntegrationBuilder::new("acme", "Behind proxy")
+            .configuration(serde_json::json!({ "proxy_url": proxy_url }))
+            .build();
+        context(integration, None, Duration::from_secs(5))
+    };
+    let target = "http://tool.pathops-test.invalid/via-proxy";
+    // An IP-literal proxy the operator never listed, and a socks5h proxy even when listed.
+    let c = blocked(vec![]);
+    let err = c
+        .send(&via(proxy.url()), HttpRequest::get(target))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::EgressRefused { .. }),
+        "{}",
+        err.describe()
+    );
+    assert_eq!(err.failure_code(), FailureCode::EgressDenied);
+    let listed = blocked(vec!["127.0.0.1".into()]);
+    let socks = format!("socks5h://127.0.0.1:{}", proxy.addr().port());
+    let err = listed
+        .send(&via(socks), HttpRequest::get(target))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("socks5h"), "{err}");
+    assert!(
+        proxy.requests().is_empty(),
+        "the refused proxies saw nothing"
+    );
+    // The operator's allowlisted proxy is used.
+    let r = listed
+        .send(&via(proxy.url()), HttpRequest::get(target))
+        .await
+        .unwrap();
+    assert_eq!(r.body, b"proxied");
+    // A proxy outside the host allowlist is refused whatever the address switch says.
+    let allowlisted_hosts = client(HttpPolicy {
+        egress: EgressPolicy {
+            allowed_hosts: vec!["tool.pathops-test.invalid".into()],
+            block_private_addresses: false,
+            allowed_proxies: vec![],
+        },
+        ..HttpPolicy::default()
+    });
+    let err = allowlisted_hosts
+        .send(&via(proxy.url()), HttpRequest::get(target))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("proxy not in the allowlist"),
+        "{err}"
     );
 }
 

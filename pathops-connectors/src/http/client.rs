@@ -12,7 +12,7 @@ use reqwest::redirect;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::egress::{EgressResolver, check_url};
+use super::egress::{EgressResolver, check_proxy, check_url};
 use super::error::{Refusal, TransportError, from_reqwest};
 use super::policy::{HttpPolicy, IntegrationHttp};
 
@@ -204,6 +204,14 @@ impl HttpClient {
             });
         }
         let timeout = remaining.min(self.policy.request_timeout);
+        if let Some(proxy) = &settings.proxy_url {
+            check_proxy(&self.policy.egress, proxy).map_err(|r| match r {
+                Refusal::Egress { host, reason } => TransportError::EgressRefused { host, reason },
+                other => TransportError::InvalidRequest {
+                    source: Box::new(other),
+                },
+            })?;
+        }
         let client = self.client(settings)?;
         let method = request.method.clone();
         tracing::debug!(%method, url = %url, "sending request");

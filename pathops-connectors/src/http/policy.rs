@@ -102,29 +102,43 @@ pub struct EgressPolicy {
     /// Host names calls may go to; empty means any. An entry `*.example.com` allows every
     /// subdomain of `example.com` (not `example.com` itself). Matching ignores case.
     pub allowed_hosts: Vec<String>,
-    /// Refuse private (RFC 1918, unique-local), loopback, link-local, shared (100.64/10) and
-    /// unspecified addresses, whether written in the URL or returned by DNS. Through a proxy,
-    /// only addresses written in the URL can be checked.
+    /// Refuse every address that is not globally reachable (private, loopback, link-local,
+    /// shared, documentation, multicast and the other special-purpose ranges, also when
+    /// embedded in an IPv6 address; see [`is_internal_address`](super::is_internal_address)),
+    /// whether written in the URL or returned by DNS. A proxy resolves names itself, so with
+    /// this on an integration's own `proxy_url` is refused unless its host is in
+    /// `allowed_proxies`, and a `socks5h` proxy is always refused.
     pub block_private_addresses: bool,
+    /// Proxy hosts (`proxy.corp.example`, matched like `allowed_hosts`) that integrations may
+    /// name in `proxy_url` while private addresses are blocked. The operator's own
+    /// [`HttpPolicy::proxy`] needs no entry.
+    pub allowed_proxies: Vec<String>,
 }
 
 impl EgressPolicy {
     /// Whether `host` passes the allowlist.
     pub fn allows_host(&self, host: &str) -> bool {
-        if self.allowed_hosts.is_empty() {
-            return true;
-        }
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.allowed_hosts.iter().any(|entry| {
-            let entry = entry.to_ascii_lowercase();
-            match entry.strip_prefix("*.") {
-                Some(suffix) => host
-                    .strip_suffix(suffix)
-                    .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
-                None => host == entry,
-            }
-        })
+        self.allowed_hosts.is_empty() || matches_any(&self.allowed_hosts, host)
     }
+
+    /// Whether an integration may use a proxy on `host` while private addresses are blocked.
+    pub fn allows_proxy(&self, host: &str) -> bool {
+        matches_any(&self.allowed_proxies, host)
+    }
+}
+
+/// Whether `host` matches an entry (`name`, or `*.suffix` for every subdomain), ignoring case.
+fn matches_any(entries: &[String], host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    entries.iter().any(|entry| {
+        let entry = entry.to_ascii_lowercase();
+        match entry.strip_prefix("*.") {
+            Some(suffix) => host
+                .strip_suffix(suffix)
+                .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
+            None => host == entry,
+        }
+    })
 }
 
 /// The per-integration HTTP settings, from the integration's configuration:
@@ -224,6 +238,7 @@ mod tests {
         let p = EgressPolicy {
             allowed_hosts: vec!["GitLab.example.com".into(), "*.corp.example".into()],
             block_private_addresses: false,
+            allowed_proxies: vec![],
         };
         assert!(p.allows_host("gitlab.example.com"));
         assert!(p.allows_host("gitlab.example.com."));
