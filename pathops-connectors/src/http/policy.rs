@@ -32,6 +32,7 @@ use pathops_core::validate::{Problem, ValidationError};
 ///     egress: EgressPolicy {
 ///         allowed_hosts: vec!["gitlab.example.com".into(), "*.harbor.example.com".into()],
 ///         block_private_addresses: true,
+///         allowed_proxies: vec![],
 ///     },
 ///     ..HttpPolicy::default()
 /// };
