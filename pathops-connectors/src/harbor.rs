@@ -1,5 +1,5 @@
-//! The Harbor v2 connector (users or robot accounts over HTTP Basic). Facts from
-//! `shared/reference/providers.md` §3.
+//! The Harbor v2 connector (users or robot accounts over HTTP Basic). The
+//! vendor behaviour it relies on is listed below, call by call, as Harbor's v2 API documents it.
 //!
 //! | operation | calls |
 //! |---|---|

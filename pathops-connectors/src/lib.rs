@@ -3,8 +3,8 @@
 //! Provider connectors for PathOps. Each implements [`pathops_core::IntegrationConnector`]
 //! (a full connection test and a cheap health check that return a
 //! [`CheckResult`](pathops_core::CheckResult), never an error), lives in its own module behind a
-//! cargo feature named after the provider, and follows the provider facts of
-//! `shared/reference/providers.md` (status codes, headers, body shapes) exactly. Connectors that
+//! cargo feature named after the provider, and follows the vendor's documented behaviour (status codes, headers, body
+//! shapes) exactly, written down in its module docs. Connectors that
 //! can ask their tool for a test webhook delivery (GitLab's hook test, GitHub's hook ping)
 //! say so in their capabilities and implement the contract's
 //! [`expected_delivery`](pathops_core::IntegrationConnector::expected_delivery) (what the

@@ -1,5 +1,4 @@
-//! [`VaultResolver`]: a [`SecretResolver`] reading HashiCorp Vault KV v2 secrets
-//! (`shared/reference/providers.md` §12).
+//! [`VaultResolver`]: a [`SecretResolver`] reading HashiCorp Vault KV v2 secrets.
 //!
 //! # References
 //!

@@ -423,7 +423,7 @@ async fn a_disabled_hook_whose_cause_is_gone_passes_and_gitlab_re_enables_it() {
         "{:?}",
         r.findings
     );
-    // GitLab re-enables a hook whose test delivery succeeds (providers.md §1.9).
+    // GitLab re-enables a hook whose test delivery succeeds.
     assert_eq!(w.gitlab.hook(hook).unwrap().alert_status, "executable");
 }
 

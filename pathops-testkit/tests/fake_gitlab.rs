@@ -1,4 +1,4 @@
-//! The fake GitLab behaves as providers.md §1 says.
+//! The fake GitLab behaves as GitLab's REST API documents it.
 
 use axum::Router;
 use axum::http::StatusCode;

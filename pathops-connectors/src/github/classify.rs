@@ -1,4 +1,5 @@
-//! GitHub's classifier (providers.md §2.5–2.6).
+//! GitHub's classifier: status codes, rate-limit headers and
+//! error bodies to failure codes.
 
 use pathops_core::FailureCode;
 use time::OffsetDateTime;

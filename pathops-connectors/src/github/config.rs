@@ -119,7 +119,7 @@ impl GitHubAppConfig {
     }
 }
 
-/// The REST API root for a base URL (providers.md §2.1):
+/// The REST API root for a base URL:
 ///
 /// | base URL | API root |
 /// |---|---|

@@ -1,5 +1,5 @@
-//! The GitHub App connector (github.com, GHE.com and GitHub Enterprise Server). Facts from
-//! `shared/reference/providers.md` §2.
+//! The GitHub App connector (github.com, GHE.com and GitHub Enterprise Server). The
+//! vendor behaviour it relies on is listed below, call by call, as GitHub's REST API documents it.
 //!
 //! | operation | calls |
 //! |---|---|

@@ -1,4 +1,5 @@
-//! The hook ping (providers.md §2.8) and the delivery it makes (§2.9).
+//! The hook ping (`POST /repos/{owner}/{repo}/hooks/{id}/pings`) and the `ping`
+//! delivery it makes.
 
 use pathops_core::connector::detail;
 use pathops_core::webhook::{DeliveryKind, Expectation};

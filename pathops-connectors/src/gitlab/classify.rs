@@ -1,4 +1,4 @@
-//! GitLab's classifier: status codes and headers to [`FailureCode`]s (providers.md §1.2–1.5).
+//! GitLab's classifier: status codes and headers to [`FailureCode`]s.
 
 use pathops_core::FailureCode;
 use time::OffsetDateTime;

@@ -1,5 +1,6 @@
 //! The GitLab connector (REST v4; personal, project and group access tokens, or OAuth bearer
-//! tokens). Facts from `shared/reference/providers.md` §1.
+//! tokens). The vendor behaviour it relies
+//! on is listed below, call by call, as GitLab's REST API documents it.
 //!
 //! | operation | calls |
 //! |---|---|

@@ -1,4 +1,4 @@
-//! The hook test trigger (providers.md §1.9) and the delivery it makes (§1.11).
+//! The hook test trigger and the delivery it makes.
 //!
 //! `trigger_delivery` reads the hook first (`GET /projects/:id/hooks/:hook_id`: it exists, and
 //! its `alert_status`), then asks for the test (`POST …/test/:trigger`). GitLab delivers inside
@@ -20,7 +20,7 @@ use super::{GitLabConfig, GitLabConnector, ProjectRef, classify};
 use crate::check::{Check, http_failure_message};
 use crate::http::{HttpRequest, status};
 
-/// GitLab's hook-test limit window: 5 calls per minute per project and user (§1.9).
+/// GitLab's hook-test limit window: 5 calls per minute per project and user.
 const TEST_LIMIT_WINDOW: time::Duration = time::Duration::minutes(1);
 
 /// The `X-Gitlab-Event` header a test of `trigger` sends (`push_events` → `Push Hook`), for
@@ -297,7 +297,7 @@ impl GitLabConnector {
     }
 }
 
-/// 422 messages that refuse the test before any delivery (§1.9): the project lacks what the
+/// 422 messages that refuse the test before any delivery: the project lacks what the
 /// trigger's sample needs, or the trigger cannot be tested.
 fn refused_before_delivery(message: &str) -> bool {
     message.starts_with("Ensure the ") || message == "Testing not available for this hook"

@@ -1,4 +1,5 @@
-//! [`FakeHarbor`]: the Harbor v2 calls PathOps uses (`shared/reference/providers.md` §3).
+//! [`FakeHarbor`]: the Harbor v2 calls PathOps uses, as Harbor's v2 API documents
+//! them.
 //!
 //! | call | behaviour |
 //! |---|---|

@@ -1,5 +1,5 @@
-//! [`FakeVault`]: the HashiCorp Vault calls the PathOps resolver uses
-//! (`shared/reference/providers.md` §12).
+//! [`FakeVault`]: the HashiCorp Vault calls the PathOps resolver uses, as Vault's API documents
+//! them.
 //!
 //! | call | behaviour |
 //! |---|---|

@@ -1,4 +1,4 @@
-//! [`FakeGitHub`]: the GitHub App surface PathOps uses (`shared/reference/providers.md` §2), in
+//! [`FakeGitHub`]: the GitHub App surface PathOps uses, in
 //! the api.github.com shape (routes at the root) or the GitHub Enterprise Server shape (under
 //! `/api/v3`, with `X-GitHub-Enterprise-Version`).
 //!

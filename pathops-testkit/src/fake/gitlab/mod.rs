@@ -1,7 +1,7 @@
 //! [`FakeGitLab`]: the GitLab REST v4 surface PathOps uses, including the hook test trigger
 //! that makes a real, synchronous HTTP delivery to the hook URL.
 //!
-//! Emulated (under `/api/v4`, see `shared/reference/providers.md` §1):
+//! Emulated (under `/api/v4`, as GitLab's REST API documents it):
 //!
 //! | call | behaviour |
 //! |---|---|
