@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{doctor, text};
+use common::{doctor, sqlite_url, text};
 use serde_json::Value;
 
 /// Every secret of the demo carries `SENTINEL`; the fakes' keys and tokens have their own
@@ -198,10 +198,6 @@ fn scratch() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
 }
 
-fn sqlite_url(path: &std::path::Path) -> String {
-    format!("sqlite://{}", path.display())
-}
-
 /// Runs `--catalog url --tenant acme` (plus `extra`) and returns the exit status and stderr.
 fn check_catalog(url: &str, extra: &[&str]) -> (Option<i32>, String) {
     let mut args = vec!["--catalog", url, "--tenant", "acme"];
@@ -374,8 +370,6 @@ fn an_empty_tenant_is_not_a_green_run_it_checked_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_row_and_a_missing_secret_are_reported_and_the_rest_is_checked() {
-    use pathops_core::catalog::{Catalog, Principal};
-    use pathops_core::{NewIntegration, Provider};
     let tool = pathops_testkit::fake::ping_tool::FakePingTool::start("agent-SENTINEL-x")
         .await
         .unwrap();
@@ -383,28 +377,16 @@ async fn a_damaged_row_and_a_missing_secret_are_reported_and_the_rest_is_checked
     let path = dir.path().join("catalog.db");
     let secrets = dir.path().join("secrets");
     std::fs::create_dir_all(&secrets).unwrap();
-    let store = pathops_store::SqliteStore::open(&path).await.unwrap();
-    let pool = store.pool().clone();
-    let catalog = Catalog::builder(std::sync::Arc::new(store))
-        .build()
-        .unwrap();
-    let admin = Principal::admin("acme".parse().unwrap(), "setup".parse().unwrap());
-    for (name, key) in [
-        ("agent-ok", "token"),
-        ("agent-nosecret", "missing"),
-        ("agent-damaged", "token"),
-    ] {
-        let input = NewIntegration::builder(name, Provider::Zastava, tool.url())
-            .with_auth_ref(format!("ref://acme/zastava/{key}"))
-            .build()
-            .unwrap();
-        catalog.create(&admin, input, true).await.unwrap();
-    }
+    let integrations = [
+        ("agent-ok".to_owned(), "token"),
+        ("agent-nosecret".to_owned(), "missing"),
+        ("agent-damaged".to_owned(), "token"),
+    ];
+    let pool = common::seed_ping_catalog(&path, &tool.url(), &integrations).await;
     sqlx::query("UPDATE integrations SET configuration = '[broken' WHERE name = 'agent-damaged'")
         .execute(&pool)
         .await
         .unwrap();
-    drop(catalog);
     pool.close().await;
     let url = sqlite_url(&path);
     let secrets_dir = secrets.display().to_string();

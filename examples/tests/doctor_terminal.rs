@@ -3,13 +3,9 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::on_terminal;
-use pathops_core::catalog::{Catalog, Principal};
-use pathops_core::{NewIntegration, Provider};
-use pathops_store::SqliteStore;
 use pathops_testkit::fake::ping_tool::FakePingTool;
 
 /// Far above a healthy run (well under a second), far below sqlx's 30 s pool timeout that a
@@ -48,26 +44,22 @@ async fn a_fifty_integration_sqlite_catalog_gives_the_same_answer_on_a_terminal(
     let secrets = dir.path().join("secrets");
     std::fs::create_dir_all(secrets.join("acme/zastava")).unwrap();
     std::fs::write(secrets.join("acme/zastava/file-token"), SECRET).unwrap();
-    {
-        let store = SqliteStore::open(&path).await.expect("a new catalog file");
-        let catalog = Catalog::builder(Arc::new(store)).build().unwrap();
-        let admin = Principal::admin("acme".parse().unwrap(), "setup".parse().unwrap());
-        for n in 0..50 {
-            // Half resolve from the environment, half from --secrets-dir.
+    // Half resolve from the environment, half from --secrets-dir.
+    let integrations: Vec<(String, &str)> = (0..50)
+        .map(|n| {
             let key = if n % 2 == 0 {
                 "env-token"
             } else {
                 "file-token"
             };
-            let input =
-                NewIntegration::builder(format!("agent-{n:02}"), Provider::Zastava, tool.url())
-                    .with_auth_ref(format!("ref://acme/zastava/{key}"))
-                    .build()
-                    .unwrap();
-            catalog.create(&admin, input, true).await.unwrap();
-        }
-    }
-    let url = format!("sqlite://{}", path.display());
+            (format!("agent-{n:02}"), key)
+        })
+        .collect();
+    common::seed_ping_catalog(&path, &tool.url(), &integrations)
+        .await
+        .close()
+        .await;
+    let url = common::sqlite_url(&path);
     let secrets_dir = secrets.display().to_string();
     let outcome = tokio::task::spawn_blocking(move || {
         let mut runs = Vec::new();

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a part")]
 
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -61,4 +62,41 @@ pub(crate) fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> TerminalRun {
         screen: String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
         elapsed: started.elapsed(),
     }
+}
+
+/// The `sqlite://` URL of a catalog file.
+pub(crate) fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// Creates a SQLite catalog file at `path` holding, for tenant `acme`, one Zastava
+/// direct-ping integration at `tool_url` per `(name, key)`, each with the auth ref
+/// `ref://acme/zastava/<key>`, submitted for verification. Returns the writer pool, for tests
+/// that edit rows behind the store's back.
+pub(crate) async fn seed_ping_catalog(
+    path: &Path,
+    tool_url: &str,
+    integrations: &[(String, &str)],
+) -> sqlx::SqlitePool {
+    use pathops_core::catalog::{Catalog, Principal};
+    use pathops_core::{NewIntegration, Provider};
+    let store = pathops_store::SqliteStore::open(path)
+        .await
+        .expect("a new catalog file");
+    let pool = store.pool().clone();
+    let catalog = Catalog::builder(std::sync::Arc::new(store))
+        .build()
+        .expect("a catalog");
+    let admin = Principal::admin("acme".parse().unwrap(), "setup".parse().unwrap());
+    for (name, key) in integrations {
+        let input = NewIntegration::builder(name.as_str(), Provider::Zastava, tool_url)
+            .with_auth_ref(format!("ref://acme/zastava/{key}"))
+            .build()
+            .expect("a valid integration");
+        catalog
+            .create(&admin, input, true)
+            .await
+            .expect("registering an integration");
+    }
+    pool
 }
