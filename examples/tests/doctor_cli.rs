@@ -399,7 +399,7 @@ async fn a_damaged_row_and_a_missing_secret_are_reported_and_the_rest_is_checked
             "--secrets-dir",
             &secrets_dir,
         ])
-        .env("PATHOPS_SECRET_ACME_ZASTAVA_TOKEN", "agent-SENTINEL-x")
+        .env("PATHOPS_SECRET_ACME__ZASTAVA__TOKEN", "agent-SENTINEL-x")
         .output()
         .unwrap()
     })
@@ -425,7 +425,7 @@ async fn a_damaged_row_and_a_missing_secret_are_reported_and_the_rest_is_checked
     // Where the missing secret was looked for: the variable's name and the file's path.
     let looked = format!(
         "secret not found: ref://acme/zastava/missing (looked in environment variable \
-         PATHOPS_SECRET_ACME_ZASTAVA_MISSING, file {})",
+         PATHOPS_SECRET_ACME__ZASTAVA__MISSING, file {})",
         secrets.join("acme/zastava/missing").display()
     );
     assert!(stdout.contains(&looked), "{stdout}");

@@ -73,7 +73,7 @@ async fn a_fifty_integration_sqlite_catalog_gives_the_same_answer_on_a_terminal(
                     "--secrets-dir",
                     &secrets_dir,
                 ],
-                &[("PATHOPS_SECRET_ACME_ZASTAVA_ENV_TOKEN", SECRET)],
+                &[("PATHOPS_SECRET_ACME__ZASTAVA__ENV_TOKEN", SECRET)],
             ));
         }
         runs

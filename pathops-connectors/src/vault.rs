@@ -39,6 +39,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use pathops_core::secret::ResolveContext;
 use pathops_core::{AuthRef, BaseUrl, Error, ResourceKind, Result, SecretResolver};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -402,7 +403,7 @@ impl VaultResolver {
 
 #[async_trait]
 impl SecretResolver for VaultResolver {
-    async fn resolve(&self, auth_ref: &AuthRef) -> Result<SecretString> {
+    async fn resolve(&self, _ctx: &ResolveContext, auth_ref: &AuthRef) -> Result<SecretString> {
         self.read(auth_ref).await.map(|v| v.value)
     }
 }

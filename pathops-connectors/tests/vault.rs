@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pathops_connectors::vault::VaultResolver;
-use pathops_core::secret::ChainResolver;
+use pathops_core::secret::{ChainResolver, ResolveContext, SecretPurpose};
 use pathops_core::{AuthRef, Error, SecretResolver};
 use pathops_testkit::fake::Fault;
 use pathops_testkit::fake::vault::{FakeVault, VaultHealthState, VaultSecret, VaultToken};
@@ -17,6 +17,10 @@ use serde_json::json;
 
 fn r(s: &str) -> AuthRef {
     s.parse().unwrap()
+}
+
+fn ctx() -> ResolveContext {
+    ResolveContext::new("acme".parse().unwrap(), SecretPurpose::Credential)
 }
 
 fn resolver(vault: &FakeVault, token: &str) -> VaultResolver {
@@ -43,9 +47,9 @@ async fn reads_a_kv2_field_with_the_documented_headers() {
     assert_eq!(seen.header("x-vault-request"), Some("true"));
     assert_eq!(seen.header("x-vault-namespace"), None);
 
-    let chain = ChainResolver::new().route("vault", Arc::new(res));
+    let chain = ChainResolver::new().backend("vault", Arc::new(res));
     let s = chain
-        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
         .await
         .unwrap();
     assert_eq!(s.expose_secret(), FakeVault::GITLAB_TOKEN);
@@ -70,7 +74,7 @@ async fn namespaces_select_the_secret() {
         .build()
         .unwrap();
     let s = res
-        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
         .await
         .unwrap();
     assert_eq!(s.expose_secret(), "from-team-a");
@@ -87,7 +91,7 @@ async fn outcomes_map_to_core_errors() {
     let v = FakeVault::start_with_defaults().await;
     let res = resolver(&v, FakeVault::TOKEN);
     let err = res
-        .resolve(&r("authref://vault/secret/gitlab/missing#token"))
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/missing#token"))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
@@ -96,7 +100,7 @@ async fn outcomes_map_to_core_errors() {
         "secret not found: authref://vault/secret/gitlab/missing#token"
     );
     let err = res
-        .resolve(&r("authref://vault/secret/gitlab/ci#other"))
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#other"))
         .await
         .unwrap_err();
     assert!(
@@ -104,7 +108,7 @@ async fn outcomes_map_to_core_errors() {
         "a missing field: {err}"
     );
     let err = res
-        .resolve(&r("authref://vault/secret/gitlab/ci"))
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci"))
         .await
         .unwrap_err();
     assert!(
@@ -112,7 +116,7 @@ async fn outcomes_map_to_core_errors() {
         "no field: {err}"
     );
     let err = res
-        .resolve(&r("authref://vault/secret#token"))
+        .resolve(&ctx(), &r("authref://vault/secret#token"))
         .await
         .unwrap_err();
     assert!(
@@ -120,14 +124,14 @@ async fn outcomes_map_to_core_errors() {
         "no path after the mount: {err}"
     );
     let err = res
-        .resolve(&r("ref://acme/gitlab/token"))
+        .resolve(&ctx(), &r("ref://acme/gitlab/token"))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }));
 
     let bad = resolver(&v, "hvs.wrong");
     let err = bad
-        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
         .await
         .unwrap_err();
     assert!(
@@ -145,7 +149,7 @@ async fn outcomes_map_to_core_errors() {
         standby: false,
     });
     let err = res
-        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
         .await
         .unwrap_err();
     assert!(
@@ -169,7 +173,7 @@ async fn outcomes_map_to_core_errors() {
             .times(1),
     );
     assert!(matches!(
-        res.resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        res.resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
             .await,
         Err(Error::Backend { .. })
     ));
@@ -185,7 +189,7 @@ async fn outcomes_map_to_core_errors() {
         .build()
         .unwrap();
     let err = slow
-        .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
@@ -198,7 +202,7 @@ async fn outcomes_map_to_core_errors() {
         .build()
         .unwrap();
     assert!(matches!(
-        gone.resolve(&r("authref://vault/a/b#c")).await,
+        gone.resolve(&ctx(), &r("authref://vault/a/b#c")).await,
         Err(Error::Backend {
             backend: "vault",
             ..
@@ -261,13 +265,13 @@ async fn token_files_are_read_at_every_call_and_env_configuration() {
         .build()
         .unwrap();
     assert!(
-        res.resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        res.resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
             .await
             .is_ok()
     );
     std::fs::write(&file, "hvs.rotated").unwrap();
     assert!(
-        res.resolve(&r("authref://vault/secret/gitlab/ci#token"))
+        res.resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
             .await
             .is_ok()
     );
@@ -281,7 +285,7 @@ async fn token_files_are_read_at_every_call_and_env_configuration() {
     .unwrap();
     assert!(
         from_env
-            .resolve(&r("authref://vault/secret/gitlab/ci#token"))
+            .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
             .await
             .is_ok()
     );

@@ -222,6 +222,9 @@ pub enum FailureCode {
     NoConnector,
     /// The auth ref did not resolve to a secret.
     SecretUnresolved,
+    /// A reference (the auth ref or one in the configuration) is not allowed for the
+    /// integration's tenant by the catalog's auth ref policy; nothing was resolved or sent.
+    AuthRefDenied,
     /// The integration's configuration is invalid for its provider.
     InvalidConfig,
     /// The tool accepted the trigger but could not deliver to PathOps (GitLab answers 422 with
@@ -256,6 +259,7 @@ impl FailureCode {
             Self::Offline => "offline",
             Self::NoConnector => "no_connector",
             Self::SecretUnresolved => "secret_unresolved",
+            Self::AuthRefDenied => "auth_ref_denied",
             Self::InvalidConfig => "invalid_config",
             Self::DeliveryFailed => "delivery_failed",
             Self::DeliveryNotReceived => "delivery_not_received",
@@ -314,6 +318,7 @@ impl CheckResult {
             }
             F::NoConnector
             | F::SecretUnresolved
+            | F::AuthRefDenied
             | F::InvalidConfig
             | F::Unsupported
             | F::EgressDenied => (Probe::NotChecked, Probe::NotChecked),

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::auth_ref::AuthRefError;
+use crate::secret::RefDenied;
 
 /// A value was rejected. `field` is the name of the input field (`name`, `base_url`, …).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +88,20 @@ pub enum Problem {
     UnknownValue,
     /// The patch changes nothing.
     NoChanges,
+    /// A well-formed auth ref this tenant may not use.
+    AuthRefDenied(RefDenied),
+    /// A reference the environment resolver cannot map to a variable without colliding with
+    /// another reference's.
+    NotEnvMappable,
+    /// A value that must be an auth ref (or a list of them) is of another JSON type.
+    NotAnAuthRef,
+    /// The problem is with one key of a JSON object (`configuration`).
+    AtKey {
+        /// The key.
+        key: String,
+        /// What was wrong with its value.
+        problem: Box<Problem>,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -120,6 +135,14 @@ impl fmt::Display for Problem {
             Problem::OutOfRange => f.write_str("out of range"),
             Problem::UnknownValue => f.write_str("not one of the documented values"),
             Problem::NoChanges => f.write_str("nothing to change"),
+            Problem::AuthRefDenied(denied) => write!(f, "auth ref not allowed: {denied}"),
+            Problem::NotEnvMappable => f.write_str(
+                "auth ref cannot be mapped to an environment variable without colliding with \
+                 another: the environment resolver serves only segments of lowercase letters and \
+                 digits joined by single hyphens",
+            ),
+            Problem::NotAnAuthRef => f.write_str("must be an auth ref or a list of them"),
+            Problem::AtKey { key, problem } => write!(f, "key `{key}`: {problem}"),
         }
     }
 }

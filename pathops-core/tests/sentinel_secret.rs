@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pathops_core::secret::{ChainResolver, EnvResolver, FileResolver, StaticResolver};
+use pathops_core::secret::{
+    ChainResolver, EnvResolver, FileResolver, ResolveContext, SecretPurpose, StaticResolver,
+};
 use pathops_core::{
     AuthRef, BaseUrl, ConnectorContext, Error, IntegrationId, NewIntegration, Provider,
     SecretResolver,
@@ -34,16 +36,17 @@ fn runtime() -> tokio::runtime::Runtime {
 fn resolvers_never_print_their_secrets() {
     let auth_ref: AuthRef = "ref://acme/gitlab/token".parse().unwrap();
     let fixed = StaticResolver::new().with(auth_ref.clone(), SENTINEL);
-    let env = EnvResolver::from_vars([("PATHOPS_SECRET_ACME_GITLAB_TOKEN", SENTINEL)]);
+    let env = EnvResolver::from_vars([("PATHOPS_SECRET_ACME__GITLAB__TOKEN", SENTINEL)]);
     assert_clean("StaticResolver Debug", &format!("{fixed:?}"));
     assert_clean("EnvResolver Debug", &format!("{env:?}"));
     let chain = ChainResolver::new()
-        .route("acme", Arc::new(fixed))
+        .scope("acme", Arc::new(fixed))
         .fallback(Arc::new(env));
     assert_clean("ChainResolver Debug", &format!("{chain:?}"));
     assert_clean("ChainResolver Debug (pretty)", &format!("{chain:#?}"));
 
-    let secret = runtime().block_on(chain.resolve(&auth_ref)).unwrap();
+    let ctx = ResolveContext::new("acme".parse().unwrap(), SecretPurpose::Credential);
+    let secret = runtime().block_on(chain.resolve(&ctx, &auth_ref)).unwrap();
     assert_eq!(
         secret.expose_secret(),
         SENTINEL,
@@ -52,7 +55,7 @@ fn resolvers_never_print_their_secrets() {
     assert_clean("SecretString Debug", &format!("{secret:?}"));
 
     let missing = runtime()
-        .block_on(chain.resolve(&"ref://acme/gitlab/other".parse().unwrap()))
+        .block_on(chain.resolve(&ctx, &"ref://acme/gitlab/other".parse().unwrap()))
         .unwrap_err();
     assert_clean("NotFound Display", &missing.to_string());
     assert_clean("NotFound Debug", &format!("{missing:?}"));

@@ -21,10 +21,11 @@ use pathops_core::event::OutboxRetryPolicy;
 use pathops_core::relay::{BroadcastSink, EventSink, OutboxRelay};
 use pathops_core::secret::StaticResolver;
 use pathops_core::store::AuditQuery;
+use pathops_core::store::{Change, Mutation};
 use pathops_core::{
-    AuditAction, BaseUrl, CatalogStore, Clock, ConnectorRegistry, Error, EventEnvelope, EventType,
-    FailureCode, HealthPolicy, IntegrationPatch, IntegrationStatus, ListQuery, NewIntegration,
-    Provider, TimeRange,
+    AuditAction, AuditRecord, AuthRef, BaseUrl, CatalogStore, Clock, ConnectorRegistry, Error,
+    EventEnvelope, EventType, FailureCode, HealthPolicy, Integration, IntegrationId,
+    IntegrationPatch, IntegrationStatus, ListQuery, NewIntegration, Provider, TimeRange,
 };
 use tracing::instrument::WithSubscriber;
 
@@ -37,8 +38,12 @@ use crate::logs::LogCapture;
 /// output for it.
 pub const SENTINEL_SECRET: &str = "SENTINEL-catalog-9d41e7";
 
-/// The auth ref the harness's resolver knows.
+/// The auth ref of tenant `acme` the harness's resolver knows.
 pub const AUTH_REF: &str = "ref://acme/in-memory/token";
+
+/// The auth ref of tenant `globex` the harness's resolver knows (the same secret, so that a
+/// check can tell "refused" from "not found").
+pub const OTHER_TENANT_AUTH_REF: &str = "ref://globex/in-memory/token";
 
 /// A catalog over `store` with an [`InMemoryConnector`], a [`ManualClock`], a resolver that
 /// knows [`AUTH_REF`], and principals of two tenants.
@@ -80,8 +85,12 @@ impl Harness {
             .register(connector.clone())
             .expect("first registration");
         let clock = Arc::new(ManualClock::default());
-        let secrets =
-            StaticResolver::new().with(AUTH_REF.parse().expect("valid ref"), SENTINEL_SECRET);
+        let secrets = StaticResolver::new()
+            .with(AUTH_REF.parse().expect("valid ref"), SENTINEL_SECRET)
+            .with(
+                OTHER_TENANT_AUTH_REF.parse().expect("valid ref"),
+                SENTINEL_SECRET,
+            );
         let catalog = Catalog::builder(store.clone())
             .with_connectors(registry)
             .with_secrets(Arc::new(secrets))
@@ -102,10 +111,21 @@ impl Harness {
         }
     }
 
-    /// Input for an in-memory integration named `name` using [`AUTH_REF`].
+    /// Input for an in-memory integration of tenant `acme` named `name`, using [`AUTH_REF`].
     pub fn input(name: &str) -> NewIntegration {
+        Self::input_with_ref(name, AUTH_REF)
+    }
+
+    /// Input for an in-memory integration of tenant `globex` named `name`, using
+    /// [`OTHER_TENANT_AUTH_REF`].
+    pub fn other_tenant_input(name: &str) -> NewIntegration {
+        Self::input_with_ref(name, OTHER_TENANT_AUTH_REF)
+    }
+
+    /// Input for an in-memory integration named `name` holding `auth_ref`.
+    pub fn input_with_ref(name: &str, auth_ref: &str) -> NewIntegration {
         NewIntegration::builder(name, Provider::InMemory, "https://tool.example.test")
-            .with_auth_ref(AUTH_REF)
+            .with_auth_ref(auth_ref)
             .build()
             .expect("valid input")
     }
@@ -210,7 +230,7 @@ pub async fn the_principals_tenant_is_the_only_one_reachable(store: Arc<dyn Cata
         .await
         .unwrap();
     let theirs = c
-        .create(&h.other_tenant, Harness::input("theirs"), true)
+        .create(&h.other_tenant, Harness::other_tenant_input("theirs"), true)
         .await
         .unwrap();
     fn not_found<T>(r: Result<T, Error>) -> bool {
@@ -244,6 +264,108 @@ pub async fn the_principals_tenant_is_the_only_one_reachable(store: Arc<dyn Cata
     // The other tenant's integration is untouched and was never contacted.
     assert_eq!(c.get(&h.other_tenant, theirs.id).await.unwrap().version, 1);
     assert!(h.connector.calls().is_empty());
+}
+
+/// A reference to another tenant's secret is refused when it is written (create, update, a
+/// configuration reference) with a validation error naming the field, and when it is resolved
+/// (a row written before the policy existed): the check fails `auth_ref_denied`, the connector
+/// is never called and nothing is resolved. The tenant's own reference works throughout.
+pub async fn another_tenants_auth_ref_is_refused(store: Arc<dyn CatalogStore>) {
+    let h = Harness::new(store);
+    let c = &h.catalog;
+    let evil = &h.other_tenant;
+    let denied = |r: Result<Integration, Error>, field: &str| match r {
+        Err(Error::Validation(v)) => {
+            assert_eq!(v.field, field, "{v}");
+            let text = v.to_string();
+            assert!(text.contains("auth ref not allowed"), "{text}");
+        }
+        other => panic!("expected a denial of {field}, got {other:?}"),
+    };
+    // Create: acme's ref, a process environment variable, a backend nobody mapped.
+    for stolen in [
+        AUTH_REF,
+        "authref://env/HOME",
+        "authref://vault/secret/acme#token",
+    ] {
+        denied(
+            c.create(evil, Harness::input_with_ref("stolen", stolen), true)
+                .await,
+            "auth_ref",
+        );
+    }
+    let hook_ref =
+        NewIntegration::builder("hooked", Provider::InMemory, "https://tool.example.test")
+            .with_auth_ref(OTHER_TENANT_AUTH_REF)
+            .with_configuration(
+                serde_json::json!({ "webhook_secret_ref": [OTHER_TENANT_AUTH_REF, AUTH_REF] }),
+            )
+            .build()
+            .expect("valid input");
+    denied(c.create(evil, hook_ref, true).await, "configuration");
+    // Nothing of the refused creates was stored, audited or announced.
+    let listed = c.list(evil, &ListQuery::default()).await.unwrap();
+    assert!(listed.items.is_empty(), "{:?}", listed.items);
+    assert!(h.drain_events().await.is_empty());
+
+    // Update: the tenant's own integration cannot be pointed at acme's ref.
+    let own = c
+        .create(evil, Harness::other_tenant_input("own"), true)
+        .await
+        .unwrap();
+    let patch = IntegrationPatch {
+        auth_ref: Some(Some(AUTH_REF.parse().unwrap())),
+        ..Default::default()
+    };
+    denied(
+        c.update(evil, own.id, own.version, &patch).await,
+        "auth_ref",
+    );
+    let unchanged = c.get(evil, own.id).await.unwrap();
+    assert_eq!(unchanged.version, own.version);
+    assert_eq!(
+        unchanged.auth_ref.as_ref().map(AuthRef::as_str),
+        Some(OTHER_TENANT_AUTH_REF)
+    );
+
+    // Resolve: a row holding acme's ref, written before the policy existed.
+    let mut legacy = Integration::new_draft(
+        IntegrationId::new(),
+        evil.tenant.clone(),
+        Harness::input("legacy"),
+        evil.actor.clone(),
+        h.clock.now(),
+    );
+    legacy.status = IntegrationStatus::PendingVerification;
+    let audit = AuditRecord::new(
+        evil.tenant.clone(),
+        Some(legacy.id),
+        evil.actor.clone(),
+        AuditAction::Created,
+        h.clock.now(),
+    );
+    h.store
+        .apply(Mutation {
+            change: Change::Create(legacy.clone()),
+            audit,
+            events: Vec::new(),
+            health_check: None,
+        })
+        .await
+        .unwrap();
+    let report = c.test_connection(evil, legacy.id).await.unwrap();
+    assert_eq!(report.result.failure, Some(FailureCode::AuthRefDenied));
+    assert!(
+        report.result.message.contains("scope `acme`"),
+        "{}",
+        report.result.message
+    );
+    assert!(h.connector.calls().is_empty(), "the connector was called");
+
+    // The tenant's own reference resolves and reaches the connector.
+    let own_report = c.test_connection(evil, own.id).await.unwrap();
+    assert!(own_report.result.is_success(), "{:?}", own_report.result);
+    assert_eq!(h.connector.calls().len(), 1);
 }
 
 /// Updates and deletes at a stale version are `Conflict`, and change nothing.
@@ -574,9 +696,13 @@ pub async fn audit_chain_verifies_and_detects_tampering(store: Arc<dyn CatalogSt
     c.test_connection(&h.admin, i.id).await.unwrap();
     c.pause(&h.admin, i.id, "freeze", None).await.unwrap();
     c.resume(&h.admin, i.id).await.unwrap();
-    c.create(&h.other_tenant, Harness::input("elsewhere"), false)
-        .await
-        .unwrap();
+    c.create(
+        &h.other_tenant,
+        Harness::other_tenant_input("elsewhere"),
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(c.verify_audit_chain(&h.admin).await.unwrap(), Ok(5));
     assert_eq!(c.verify_audit_chain(&h.other_tenant).await.unwrap(), Ok(1));
 
@@ -830,6 +956,7 @@ macro_rules! catalog_conformance_tests {
         $crate::catalog_conformance_tests!(@tests $factory;
             scopes_are_enforced_for_every_operation,
             the_principals_tenant_is_the_only_one_reachable,
+            another_tenants_auth_ref_is_refused,
             stale_versions_conflict,
             lifecycle_and_health_events_through_the_catalog,
             approval_is_required_when_the_policy_says_so,

@@ -18,9 +18,9 @@ use pathops_testkit::fake::ping_tool::FakePingTool;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The tool we integrate with, and where its credential lives (here: the environment,
-    // passed in explicitly; PATHOPS_SECRET_<SCOPE>_<PROVIDER>_<KEY>).
+    // passed in explicitly; PATHOPS_SECRET_<SCOPE>__<PROVIDER>__<KEY>).
     let tool = FakePingTool::start("agent-token").await?;
-    let secrets = EnvResolver::from_vars([("PATHOPS_SECRET_ACME_ZASTAVA_TOKEN", "agent-token")]);
+    let secrets = EnvResolver::from_vars([("PATHOPS_SECRET_ACME__ZASTAVA__TOKEN", "agent-token")]);
 
     // The catalog: a store, connectors, a resolver.
     let store = pathops_store::connect("sqlite::memory:").await?;

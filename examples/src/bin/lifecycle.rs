@@ -6,7 +6,7 @@
 #![allow(clippy::print_stdout)]
 
 use pathops_core::lifecycle::{LifecycleEvent, transition};
-use pathops_core::secret::EnvResolver;
+use pathops_core::secret::{EnvResolver, ResolveContext, SecretPurpose};
 use pathops_core::{
     Clock, HealthPolicy, Integration, IntegrationId, NewIntegration, Provider, SecretResolver,
     SystemClock,
@@ -40,12 +40,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Credentials are references; a resolver turns them into a secret only at call time. The
     // environment is passed in explicitly here so the example never depends on the caller's.
     let resolver =
-        EnvResolver::from_vars([("PATHOPS_SECRET_ACME_GITLAB_CI_TOKEN", "glpat-example")]);
+        EnvResolver::from_vars([("PATHOPS_SECRET_ACME__GITLAB__CI_TOKEN", "glpat-example")]);
     let auth_ref = integration
         .auth_ref
         .clone()
         .ok_or("the example sets an auth ref")?;
-    let secret = resolver.resolve(&auth_ref).await?;
+    // The catalog passes who the secret is for; a resolver may pick a per-tenant credential.
+    let ctx = ResolveContext::for_integration(&integration, SecretPurpose::Credential);
+    let secret = resolver.resolve(&ctx, &auth_ref).await?;
     println!("resolved {auth_ref} -> {secret:?} (secrets never print)");
 
     let policy = HealthPolicy::default();

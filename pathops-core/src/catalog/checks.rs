@@ -16,6 +16,20 @@ use crate::health::{CheckKind, HealthCheckRecord, HealthSummary, TimeRange};
 use crate::id::IntegrationId;
 use crate::integration::{FieldChange, Integration};
 use crate::lifecycle::{LifecycleEvent, transition};
+use crate::secret::{ResolveContext, SecretPurpose};
+use crate::validate::Problem;
+
+/// Whether `e` is the policy refusing a reference (as opposed to a resolver failing).
+pub(crate) fn is_denial(e: &Error) -> bool {
+    let Error::Validation(v) = e else {
+        return false;
+    };
+    match &v.problem {
+        Problem::AuthRefDenied(_) => true,
+        Problem::AtKey { problem, .. } => matches!(**problem, Problem::AuthRefDenied(_)),
+        _ => false,
+    }
+}
 
 /// What a connection test or health check found, and the integration after it was recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,12 +186,23 @@ impl Catalog {
         Ok((integration, result))
     }
 
-    /// Resolves an auth ref with the catalog's resolver.
-    pub(crate) async fn resolve_secret(
+    /// Resolves one of `integration`'s references for `purpose`: refused with
+    /// [`Problem::AuthRefDenied`](crate::Problem::AuthRefDenied) when the catalog's
+    /// [`AuthRefPolicy`](crate::secret::AuthRefPolicy) does not allow it for the integration's
+    /// tenant (rows written before the policy existed), else resolved with the tenant's
+    /// [`ResolveContext`].
+    pub(crate) async fn resolve_for(
         &self,
+        integration: &Integration,
+        purpose: SecretPurpose,
+        (field, key): (&'static str, Option<&str>),
         auth_ref: &crate::AuthRef,
     ) -> Result<secrecy::SecretString> {
-        self.inner.secrets.resolve(auth_ref).await
+        self.inner
+            .auth_refs
+            .check_field(&integration.tenant_id, field, key, auth_ref)?;
+        let ctx = ResolveContext::for_integration(integration, purpose);
+        self.inner.secrets.resolve(&ctx, auth_ref).await
     }
 
     /// The deadline of one check.
@@ -266,14 +291,23 @@ impl Catalog {
         }
         let secret = match &integration.auth_ref {
             None => None,
-            Some(auth_ref) => match self.inner.secrets.resolve(auth_ref).await {
+            Some(auth_ref) => match self
+                .resolve_for(
+                    integration,
+                    SecretPurpose::Credential,
+                    ("auth_ref", None),
+                    auth_ref,
+                )
+                .await
+            {
                 Ok(secret) => Some(secret),
                 Err(e) => {
-                    return CheckResult::failed(
-                        FailureCode::SecretUnresolved,
-                        started.elapsed(),
-                        e.to_string(),
-                    );
+                    let code = if is_denial(&e) {
+                        FailureCode::AuthRefDenied
+                    } else {
+                        FailureCode::SecretUnresolved
+                    };
+                    return CheckResult::failed(code, started.elapsed(), e.to_string());
                 }
             },
         };

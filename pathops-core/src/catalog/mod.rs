@@ -44,7 +44,7 @@ use crate::event::{EventEnvelope, EventType};
 use crate::id::IntegrationId;
 use crate::integration::{FieldChange, Integration};
 use crate::lifecycle::HealthPolicy;
-use crate::secret::{ChainResolver, SecretResolver};
+use crate::secret::{AuthRefPolicy, ChainResolver, SecretResolver};
 use crate::store::{CatalogStore, Change, Mutation};
 use crate::validate::{Problem, ValidationError};
 
@@ -63,6 +63,7 @@ struct Inner {
     store: Arc<dyn CatalogStore>,
     connectors: Arc<ConnectorRegistry>,
     secrets: Arc<dyn SecretResolver>,
+    auth_refs: AuthRefPolicy,
     clock: Arc<dyn Clock>,
     policy: HealthPolicy,
     check_timeout: Duration,
@@ -74,6 +75,7 @@ pub struct CatalogBuilder {
     store: Arc<dyn CatalogStore>,
     connectors: ConnectorRegistry,
     secrets: Option<Arc<dyn SecretResolver>>,
+    auth_refs: AuthRefPolicy,
     clock: Option<Arc<dyn Clock>>,
     policy: HealthPolicy,
     check_timeout: Duration,
@@ -84,12 +86,13 @@ impl Catalog {
     pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(15);
 
     /// A builder over `store`. Defaults: no connectors, a resolver that knows no reference,
-    /// the system clock, [`HealthPolicy::default`], a 15 s check deadline.
+    /// [`AuthRefPolicy::default`] (each tenant its own references), the system clock, [`HealthPolicy::default`], a 15 s check deadline.
     pub fn builder(store: Arc<dyn CatalogStore>) -> CatalogBuilder {
         CatalogBuilder {
             store,
             connectors: ConnectorRegistry::new(),
             secrets: None,
+            auth_refs: AuthRefPolicy::default(),
             clock: None,
             policy: HealthPolicy::default(),
             check_timeout: Self::DEFAULT_CHECK_TIMEOUT,
@@ -109,6 +112,11 @@ impl Catalog {
     /// The lifecycle policy.
     pub fn policy(&self) -> &HealthPolicy {
         &self.inner.policy
+    }
+
+    /// Which references each tenant may use.
+    pub fn auth_ref_policy(&self) -> &AuthRefPolicy {
+        &self.inner.auth_refs
     }
 
     fn now(&self) -> time::OffsetDateTime {
@@ -207,6 +215,13 @@ impl CatalogBuilder {
         self
     }
 
+    /// Which references a tenant's integrations may hold (default [`AuthRefPolicy::default`]:
+    /// each tenant its own). Checked on every write and again before every resolve.
+    pub fn with_auth_ref_policy(mut self, policy: AuthRefPolicy) -> Self {
+        self.auth_refs = policy;
+        self
+    }
+
     /// Reads time from `clock`.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
@@ -238,6 +253,7 @@ impl CatalogBuilder {
                 secrets: self
                     .secrets
                     .unwrap_or_else(|| Arc::new(ChainResolver::new())),
+                auth_refs: self.auth_refs,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 policy: self.policy,
                 check_timeout: self.check_timeout,

@@ -12,6 +12,7 @@ use crate::integration::{FieldChange, Integration, IntegrationPatch, NewIntegrat
 use crate::lifecycle::{LifecycleEvent, transition};
 use crate::page::{ListFilter, ListQuery, Page};
 use crate::provider::IntegrationType;
+use crate::secret::check_integration_refs;
 use crate::store::{AuditQuery, Change, Mutation, PluginMetadata};
 
 /// The fields of a new integration recorded in its creation audit entry (old values null).
@@ -88,6 +89,12 @@ impl Catalog {
         submit: bool,
     ) -> Result<Integration> {
         principal.require(Scope::IntegrationsAdmin)?;
+        check_integration_refs(
+            &self.inner.auth_refs,
+            &principal.tenant,
+            input.auth_ref.as_ref(),
+            &input.configuration,
+        )?;
         if let Some(connector) = self.inner.connectors.get(&input.provider) {
             connector.validate_config(&input.configuration)?;
         }
@@ -194,6 +201,12 @@ impl Catalog {
         let outcome = integration.apply_patch(patch)?;
         let mut changes = outcome.changes;
         if outcome.connection_changed {
+            check_integration_refs(
+                &self.inner.auth_refs,
+                &principal.tenant,
+                integration.auth_ref.as_ref(),
+                &integration.configuration,
+            )?;
             if let Some(connector) = self.inner.connectors.get(&integration.provider) {
                 connector.validate_config(&integration.configuration)?;
             }

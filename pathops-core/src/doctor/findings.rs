@@ -200,6 +200,12 @@ pub(super) fn for_connection(
             None,
             None,
         )),
+        Some(FailureCode::AuthRefDenied) => out.push(with(
+            finding(Severity::Error, "auth_ref_denied", "A reference is not allowed for this tenant".to_owned(), result.message.clone()),
+            &["Use a reference under the tenant's own scope or prefix, or ask the operator to share or map it in the catalog's AuthRefPolicy."],
+            None,
+            None,
+        )),
         Some(FailureCode::InvalidConfig) => out.push(with(
             finding(Severity::Error, "invalid_config", "The integration's configuration is invalid".to_owned(), result.message.clone()),
             &["Fix the named setting with an update of the integration."],

@@ -50,6 +50,7 @@ use crate::health::CheckKind;
 use crate::id::IntegrationId;
 use crate::integration::Integration;
 use crate::page::{ListFilter, ListQuery, Unreadable};
+use crate::secret::SecretPurpose;
 use crate::webhook::{
     ChallengeError, ChallengeRegistry, DeliveryKind, Expectation, WebhookSecrets,
 };
@@ -562,7 +563,16 @@ impl Doctor {
 
     async fn integration_secret(&self, integration: &Integration) -> Option<SecretString> {
         let auth_ref = integration.auth_ref.as_ref()?;
-        self.inner.catalog.resolve_secret(auth_ref).await.ok()
+        self.inner
+            .catalog
+            .resolve_for(
+                integration,
+                SecretPurpose::TriggerCredential,
+                ("auth_ref", None),
+                auth_ref,
+            )
+            .await
+            .ok()
     }
 
     async fn webhook_secrets(
@@ -587,7 +597,12 @@ impl Doctor {
             let secret = self
                 .inner
                 .catalog
-                .resolve_secret(&auth_ref)
+                .resolve_for(
+                    integration,
+                    SecretPurpose::WebhookSecret,
+                    ("configuration", Some("webhook_secret_ref")),
+                    &auth_ref,
+                )
                 .await
                 .map_err(|e| format!("webhook_secret_ref does not resolve: {e}"))?;
             secrets.push(secret);

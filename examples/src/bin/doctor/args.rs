@@ -46,12 +46,14 @@ OPTIONS:
                           must exist).
     -h, --help            Print this help.
 
-SECRETS (with --catalog), resolved at call time and never printed:
-    ref://<scope>/<provider>/<key>  environment variable PATHOPS_SECRET_<SCOPE>_<PROVIDER>_<KEY>
-                                    (upper-cased, other characters as _), else the file
-                                    <DIR>/<scope>/<provider>/<key>
-    authref://env/<NAME>            environment variable NAME
-    authref://file/<path>           the file <DIR>/<path>
+SECRETS (with --catalog), resolved at call time and never printed. A tenant's integrations
+may use only the tenant's own references; any other is refused (auth_ref_denied):
+    ref://<tenant>/<provider>/<key> environment variable PATHOPS_SECRET_<TENANT>__<PROVIDER>__<KEY>
+                                    (upper-cased, - as _; lowercase letters, digits and single
+                                    hyphens only), else the file <DIR>/<tenant>/<provider>/<key>
+    authref://env/<NAME>            environment variable NAME, which must start with
+                                    PATHOPS_SECRET_<TENANT>__
+    authref://file/<tenant>/<path>  the file <DIR>/<tenant>/<path>
 
 ENVIRONMENT:
     NO_COLOR    When set and not empty, the table is not coloured. It is never coloured

@@ -23,6 +23,7 @@ use pathops_connectors::http::HttpPolicy;
 use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::doctor::{Doctor, DoctorReport};
 use pathops_core::error::chain;
+use pathops_core::secret::AuthRefPolicy;
 use pathops_core::webhook::ChallengeRegistry;
 use pathops_core::{ConnectorRegistry, Provider};
 
@@ -121,6 +122,8 @@ async fn run(options: &Options) -> Result<DoctorReport, String> {
     let catalog = Catalog::builder(store)
         .with_connectors(connectors()?)
         .with_secrets(secrets)
+        // Files under --secrets-dir are laid out per tenant, like the ref:// scopes.
+        .with_auth_ref_policy(AuthRefPolicy::new().with_backend("file", "{tenant}"))
         .build()
         .map_err(|e| format!("the catalog: {}", chain(&e)))?;
     if let Some(demo) = &demo {
