@@ -98,7 +98,7 @@ fn fanout(c: &mut Criterion) {
             .with_clock(clock.clone())
             .build()
             .expect("catalog");
-        let admin = Principal::admin("acme".parse().unwrap(), "bench".parse().unwrap());
+        let admin = Principal::system("acme".parse().unwrap(), "bench".parse().unwrap());
         let url = tool.url();
         seed(&catalog, &admin, n, |k| {
             NewIntegration::builder(format!("agent-{k:05}"), Provider::Zastava, url.clone())

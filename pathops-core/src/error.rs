@@ -103,6 +103,15 @@ pub enum Error {
         /// What failed (never a credential).
         message: String,
     },
+    /// An approval by the integration's creator or last modifier, while the policy requires
+    /// approval by someone else.
+    #[error(
+        "{actor} created or last changed this integration and cannot also approve it; another person must activate it"
+    )]
+    SelfApproval {
+        /// Who tried to approve.
+        actor: String,
+    },
     /// The caller lacks a scope or permission.
     #[error("permission denied: missing scope {scope}")]
     PermissionDenied {

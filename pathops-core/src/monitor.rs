@@ -12,7 +12,8 @@
 //!   start offset within one interval, so replicas and integrations do not probe in lockstep.
 //!   Resumed integrations are due first.
 //! - The interval can be overridden per integration with the configuration key
-//!   `health_check_interval_secs`.
+//!   `health_check_interval_secs`, never below [`MonitorConfig::min_interval`] (60 s by
+//!   default).
 //! - An error while checking is a failed check with its code, recorded like any other; it
 //!   never leaves an integration healthy.
 //! - Offline mode records `skipped: offline` and makes no network call.
@@ -37,6 +38,11 @@ use crate::validate::{Problem, ValidationError};
 pub struct MonitorConfig {
     /// Time between two checks of one integration (default 5 minutes).
     pub interval: Duration,
+    /// The shortest interval an integration's `health_check_interval_secs` can ask for
+    /// (default 60 s): that key is tenant configuration, and a tenant must not be able to turn
+    /// the monitor into a load generator against a tool or PathOps itself. Shorter values are
+    /// raised to this. The operator's own [`interval`](Self::interval) is not clamped.
+    pub min_interval: Duration,
     /// Each next check is moved by a random amount in `[-jitter, +jitter]` (default 30 s).
     pub jitter: Duration,
     /// Checks run at once (default 64).
@@ -64,6 +70,7 @@ impl Default for MonitorConfig {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(300),
+            min_interval: Duration::from_secs(60),
             jitter: Duration::from_secs(30),
             concurrency: 64,
             batch_size: 512,
@@ -261,7 +268,7 @@ impl HealthMonitor {
         }
         let outcome = if self.inner.config.offline {
             match catalog
-                .record_skipped(
+                .record_own_skip(
                     &principal,
                     due.integration_id,
                     CheckKind::HealthCheck,
@@ -318,7 +325,9 @@ impl HealthMonitor {
             .get("health_check_interval_secs")
             .and_then(serde_json::Value::as_u64)
             .filter(|s| *s > 0)
-            .map_or(self.inner.config.interval, Duration::from_secs)
+            .map_or(self.inner.config.interval, |secs| {
+                Duration::from_secs(secs).max(self.inner.config.min_interval)
+            })
     }
 
     fn random_below(&self, bound: Duration) -> Duration {

@@ -176,14 +176,6 @@ pub async fn scopes_are_enforced_for_every_operation(store: Arc<dyn CatalogStore
         c.activate(r, id).await.err(),
         c.pause(r, id, "maintenance", None).await.err(),
         c.resume(r, id).await.err(),
-        c.record_health(
-            r,
-            id,
-            pathops_core::health::CheckKind::HealthCheck,
-            pathops_core::CheckResult::passed(Duration::ZERO, "ok"),
-        )
-        .await
-        .err(),
         c.discover_plugins(r).await.err(),
     ];
     for (n, e) in denied_for_reader.iter().enumerate() {
@@ -209,6 +201,20 @@ pub async fn scopes_are_enforced_for_every_operation(store: Arc<dyn CatalogStore
             .unwrap_or_else(|| panic!("read operation {k} was allowed"));
         assert!(is_permission_denied(e, read), "read operation {k}: {e}");
     }
+    // Recording evidence obtained elsewhere needs integrations.system: an admin could
+    // otherwise activate an integration nothing ever contacted.
+    let kind = pathops_core::health::CheckKind::HealthCheck;
+    let fabricated = || pathops_core::CheckResult::passed(Duration::ZERO, "trust me");
+    let system = Scope::IntegrationsSystem;
+    for p in [r, &h.admin] {
+        let e = c
+            .record_health(p, id, kind, fabricated())
+            .await
+            .unwrap_err();
+        assert!(is_permission_denied(&e, system), "record_health: {e}");
+        let e = c.record_skipped(p, id, kind, "offline").await.unwrap_err();
+        assert!(is_permission_denied(&e, system), "record_skipped: {e}");
+    }
     // Readers can read.
     assert_eq!(c.get(r, id).await.unwrap().id, id);
     assert_eq!(
@@ -218,6 +224,13 @@ pub async fn scopes_are_enforced_for_every_operation(store: Arc<dyn CatalogStore
     // Nothing changed: still version 1, no call reached the connector.
     assert_eq!(c.get(&h.admin, id).await.unwrap().version, 1);
     assert!(h.connector.calls().is_empty());
+    // A trusted component may record.
+    let monitor = Principal::system(tenant("acme"), actor("system:monitor"));
+    let recorded = c
+        .record_health(&monitor, id, kind, fabricated())
+        .await
+        .unwrap();
+    assert_eq!(recorded.integration.status, IntegrationStatus::Active);
 }
 
 /// A principal reaches only its own tenant: another tenant's integrations are not found,
@@ -506,6 +519,28 @@ pub async fn approval_is_required_when_the_policy_says_so(store: Arc<dyn Catalog
         (tested.status, tested.verified),
         (IntegrationStatus::PendingVerification, true)
     );
+    // Neither the creator nor the last modifier may approve it.
+    let refused = c.activate(&h.admin, i.id).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::SelfApproval { actor } if actor == "alice"),
+        "{refused}"
+    );
+    let editor = Principal::admin(tenant("acme"), actor("eve-editor"));
+    let edited = c
+        .update(
+            &editor,
+            i.id,
+            tested.version,
+            &IntegrationPatch {
+                description: Some(Some("edited".parse().unwrap())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.status, IntegrationStatus::PendingVerification);
+    let refused = c.activate(&editor, i.id).await.unwrap_err();
+    assert!(matches!(refused, Error::SelfApproval { .. }), "{refused}");
     let approver = Principal::admin(tenant("acme"), actor("bob-approver"));
     let active = c.activate(&approver, i.id).await.unwrap();
     assert_eq!(active.status, IntegrationStatus::Active);

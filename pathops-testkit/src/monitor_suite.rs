@@ -129,6 +129,46 @@ pub async fn schedule_and_jitter_stay_in_bounds(store: Arc<dyn CatalogStore>) {
     );
 }
 
+/// A tenant's `health_check_interval_secs` is honoured above the operator's minimum and raised
+/// to it below (1 s would otherwise make the monitor a load generator).
+pub async fn per_integration_intervals_are_clamped_to_the_minimum(store: Arc<dyn CatalogStore>) {
+    let h = Harness::new(store);
+    let mut ids = Vec::new();
+    for (name, secs) in [("eager", 1), ("relaxed", 120)] {
+        let input = pathops_core::NewIntegration::builder(
+            name,
+            pathops_core::Provider::InMemory,
+            "https://tool.example.test",
+        )
+        .with_auth_ref(crate::catalog_suite::AUTH_REF)
+        .with_configuration(serde_json::json!({ "health_check_interval_secs": secs }))
+        .build()
+        .unwrap();
+        let i = h.catalog.create(&h.admin, input, true).await.unwrap();
+        h.catalog.test_connection(&h.admin, i.id).await.unwrap();
+        ids.push(i.id);
+    }
+    let m = HealthMonitor::builder(h.catalog.clone())
+        .with_config(config(Duration::ZERO))
+        .with_seed(7)
+        .build()
+        .unwrap();
+    drive(&h, &[&m], Duration::from_secs(900)).await;
+    let minimum = MonitorConfig::default().min_interval;
+    assert_eq!(minimum, Duration::from_secs(60));
+    for (id, expected) in ids.into_iter().zip([minimum, Duration::from_secs(120)]) {
+        let times = check_times(&h, id).await;
+        assert!(times.len() >= 3, "{id} checked {} times", times.len());
+        for pair in times.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= expected && gap <= expected + STEP,
+                "gap {gap}, expected {expected:?}"
+            );
+        }
+    }
+}
+
 /// Draft and paused integrations are never checked; resumed ones are checked first.
 pub async fn draft_and_paused_are_never_checked_and_resumed_come_first(
     store: Arc<dyn CatalogStore>,
@@ -458,6 +498,7 @@ macro_rules! monitor_conformance_tests {
             use super::*;
             $crate::monitor_conformance_tests!(@tests $factory;
                 schedule_and_jitter_stay_in_bounds,
+                per_integration_intervals_are_clamped_to_the_minimum,
                 draft_and_paused_are_never_checked_and_resumed_come_first,
                 thresholds_walk_through_the_monitor,
                 a_hanging_connector_cannot_stall_the_loop,

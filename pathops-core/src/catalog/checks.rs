@@ -81,10 +81,25 @@ impl Catalog {
         self.check_now(principal, id, CheckKind::HealthCheck).await
     }
 
-    /// Records a check result obtained elsewhere (the health monitor, the doctor): history row,
-    /// lifecycle thresholds, audit entry and healthy/unhealthy events on a change of health.
+    /// Records a check result obtained elsewhere: history row, lifecycle thresholds, audit
+    /// entry and healthy/unhealthy events on a change of health. A passing result can activate
+    /// an integration nothing contacted, so this needs [`Scope::IntegrationsSystem`] as well as
+    /// admin; the doctor and the monitor record their own results without it.
     #[instrument(name = "catalog.record_health", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "record_health"))]
     pub async fn record_health(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        kind: CheckKind,
+        result: CheckResult,
+    ) -> Result<TestReport> {
+        principal.require(Scope::IntegrationsSystem)?;
+        self.record_own_health(principal, id, kind, result).await
+    }
+
+    /// [`record_health`](Self::record_health) for a result the catalog's own components (the
+    /// doctor) obtained.
+    pub(crate) async fn record_own_health(
         &self,
         principal: &Principal,
         id: IntegrationId,
@@ -98,9 +113,22 @@ impl Catalog {
     }
 
     /// Records that a check was not run (offline mode, egress policy, …): a `skipped` history
-    /// row and an audit entry, with no lifecycle change and no network call.
+    /// row and an audit entry, with no lifecycle change and no network call. Needs
+    /// [`Scope::IntegrationsSystem`], like [`record_health`](Self::record_health).
     #[instrument(name = "catalog.record_skipped", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "record_skipped"))]
     pub async fn record_skipped(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        kind: CheckKind,
+        reason: &str,
+    ) -> Result<HealthCheckRecord> {
+        principal.require(Scope::IntegrationsSystem)?;
+        self.record_own_skip(principal, id, kind, reason).await
+    }
+
+    /// [`record_skipped`](Self::record_skipped) for the catalog's own components (the monitor).
+    pub(crate) async fn record_own_skip(
         &self,
         principal: &Principal,
         id: IntegrationId,

@@ -64,6 +64,7 @@ struct Inner {
     connectors: Arc<ConnectorRegistry>,
     secrets: Arc<dyn SecretResolver>,
     auth_refs: AuthRefPolicy,
+    self_approval: bool,
     clock: Arc<dyn Clock>,
     policy: HealthPolicy,
     check_timeout: Duration,
@@ -76,6 +77,7 @@ pub struct CatalogBuilder {
     connectors: ConnectorRegistry,
     secrets: Option<Arc<dyn SecretResolver>>,
     auth_refs: AuthRefPolicy,
+    self_approval: bool,
     clock: Option<Arc<dyn Clock>>,
     policy: HealthPolicy,
     check_timeout: Duration,
@@ -93,6 +95,7 @@ impl Catalog {
             connectors: ConnectorRegistry::new(),
             secrets: None,
             auth_refs: AuthRefPolicy::default(),
+            self_approval: false,
             clock: None,
             policy: HealthPolicy::default(),
             check_timeout: Self::DEFAULT_CHECK_TIMEOUT,
@@ -222,6 +225,14 @@ impl CatalogBuilder {
         self
     }
 
+    /// Lets the creator or last modifier of an integration approve it when the policy
+    /// requires approval (default: refused with [`Error::SelfApproval`]; a deployment with a
+    /// single operator may need it).
+    pub fn with_self_approval(mut self, allowed: bool) -> Self {
+        self.self_approval = allowed;
+        self
+    }
+
     /// Reads time from `clock`.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
@@ -254,6 +265,7 @@ impl CatalogBuilder {
                     .secrets
                     .unwrap_or_else(|| Arc::new(ChainResolver::new())),
                 auth_refs: self.auth_refs,
+                self_approval: self.self_approval,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 policy: self.policy,
                 check_timeout: self.check_timeout,

@@ -266,13 +266,30 @@ impl Catalog {
     }
 
     /// Activates a verified pending integration; the principal is recorded as the approver.
-    /// Refused for an integration that has not passed a connection test.
+    /// Refused for an integration that has not passed a connection test. When the policy
+    /// requires approval, the approver must be someone other than the integration's creator
+    /// and its last modifier ([`Error::SelfApproval`]) unless the catalog was built
+    /// [`with_self_approval`](super::CatalogBuilder::with_self_approval).
     #[instrument(name = "catalog.activate", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "activate"))]
     pub async fn activate(&self, principal: &Principal, id: IntegrationId) -> Result<Integration> {
         principal.require(Scope::IntegrationsAdmin)?;
         let integration = self.load(principal, id).await?;
         record_provider(&integration);
         let approver = principal.actor.clone();
+        // An activation the lifecycle refuses anyway says so first.
+        transition(
+            integration.lifecycle_state(),
+            LifecycleEvent::Activate,
+            &self.inner.policy,
+        )?;
+        if self.inner.policy.require_approval
+            && !self.inner.self_approval
+            && (integration.created_by == approver || integration.modified_by == approver)
+        {
+            return Err(Error::SelfApproval {
+                actor: approver.to_string(),
+            });
+        }
         self.lifecycle_change(principal, integration, ACTIVATE, |_, audit, data| {
             data.insert("approver".to_owned(), json!(approver));
             audit.approver = Some(approver);

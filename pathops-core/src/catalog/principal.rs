@@ -17,6 +17,13 @@ pub enum Scope {
     /// `integrations.admin`: every change, test, activation, pause and resume. Implies read.
     #[serde(rename = "integrations.admin")]
     IntegrationsAdmin,
+    /// `integrations.system`: record check results obtained outside the catalog
+    /// ([`Catalog::record_health`](super::Catalog::record_health),
+    /// [`Catalog::record_skipped`](super::Catalog::record_skipped)). Evidence is what
+    /// activates an integration, so this is for PathOps components and trusted services, never
+    /// tenant admins; admin does not imply it.
+    #[serde(rename = "integrations.system")]
+    IntegrationsSystem,
 }
 
 impl Scope {
@@ -25,6 +32,7 @@ impl Scope {
         match self {
             Self::IntegrationsRead => "integrations.read",
             Self::IntegrationsAdmin => "integrations.admin",
+            Self::IntegrationsSystem => "integrations.system",
         }
     }
 }
@@ -67,6 +75,16 @@ impl Principal {
         Self::new(tenant, actor, [Scope::IntegrationsAdmin])
     }
 
+    /// A principal with `integrations.admin` and `integrations.system`: a trusted component
+    /// that records evidence it obtained itself.
+    pub fn system(tenant: TenantId, actor: ActorId) -> Self {
+        Self::new(
+            tenant,
+            actor,
+            [Scope::IntegrationsAdmin, Scope::IntegrationsSystem],
+        )
+    }
+
     /// Whether the principal holds `scope` (admin implies read).
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
@@ -103,6 +121,12 @@ mod tests {
         );
         let nobody = Principal::new(t, a, []);
         assert!(nobody.require(Scope::IntegrationsRead).is_err());
+        assert!(
+            !admin.has(Scope::IntegrationsSystem),
+            "admin never implies system"
+        );
+        let system = Principal::system("acme".parse().unwrap(), "monitor".parse().unwrap());
+        assert!(system.has(Scope::IntegrationsSystem) && system.has(Scope::IntegrationsAdmin));
         assert_eq!(
             serde_json::to_string(&Scope::IntegrationsAdmin).unwrap(),
             "\"integrations.admin\""

@@ -333,7 +333,7 @@ impl Doctor {
         report.failure_code = combined.failure.as_ref().map(|f| f.as_str().to_owned());
         report.message = combined.message.clone();
         match catalog
-            .record_health(principal, integration.id, CheckKind::Doctor, combined)
+            .record_own_health(principal, integration.id, CheckKind::Doctor, combined)
             .await
         {
             Ok(recorded) => report.status = recorded.integration.status,
