@@ -457,7 +457,7 @@ async fn an_unreachable_receiver_gives_gitlabs_422_and_the_network_fix() {
         fix.api_call.as_deref(),
         Some(
             format!(
-                "curl -sS -X POST {}/webhooks/gitlab (from the tool's host)",
+                "curl -sS -X POST '{}/webhooks/gitlab'   # from the tool's host",
                 w.public_url
             )
             .as_str()

@@ -79,7 +79,7 @@ pub(super) fn for_connection(
         Some(FailureCode::Dns) => out.push(with(
             finding(Severity::Error, "dns", format!("{host} does not resolve"), result.message.clone()),
             &["Check the base URL for typos.", "Check the DNS configuration of the host PathOps runs on."],
-            Some(format!("getent hosts {host}")),
+            Some(format!("getent hosts {}", sh(&host))),
             None,
         )),
         Some(FailureCode::Connect) => out.push(with(
@@ -89,7 +89,7 @@ pub(super) fn for_connection(
                 "Check firewalls and proxies between PathOps and the tool.",
                 "If the egress allowlist is enabled, add the host to it.",
             ],
-            Some(format!("curl -sS -o /dev/null -w '%{{http_code}}' {}", integration.base_url)),
+            Some(format!("curl -sS -o /dev/null -w '%{{http_code}}' {}", sh(integration.base_url.as_str()))),
             None,
         )),
         Some(FailureCode::Tls) => out.push(with(
@@ -98,7 +98,11 @@ pub(super) fn for_connection(
                 "Check the tool's certificate (expiry, host name).",
                 "For a private CA, configure its certificate on the integration.",
             ],
-            Some(format!("openssl s_client -connect {host}:443 -servername {host} </dev/null")),
+            Some(format!(
+                "openssl s_client -connect {} -servername {} </dev/null",
+                sh(&format!("{host}:{}", integration.base_url.to_url().port_or_known_default().unwrap_or(443))),
+                sh(&host),
+            )),
             None,
         )),
         Some(FailureCode::Timeout) => out.push(with(
@@ -328,7 +332,10 @@ pub(super) fn for_webhook(
                     "Self-managed GitLab: allow requests to the local network from webhooks if the receiver is on a private address (Admin > Settings > Network > Outbound requests).",
                     "Check firewalls and proxies between the tool and PathOps.",
                 ],
-                receiver_url.map(|u| format!("curl -sS -X POST {u}/webhooks/{} (from the tool's host)", provider_segment(integration))),
+                receiver_url.map(|u| {
+                    let url = format!("{u}/webhooks/{}", provider_segment(integration));
+                    format!("curl -sS -X POST {}   # from the tool's host", sh(&url))
+                }),
                 Some(GITLAB_WEBHOOKS_DOC).filter(|_| gitlab),
             ));
         }
@@ -440,5 +447,64 @@ fn provider_segment(integration: &Integration) -> &'static str {
         Provider::GitHubApp => "github",
         Provider::Gitea => "gitea",
         _ => "gitlab",
+    }
+}
+
+/// `text` quoted for a POSIX shell when it needs it: commands the doctor suggests are built
+/// from tenant-chosen URLs and host names, and must run as shown (no `;id` smuggled in).
+fn sh(text: &str) -> std::borrow::Cow<'_, str> {
+    shell_escape::unix::escape(text.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::integration::NewIntegration;
+
+    fn integration(base_url: &str) -> Integration {
+        let input = NewIntegration::builder("tool", Provider::Zastava, base_url)
+            .build()
+            .unwrap();
+        Integration::new_draft(
+            crate::IntegrationId::new(),
+            "acme".parse().unwrap(),
+            input,
+            "alice".parse().unwrap(),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+    }
+
+    fn call(base_url: &str, code: FailureCode) -> String {
+        let result = CheckResult::failed(code, std::time::Duration::ZERO, "failed");
+        let found = for_connection(&integration(base_url), &result, OffsetDateTime::UNIX_EPOCH);
+        found[0].api_call.clone().expect("a suggested command")
+    }
+
+    #[test]
+    fn suggested_commands_quote_tenant_chosen_urls() {
+        assert_eq!(
+            call("https://tool.example.com/x;id", FailureCode::Connect),
+            "curl -sS -o /dev/null -w '%{http_code}' 'https://tool.example.com/x;id'"
+        );
+        assert_eq!(
+            call("https://tool.example.com", FailureCode::Connect),
+            "curl -sS -o /dev/null -w '%{http_code}' 'https://tool.example.com'"
+        );
+        assert_eq!(
+            call("https://tool.example.com", FailureCode::Dns),
+            "getent hosts tool.example.com"
+        );
+    }
+
+    #[test]
+    fn tls_hints_use_the_real_port() {
+        assert_eq!(
+            call("https://tool.example.com:8443/api", FailureCode::Tls),
+            "openssl s_client -connect 'tool.example.com:8443' -servername tool.example.com </dev/null"
+        );
+        assert_eq!(
+            call("https://tool.example.com", FailureCode::Tls),
+            "openssl s_client -connect 'tool.example.com:443' -servername tool.example.com </dev/null"
+        );
     }
 }

@@ -23,6 +23,7 @@
 
 mod findings;
 mod report;
+mod text;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,7 @@ pub use report::{
     DoctorReport, Finding, IntegrationReport, Outcome, PingCheck, SCHEMA, Severity, Summary,
     WebhookCheck,
 };
+pub use text::terminal_safe;
 
 use crate::auth_ref::AuthRef;
 use crate::catalog::{Catalog, Principal, Scope};

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use pathops_core::Probe;
-use pathops_core::doctor::{DoctorReport, IntegrationReport, Outcome, Severity};
+use pathops_core::doctor::{DoctorReport, IntegrationReport, Outcome, Severity, terminal_safe};
 
 /// ANSI colours, or none.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +54,11 @@ impl Style {
     }
 }
 
+/// Report text (partly written by the tools) with terminal controls shown escaped.
+fn safe(text: &str) -> String {
+    terminal_safe(text).into_owned()
+}
+
 /// One cell: its text and its tone.
 type Cell = (String, Tone);
 
@@ -101,7 +106,7 @@ fn status(r: &IntegrationReport) -> Cell {
 fn row(r: &IntegrationReport) -> Vec<Cell> {
     let skipped = r.outcome == Outcome::Skipped;
     vec![
-        (r.name.clone(), Tone::Bold),
+        (safe(&r.name), Tone::Bold),
         (r.provider.to_string(), Tone::Plain),
         probe(r.reachability),
         probe(r.authentication),
@@ -130,7 +135,7 @@ pub(crate) fn table(report: &DoctorReport, style: Style) -> String {
     ];
     let mut rows: Vec<Vec<Cell>> = report.integrations.iter().map(row).collect();
     rows.extend(report.unreadable.iter().map(|u| {
-        let mut cells = vec![(unreadable_name(u), Tone::Bold)];
+        let mut cells = vec![(safe(&unreadable_name(u)), Tone::Bold)];
         cells.extend((0..5).map(|_| ("-".to_owned(), Tone::Dim)));
         cells.push(("UNREADABLE".to_owned(), Tone::Bad));
         cells
@@ -186,19 +191,19 @@ pub(crate) fn fixes(report: &DoctorReport, style: Style) -> String {
         let _ = writeln!(
             out,
             "\n{} {} {}",
-            style.paint(Tone::Bold, &integration.name),
-            style.paint(tone, &format!("[{label}: {}]", f.code)),
-            f.title
+            style.paint(Tone::Bold, &safe(&integration.name)),
+            style.paint(tone, &format!("[{label}: {}]", safe(&f.code))),
+            safe(&f.title)
         );
-        let _ = writeln!(out, "  {}", style.paint(Tone::Dim, &f.why));
+        let _ = writeln!(out, "  {}", style.paint(Tone::Dim, &safe(&f.why)));
         for (i, step) in f.steps.iter().enumerate() {
-            let _ = writeln!(out, "  {}. {step}", i + 1);
+            let _ = writeln!(out, "  {}. {}", i + 1, safe(step));
         }
         if let Some(call) = &f.api_call {
-            let _ = writeln!(out, "  run:  {call}");
+            let _ = writeln!(out, "  run:  {}", safe(call));
         }
         if let Some(link) = &f.doc_link {
-            let _ = writeln!(out, "  docs: {}", style.paint(Tone::Dim, link));
+            let _ = writeln!(out, "  docs: {}", style.paint(Tone::Dim, &safe(link)));
         }
     }
     // A failure the doctor has no finding for still says what happened.
@@ -211,19 +216,19 @@ pub(crate) fn fixes(report: &DoctorReport, style: Style) -> String {
         let _ = writeln!(
             out,
             "\n{} {} {}",
-            style.paint(Tone::Bold, &r.name),
-            style.paint(Tone::Bad, &format!("[error: {code}]")),
-            r.message
+            style.paint(Tone::Bold, &safe(&r.name)),
+            style.paint(Tone::Bad, &format!("[error: {}]", safe(code))),
+            safe(&r.message)
         );
     }
     for u in &report.unreadable {
         let _ = writeln!(
             out,
             "\n{} {} The stored integration cannot be read, so it was not checked",
-            style.paint(Tone::Bold, &unreadable_name(u)),
+            style.paint(Tone::Bold, &safe(&unreadable_name(u))),
             style.paint(Tone::Bad, "[error: unreadable]"),
         );
-        let _ = writeln!(out, "  {}", style.paint(Tone::Dim, &u.reason));
+        let _ = writeln!(out, "  {}", style.paint(Tone::Dim, &safe(&u.reason)));
         let id =
             u.id.map_or_else(|| "(id unreadable)".to_owned(), |id| id.to_string());
         let _ = writeln!(
@@ -237,7 +242,12 @@ pub(crate) fn fixes(report: &DoctorReport, style: Style) -> String {
         .iter()
         .filter(|r| r.outcome == Outcome::Skipped)
     {
-        let _ = writeln!(out, "\n{} {}", style.paint(Tone::Bold, &r.name), r.message);
+        let _ = writeln!(
+            out,
+            "\n{} {}",
+            style.paint(Tone::Bold, &safe(&r.name)),
+            safe(&r.message)
+        );
     }
     let s = &report.summary;
     let total = s.passed + s.failed + s.skipped + s.unreadable;
@@ -351,6 +361,35 @@ mod tests {
         assert!(!fixes.contains('\x1b'));
         let colored = super::table(&r, Style { color: true });
         assert!(colored.contains("\x1b[31mFAILED\x1b[0m"));
+    }
+
+    #[test]
+    fn terminal_controls_from_a_tool_are_shown_escaped() {
+        let mut r = report();
+        let hostile = "\x1b]0;owned\x07\x1b[2J\x1b[31mred";
+        r.integrations[0].findings[0].why = format!("the tool said: {hostile}");
+        r.integrations[0].name = "name\x1b[8m".into();
+        let mut without_finding = r.integrations[0].clone();
+        without_finding.findings.clear();
+        without_finding.message = hostile.into();
+        r.integrations.push(without_finding);
+        for style in [Style::plain(), Style { color: true }] {
+            let out = table(&r, style) + &fixes(&r, style);
+            // Our own colours are the only escape sequences left.
+            let foreign = out
+                .replace("\x1b[0m", "")
+                .replace("\x1b[1m", "")
+                .replace("\x1b[2m", "")
+                .replace("\x1b[31m", "")
+                .replace("\x1b[32m", "")
+                .replace("\x1b[33m", "");
+            assert!(
+                !foreign.contains('\x1b') && !foreign.contains('\x07'),
+                "{out:?}"
+            );
+            assert!(out.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2J"), "{out}");
+            assert!(out.contains("name\\u{1b}[8m"), "{out}");
+        }
     }
 
     #[test]
