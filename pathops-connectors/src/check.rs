@@ -12,6 +12,8 @@ pub(crate) struct Check<'a> {
     pub(crate) http: &'a HttpClient,
     pub(crate) ctx: &'a ConnectorContext,
     started: Instant,
+    /// Where credentials may go when it is not the base URL's origin.
+    api_root: Option<String>,
 }
 
 impl<'a> Check<'a> {
@@ -20,15 +22,23 @@ impl<'a> Check<'a> {
             http,
             ctx,
             started: Instant::now(),
+            api_root: None,
         }
+    }
+
+    /// Binds credentials to `root`'s origin instead of the base URL's (an API on another
+    /// origin, derived from the integration).
+    pub(crate) fn bind_to(&mut self, root: &str) {
+        self.api_root = Some(root.to_owned());
     }
 
     /// Sends `request`; a transport error becomes the failed result to return.
     pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, CheckResult> {
-        self.http
-            .send(self.ctx, request)
-            .await
-            .map_err(|e| status::transport_failed(&e, self.started))
+        let sent = match &self.api_root {
+            Some(root) => self.http.send_to_api(self.ctx, root, request).await,
+            None => self.http.send(self.ctx, request).await,
+        };
+        sent.map_err(|e| status::transport_failed(&e, self.started))
     }
 
     /// A failed result timed from the start.

@@ -471,7 +471,7 @@ async fn status_codes_and_transport_failures() {
     );
     let r = test(
         &c,
-        integration("http://ghes.pathops-test.invalid", json!({"app_id": APP})),
+        integration("https://ghes.pathops-test.invalid", json!({"app_id": APP})),
     )
     .await;
     assert_eq!(r.failure, Some(FailureCode::Dns));

@@ -321,7 +321,7 @@ async fn transport_failures_garbage_oversized_bodies_and_redirects() {
 
     let r = test(
         &c,
-        integration("http://gitlab.pathops-test.invalid", json!({})),
+        integration("https://gitlab.pathops-test.invalid", json!({})),
         tok,
     )
     .await;
@@ -723,7 +723,7 @@ async fn the_secret_never_appears_in_results_errors_or_logs() {
     let r = c.test_connection(&ctx).await;
     printed += &format!("{r:?}\n{}\n", serde_json::to_string(&r).unwrap());
     let slow = context(
-        integration("http://gitlab.pathops-test.invalid", config),
+        integration("https://gitlab.pathops-test.invalid", config),
         secret(SENTINEL),
         CHECK_TIMEOUT,
     );

@@ -309,7 +309,7 @@ async fn status_codes_and_transport_failures() {
     );
     h.clear_faults();
 
-    let r = test(&c, "http://harbor.pathops-test.invalid", u, p).await;
+    let r = test(&c, "https://harbor.pathops-test.invalid", u, p).await;
     assert_eq!(r.failure, Some(FailureCode::Dns));
     h.inject(Fault::on("/api/v2.0/users/current").latency(Duration::from_secs(5)));
     let r = c

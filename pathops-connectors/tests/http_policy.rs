@@ -465,3 +465,143 @@ fn a_bad_global_proxy_is_invalid_config_at_construction() {
         "{err}"
     );
 }
+
+fn ctx_for(base_url: &str) -> pathops_core::ConnectorContext {
+    let integration = IntegrationBuilder::new("acme", "Bound")
+        .base_url(base_url)
+        .build();
+    context(integration, None, Duration::from_secs(5))
+}
+
+#[tokio::test]
+async fn a_credential_goes_only_to_the_integrations_own_origin() {
+    let own = origin(None).await;
+    let other = origin(None).await;
+    let c = client(HttpPolicy::default());
+    let ctx = ctx_for(&own.url());
+    // Same host, another port; and another host: both are other origins.
+    for url in [
+        format!("{}/ok", other.url()),
+        format!("http://localhost:{}/ok", own.addr().port()),
+    ] {
+        let err = c
+            .send(
+                &ctx,
+                HttpRequest::get(&url).credential("private-token", "", &secret()),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, TransportError::CredentialRefused { reason, .. } if reason.contains("own origin")),
+            "{url}: {}",
+            err.describe()
+        );
+        assert_eq!(err.failure_code(), FailureCode::EgressDenied);
+        assert!(!err.describe().contains(SENTINEL));
+    }
+    assert!(other.requests().is_empty(), "the other origin saw nothing");
+    assert!(own.requests().is_empty());
+    // Without a credential the request is the connector's business; with one to its own
+    // origin it goes through.
+    let r = c
+        .send(&ctx, HttpRequest::get(format!("{}/ok", other.url())))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let r = c
+        .send(
+            &ctx,
+            HttpRequest::get(format!("{}/ok", own.url())).credential(
+                "private-token",
+                "",
+                &secret(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(own.requests()[0].header("private-token"), Some(SENTINEL));
+}
+
+#[tokio::test]
+async fn credentials_never_travel_over_plain_http_except_to_loopback() {
+    let base = "http://tool.pathops-test.invalid";
+    let request =
+        || HttpRequest::get(format!("{base}/ok")).credential("private-token", "", &secret());
+    let err = client(HttpPolicy::default())
+        .send(&ctx_for(base), request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransportError::CredentialRefused { reason, .. } if reason.contains("plain http")),
+        "{}",
+        err.describe()
+    );
+    // With the policy's consent the request is sent (and fails on DNS, as this host does not
+    // exist): the refusal above came from the rule, not from the network.
+    let allowed = client(HttpPolicy {
+        allow_http: true,
+        ..HttpPolicy::default()
+    });
+    let err = allowed.send(&ctx_for(base), request()).await.unwrap_err();
+    assert_eq!(err.failure_code(), FailureCode::Dns, "{}", err.describe());
+    // Loopback is exempt: local tools and tests.
+    let local = origin(None).await;
+    let r = client(HttpPolicy::multi_tenant())
+        .send(
+            &ctx_for(&local.url()),
+            HttpRequest::get(format!("{}/ok", local.url())).credential(
+                "private-token",
+                "",
+                &secret(),
+            ),
+        )
+        .await;
+    // multi_tenant blocks private addresses, loopback included: refused by egress, not by
+    // the plain-http rule.
+    let err = r.unwrap_err();
+    assert!(
+        matches!(err, TransportError::EgressRefused { .. }),
+        "{}",
+        err.describe()
+    );
+    let r = client(HttpPolicy::default())
+        .send(
+            &ctx_for(&local.url()),
+            HttpRequest::get(format!("{}/ok", local.url())).credential(
+                "private-token",
+                "",
+                &secret(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn the_client_cache_is_bounded() {
+    let s = origin(None).await;
+    let c = client(HttpPolicy {
+        max_cached_clients: 3,
+        ..HttpPolicy::default()
+    });
+    // Forty tenants, forty distinct proxies (all the same local server under other names).
+    for n in 0..40 {
+        let settings = IntegrationHttp {
+            proxy_url: Some(format!("http://127.0.0.1:{}/p{n}", s.addr().port())),
+            ca_certificate_pem: None,
+        };
+        let r = c
+            .send_with(
+                &settings,
+                Instant::now() + Duration::from_secs(5),
+                HttpRequest::get(format!("{}/ok", s.url())),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    let cached = c.cached_clients();
+    assert!((1..=3).contains(&cached), "{cached} clients cached");
+}

@@ -97,7 +97,7 @@ impl GitHubAppConnector {
     }
 
     fn start<'a>(&'a self, ctx: &'a ConnectorContext) -> Step<Call<'a>> {
-        let check = Check::start(&self.http, ctx);
+        let mut check = Check::start(&self.http, ctx);
         let config = GitHubAppConfig::parse(&ctx.integration.configuration)
             .map_err(|e| check.failed(FailureCode::InvalidConfig, e.to_string()))?;
         let Some(key) = ctx.secret.as_ref() else {
@@ -110,6 +110,8 @@ impl GitHubAppConnector {
             .api_url
             .clone()
             .unwrap_or_else(|| api_root(&ctx.integration.base_url));
+        // The App's JWT and installation tokens go to the API root only.
+        check.bind_to(&root);
         Ok(Call {
             check,
             config,

@@ -1,9 +1,8 @@
 //! [`HttpClient`]: one reqwest client per distinct configuration, and the one `send` every
 //! connector calls.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pathops_core::{ConnectorContext, Error};
@@ -92,6 +91,11 @@ impl HttpRequest {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Whether a credential header was added.
+    pub fn carries_credential(&self) -> bool {
+        self.headers.values().any(HeaderValue::is_sensitive)
+    }
 }
 
 /// An answer: status, headers and the whole body (capped by the policy).
@@ -132,7 +136,7 @@ impl HttpResponse {
 /// Holds one reqwest client per distinct [`IntegrationHttp`], built on first use.
 pub struct HttpClient {
     policy: Arc<HttpPolicy>,
-    clients: Mutex<HashMap<IntegrationHttp, reqwest::Client>>,
+    clients: moka::sync::Cache<IntegrationHttp, reqwest::Client>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -148,8 +152,8 @@ impl HttpClient {
     /// certificate is reported here as [`Error::InvalidConfig`].
     pub fn new(policy: HttpPolicy) -> Result<Self, Error> {
         let this = Self {
+            clients: moka::sync::Cache::new(policy.max_cached_clients.max(1)),
             policy: Arc::new(policy),
-            clients: Mutex::new(HashMap::new()),
         };
         this.client(&IntegrationHttp::default())
             .map_err(|e| Error::InvalidConfig {
@@ -164,17 +168,73 @@ impl HttpClient {
     }
 
     /// Sends `request` for the integration of `ctx`, with its per-integration settings,
-    /// before `ctx.deadline`.
+    /// before `ctx.deadline`. A request carrying a credential goes only to the integration's
+    /// own origin, and over plain `http://` only to loopback unless the policy
+    /// [allows it](HttpPolicy::allow_http): otherwise [`TransportError::CredentialRefused`],
+    /// and nothing is sent.
     pub async fn send(
         &self,
         ctx: &ConnectorContext,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, TransportError> {
+        let base = ctx.integration.base_url.to_url();
+        self.send_bound(ctx, &base, request).await
+    }
+
+    /// [`send`](Self::send) for an API whose root is on another origin than the base URL,
+    /// derived from the integration by the connector (`https://api.github.com` for
+    /// `https://github.com`, or a configured `api_url`): credentials may go to `api_root`'s
+    /// origin only.
+    pub async fn send_to_api(
+        &self,
+        ctx: &ConnectorContext,
+        api_root: &str,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, TransportError> {
+        let root = Url::parse(api_root).map_err(|e| TransportError::InvalidRequest {
+            source: Box::new(e),
+        })?;
+        self.send_bound(ctx, &root, request).await
+    }
+
+    async fn send_bound(
+        &self,
+        ctx: &ConnectorContext,
+        bound_to: &Url,
         request: HttpRequest,
     ) -> Result<HttpResponse, TransportError> {
         let settings = IntegrationHttp::from_configuration(&ctx.integration.configuration)
             .map_err(|e| TransportError::InvalidRequest {
                 source: Box::new(e),
             })?;
+        if request.carries_credential() {
+            self.check_credential_target(bound_to, &request)?;
+        }
         self.send_with(&settings, ctx.deadline, request).await
+    }
+
+    fn check_credential_target(
+        &self,
+        base: &Url,
+        request: &HttpRequest,
+    ) -> Result<(), TransportError> {
+        let url = Url::parse(&request.url).map_err(|e| TransportError::InvalidRequest {
+            source: Box::new(e),
+        })?;
+        let origin = url.origin().ascii_serialization();
+        if url.origin() != base.origin() {
+            return Err(TransportError::CredentialRefused {
+                origin,
+                reason: "credentials go only to the integration's own origin",
+            });
+        }
+        if url.scheme() == "http" && !self.policy.allow_http && !is_loopback(&url) {
+            return Err(TransportError::CredentialRefused {
+                origin,
+                reason: "credentials are not sent over plain http (HttpPolicy::allow_http)",
+            });
+        }
+        Ok(())
     }
 
     /// Sends `request` with explicit settings, before `deadline`.
@@ -267,14 +327,46 @@ impl HttpClient {
     }
 
     fn client(&self, settings: &IntegrationHttp) -> Result<reqwest::Client, TransportError> {
-        let mut clients = self.clients.lock().expect("http client cache lock");
-        if let Some(client) = clients.get(settings) {
-            return Ok(client.clone());
+        self.clients
+            .try_get_with_by_ref(settings, || build_client(&self.policy, settings))
+            .map_err(|e| TransportError::InvalidRequest {
+                source: Box::new(SharedBuildError(e)),
+            })
+    }
+
+    /// How many clients are cached now (after pending evictions ran).
+    pub fn cached_clients(&self) -> u64 {
+        self.clients.run_pending_tasks();
+        self.clients.entry_count()
+    }
+}
+
+/// A client build error shared by every caller that waited on the same build.
+#[derive(Debug)]
+struct SharedBuildError(Arc<pathops_core::error::BoxError>);
+
+impl fmt::Display for SharedBuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for SharedBuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Whether `url`'s host is a loopback name or address.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost"
         }
-        let client = build_client(&self.policy, settings)
-            .map_err(|e| TransportError::InvalidRequest { source: e })?;
-        clients.insert(settings.clone(), client.clone());
-        Ok(client)
+        None => false,
     }
 }
 

@@ -23,6 +23,15 @@ pub enum TransportError {
         /// Which rule refused it.
         reason: &'static str,
     },
+    /// A request carrying a credential was refused before it was sent: to another origin
+    /// than the integration's own, or over plain `http://` while the policy forbids it.
+    #[error("credential not sent to {origin}: {reason}")]
+    CredentialRefused {
+        /// The origin the request was for (`scheme://host:port`).
+        origin: String,
+        /// Which rule refused it.
+        reason: &'static str,
+    },
     /// The host name did not resolve.
     #[error("could not resolve {host}")]
     Dns {
@@ -111,7 +120,9 @@ impl TransportError {
     pub fn failure_code(&self) -> FailureCode {
         match self {
             Self::Offline => FailureCode::Offline,
-            Self::EgressRefused { .. } => FailureCode::EgressDenied,
+            Self::EgressRefused { .. } | Self::CredentialRefused { .. } => {
+                FailureCode::EgressDenied
+            }
             Self::InvalidRequest { .. } => FailureCode::InvalidConfig,
             Self::Dns { .. } => FailureCode::Dns,
             Self::Connect { .. } => FailureCode::Connect,

@@ -22,6 +22,14 @@ use pathops_core::validate::{Problem, ValidationError};
 /// | `egress` | any host, private addresses allowed |
 /// | `offline` | off |
 /// | `max_redirects` | 5, same origin only |
+/// | `allow_http` | off: credentials never travel over plain `http://`, except to loopback |
+/// | `max_cached_clients` | 64 distinct per-integration settings (proxy, CA) |
+///
+/// Whatever the policy, a credential is only ever sent to the integration's own origin
+/// (scheme, host and port of its `base_url`): a connector that builds a URL elsewhere from a
+/// tool's answer gets [`TransportError::CredentialRefused`](super::TransportError::CredentialRefused).
+///
+/// Embedders serving many tenants start from [`HttpPolicy::multi_tenant`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -59,6 +67,14 @@ pub struct HttpPolicy {
     pub offline: bool,
     /// Most same-origin redirects followed per request.
     pub max_redirects: usize,
+    /// Send credentials over plain `http://` to hosts other than loopback (default off; the
+    /// convention of object_store's `with_allow_http`). Requests without a credential are not
+    /// affected.
+    pub allow_http: bool,
+    /// Most reqwest clients kept at once, one per distinct per-integration setting (proxy,
+    /// CA); the least used are dropped beyond it, so tenants cannot grow the cache without
+    /// bound.
+    pub max_cached_clients: u64,
 }
 
 impl Default for HttpPolicy {
@@ -73,6 +89,36 @@ impl Default for HttpPolicy {
             egress: EgressPolicy::default(),
             offline: false,
             max_redirects: 5,
+            allow_http: false,
+            max_cached_clients: 64,
+        }
+    }
+}
+
+impl HttpPolicy {
+    /// The documented preset for embedders whose tenants are not trusted with the network:
+    /// private and special-purpose addresses blocked (also behind DNS and in embedded IPv6
+    /// forms), so no tenant proxy is accepted (none is allowlisted) and `socks5h` never is;
+    /// no credential over plain `http://` except to loopback; every other setting as in
+    /// [`HttpPolicy::default`]. Add `egress.allowed_hosts` to narrow it further.
+    ///
+    /// ```
+    /// use pathops_connectors::http::HttpPolicy;
+    ///
+    /// let policy = HttpPolicy::multi_tenant();
+    /// assert!(policy.egress.block_private_addresses);
+    /// assert!(policy.egress.allowed_proxies.is_empty());
+    /// assert!(!policy.allow_http);
+    /// ```
+    pub fn multi_tenant() -> Self {
+        Self {
+            egress: EgressPolicy {
+                allowed_hosts: Vec::new(),
+                block_private_addresses: true,
+                allowed_proxies: Vec::new(),
+            },
+            allow_http: false,
+            ..Self::default()
         }
     }
 }
@@ -90,6 +136,8 @@ impl fmt::Debug for HttpPolicy {
             .field("egress", &self.egress)
             .field("offline", &self.offline)
             .field("max_redirects", &self.max_redirects)
+            .field("allow_http", &self.allow_http)
+            .field("max_cached_clients", &self.max_cached_clients)
             .finish()
     }
 }
@@ -149,7 +197,8 @@ fn matches_any(entries: &[String], host: &str) -> bool {
 /// | `proxy_url` | an `http`/`https`/`socks5` proxy URL for this integration only, without credentials (a configuration holds no secret) |
 /// | `ca_certificate_pem` | PEM roots to trust for this integration, added to the platform's |
 ///
-/// Clients are cached per distinct pair, so integrations sharing settings share a client.
+/// Clients are cached per distinct pair (at most [`HttpPolicy::max_cached_clients`]), so
+/// integrations sharing settings share a client.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct IntegrationHttp {
     /// The proxy, if any.
