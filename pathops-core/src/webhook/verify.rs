@@ -43,6 +43,10 @@ pub enum VerifyError {
     /// This delivery id was already accepted inside the replay window.
     #[error("delivery already received")]
     Replay,
+    /// The replay guard is full: as many deliveries as it can hold were accepted inside its
+    /// window, so this one cannot be checked and is refused (a resend later succeeds).
+    #[error("too many deliveries inside the replay window")]
+    ReplayCapacity,
     /// The body is larger than the cap.
     #[error("body larger than {max} bytes")]
     TooLarge {
@@ -470,7 +474,13 @@ mod tests {
     #[test]
     fn gitlab_tokens_are_compared_exactly_as_sent() {
         let s = secrets(&["hook-token"]);
-        for sent in [" hook-token", "hook-token ", " hook-token ", "\thook-token", ""] {
+        for sent in [
+            " hook-token",
+            "hook-token ",
+            " hook-token ",
+            "\thook-token",
+            "",
+        ] {
             let h = Headers::from_pairs([("X-Gitlab-Token", sent)]);
             assert_eq!(
                 verify_gitlab_token(&h, &s),
