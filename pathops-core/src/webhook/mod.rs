@@ -10,6 +10,8 @@
 //! - `ChallengeRegistry` (feature `runtime`) holds pending connectivity challenges and
 //!   correlates verified deliveries to them; `WebhookReceiver` ties it together behind one
 //!   call, `handle(kind, headers, body) -> decision`, which any HTTP framework can serve.
+//!   It caps the body, verifies before it parses, refuses replays and lets only
+//!   authenticated deliveries fail a challenge (its module docs say why).
 //!
 //! ```
 //! # #[cfg(feature = "runtime")] {
