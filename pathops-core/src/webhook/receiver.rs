@@ -1,31 +1,5 @@
 //! [`WebhookReceiver`]: verifies, de-duplicates and correlates deliveries; usable from any
 //! HTTP framework through [`WebhookReceiver::handle`].
-//!
-//! # What one delivery goes through
-//!
-//! 1. **Size**: a body over [`max_body_bytes`](WebhookReceiver::max_body_bytes) (1 MiB by
-//!    default) is `413 too_large`. An HTTP server should stop reading at one byte more, as
-//!    the `receiver` router of `pathops-connectors` does, so nothing larger is ever buffered.
-//! 2. **Verify, before parsing**: the secrets of the pending challenges the headers may fit
-//!    are tried, then the standing secrets of [`with_secrets`](WebhookReceiver::with_secrets).
-//!    Unverified is `401 unauthorized` whatever the body holds; only a verified body is parsed
-//!    (not a JSON object: `400 bad_request`). Unauthenticated input never reaches the JSON
-//!    parser, and a wrong secret cannot be told apart from bad JSON.
-//! 3. **Replays**: a [`ReplayKey`] built from what the signature covers (see
-//!    [`ReplayGuard`]) seen inside the window (10 minutes, 100,000 entries by default) is
-//!    `409 duplicate`; a full guard refuses with `503 overloaded` rather than forget entries
-//!    still inside the window.
-//! 4. **Correlate**: the oldest pending challenge the delivery fits *and* whose secrets
-//!    verified it is answered. A delivery signed with one challenge's secret never counts for
-//!    another challenge (which may be another tenant's).
-//!
-//! # Who may fail a challenge
-//!
-//! A challenge is marked rejected (the doctor's `webhook_token_mismatch`) only by a delivery
-//! that proved where it came from: one verified with a standing secret, or a direct ping
-//! naming the challenge id (told only to the tool asked to answer). A delivery that merely
-//! fits the expectation (instance, project, event, hook: public facts) and fails
-//! verification changes nothing, or anyone could fail any challenge.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +47,32 @@ pub struct ReceiverDecision {
 }
 
 /// Verifies and correlates webhook deliveries.
+///
+/// # What one delivery goes through
+///
+/// 1. **Size**: a body over [`max_body_bytes`](WebhookReceiver::max_body_bytes) (1 MiB by
+///    default) is `413 too_large`. An HTTP server should stop reading at one byte more, as
+///    the `receiver` router of `pathops-connectors` does, so nothing larger is ever buffered.
+/// 2. **Verify, before parsing**: the secrets of the pending challenges the headers may fit
+///    are tried, then the standing secrets of [`with_secrets`](WebhookReceiver::with_secrets).
+///    Unverified is `401 unauthorized` whatever the body holds; only a verified body is parsed
+///    (not a JSON object: `400 bad_request`). Unauthenticated input never reaches the JSON
+///    parser, and a wrong secret cannot be told apart from bad JSON.
+/// 3. **Replays**: a [`ReplayKey`] built from what the signature covers (see it
+///    for the table), seen by the [`ReplayGuard`] inside the window (10 minutes, 100,000 entries by default) is
+///    `409 duplicate`; a full guard refuses with `503 overloaded` rather than forget entries
+///    still inside the window.
+/// 4. **Correlate**: the oldest pending challenge the delivery fits *and* whose secrets
+///    verified it is answered. A delivery signed with one challenge's secret never counts for
+///    another challenge (which may be another tenant's).
+///
+/// # Who may fail a challenge
+///
+/// A challenge is marked rejected (the doctor's `webhook_token_mismatch`) only by a delivery
+/// that proved where it came from: one verified with a standing secret, or a direct ping
+/// naming the challenge id (told only to the tool asked to answer). A delivery that merely
+/// fits the expectation (instance, project, event, hook: public facts) and fails
+/// verification changes nothing, or anyone could fail any challenge.
 #[derive(Debug, Clone)]
 pub struct WebhookReceiver {
     challenges: Arc<ChallengeRegistry>,

@@ -1,27 +1,5 @@
 //! [`ReplayGuard`]: refuses a delivery seen within a window, and [`ReplayKey`]: what "the same
 //! delivery" means for each provider.
-//!
-//! # What a key is built from
-//!
-//! A replay key must come from what the signature covers (or, for a bearer token that covers
-//! nothing, from the provider's stable retry id): an id header the signature does not cover
-//! can be changed by whoever replays a captured delivery, so keying on it protects nothing.
-//!
-//! | kind | key | why |
-//! |---|---|---|
-//! | GitHub, Gitea/Forgejo | SHA-256 of the body | the HMAC covers the body only; `X-GitHub-Delivery` is unsigned |
-//! | Standard Webhooks | `webhook-id` | signed (`id.timestamp.body`), and stable across retries |
-//! | GitLab signed with Standard Webhooks | `webhook-id` | as above |
-//! | GitLab with a token only | `Idempotency-Key`, else `X-Gitlab-Event-UUID`, else SHA-256 of the body | a token covers nothing: whoever holds it can forge any delivery, so the key only has to catch resends, which keep `Idempotency-Key` (a resend gets a new `X-Gitlab-Webhook-UUID`) |
-//! | direct ping | `challenge_id.nonce` | what the proof covers |
-//!
-//! Every key also carries its delivery kind, so equal ids from two providers never collide.
-//! Keys are fixed-size digests: memory per entry does not depend on what a sender put in a
-//! header.
-//!
-//! A consequence for body-keyed kinds: two deliveries with byte-identical bodies inside the
-//! window are one delivery. Real event payloads differ (commits, timestamps, ids); two GitHub
-//! pings of one hook can be identical, and the second is then refused as a duplicate.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -34,7 +12,29 @@ use time::OffsetDateTime;
 use super::{Delivery, DeliveryKind, Headers, VerifyError};
 
 /// What identifies one delivery for replay protection: a SHA-256 digest of its kind and of
-/// what its signature covers (see the [module docs](self)).
+/// what its signature covers.
+///
+/// # What a key is built from
+///
+/// A replay key must come from what the signature covers (or, for a bearer token that covers
+/// nothing, from the provider's stable retry id): an id header the signature does not cover
+/// can be changed by whoever replays a captured delivery, so keying on it protects nothing.
+///
+/// | kind | key | why |
+/// |---|---|---|
+/// | GitHub, Gitea/Forgejo | SHA-256 of the body | the HMAC covers the body only; `X-GitHub-Delivery` is unsigned |
+/// | Standard Webhooks | `webhook-id` | signed (`id.timestamp.body`), and stable across retries |
+/// | GitLab signed with Standard Webhooks | `webhook-id` | as above |
+/// | GitLab with a token only | `Idempotency-Key`, else `X-Gitlab-Event-UUID`, else SHA-256 of the body | a token covers nothing: whoever holds it can forge any delivery, so the key only has to catch resends, which keep `Idempotency-Key` (a resend gets a new `X-Gitlab-Webhook-UUID`) |
+/// | direct ping | `challenge_id.nonce` | what the proof covers |
+///
+/// Every key also carries its delivery kind, so equal ids from two providers never collide.
+/// Keys are fixed-size digests: memory per entry does not depend on what a sender put in a
+/// header.
+///
+/// A consequence for body-keyed kinds: two deliveries with byte-identical bodies inside the
+/// window are one delivery. Real event payloads differ (commits, timestamps, ids); two GitHub
+/// pings of one hook can be identical, and the second is then refused as a duplicate.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReplayKey([u8; 32]);
 
@@ -62,7 +62,7 @@ impl ReplayKey {
         Self::digest(kind, "body", &[body])
     }
 
-    /// The key of a verified delivery, following the table in the [module docs](self).
+    /// The key of a verified delivery, following the table above.
     /// `delivery` is the parsed delivery (the direct ping's key comes from its payload).
     pub fn for_delivery(
         kind: DeliveryKind,
