@@ -19,7 +19,7 @@
 //! | `harbor` | [`HarborConnector`](harbor::HarborConnector): health by component, robot credentials proved where Harbor cannot downgrade them |
 //! | `vault` | [`VaultResolver`](vault::VaultResolver): a [`SecretResolver`](pathops_core::SecretResolver) for KV v2 |
 //! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
-//! | `receiver` | `receiver::router`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`) |
+//! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
 //! | `nats` | an event sink publishing CloudEvents to NATS JetStream |
 //! | [`registry`] | connectors by provider at run time; a disabled provider is an error naming its feature |
 //!

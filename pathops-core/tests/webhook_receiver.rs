@@ -240,7 +240,8 @@ async fn rotation_accepts_old_and_new_secrets() {
     let receiver =
         WebhookReceiver::new(registry).with_secrets(DeliveryKind::Gitea, secrets(&["old", "new"]));
     for (n, secret) in ["old", "new"].iter().enumerate() {
-        let body = br#"{"ref":"refs/heads/main"}"#;
+        let body = format!(r#"{{"ref":"refs/heads/main","after":"{n}"}}"#);
+        let body = body.as_bytes();
         let h = Headers::from_pairs([
             ("X-Gitea-Event", "push".to_owned()),
             ("X-Gitea-Delivery", format!("d-{n}")),
@@ -385,4 +386,249 @@ async fn direct_ping_callbacks_answer_their_own_challenge_once() {
         401,
         "answered once; no live challenge remains"
     );
+}
+
+fn gitlab_challenge(
+    registry: &ChallengeRegistry,
+    secret: &str,
+) -> pathops_core::webhook::ChallengeHandle {
+    registry.register(
+        tenant(),
+        IntegrationId::new(),
+        DeliveryKind::GitLab,
+        expect_project(15),
+        secrets(&[secret]),
+        in_two_minutes(),
+    )
+}
+
+#[tokio::test]
+async fn an_unverified_delivery_that_fits_a_challenge_does_not_fail_it() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let handle = gitlab_challenge(&registry, "hook-token");
+    let id = handle.id;
+    // Fits the challenge (instance, project, event are public facts) but is unsigned or
+    // carries a wrong token: refused, and the challenge is left as it was.
+    let unsigned = Headers::from_pairs([
+        ("X-Gitlab-Event", "Push Hook"),
+        ("X-Gitlab-Instance", "https://gitlab.example.com"),
+    ]);
+    for headers in [unsigned, gitlab_headers("forged", "w-forged")] {
+        assert_eq!(
+            receiver.handle(DeliveryKind::GitLab, &headers, PUSH).status,
+            401
+        );
+    }
+    assert_eq!(registry.rejection(id), None);
+    assert_eq!(
+        registry.wait(handle, Duration::from_millis(20)).await,
+        Err(ChallengeError::Timeout(Duration::from_millis(20))),
+        "a timeout, not a forged token mismatch"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_verified_with_a_standing_secret_may_fail_the_challenge_it_fits() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone())
+        .with_secrets(DeliveryKind::GitLab, secrets(&["standing"]));
+    let handle = gitlab_challenge(&registry, "hook-token");
+    let d = receiver.handle(
+        DeliveryKind::GitLab,
+        &gitlab_headers("standing", "w-1"),
+        PUSH,
+    );
+    assert!(matches!(d.outcome, ReceiverOutcome::Accepted { .. }));
+    assert_eq!(
+        registry.wait(handle, Duration::from_millis(20)).await,
+        Err(ChallengeError::Rejected(VerifyError::BadSignature))
+    );
+}
+
+#[tokio::test]
+async fn one_tenants_secret_does_not_vouch_for_a_delivery_fitting_another_tenants_challenge() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let theirs = gitlab_challenge(&registry, "victim-token");
+    let mine = registry.register(
+        "mallory".parse().unwrap(),
+        IntegrationId::new(),
+        DeliveryKind::GitLab,
+        expect_project(99),
+        secrets(&["mallory-token"]),
+        in_two_minutes(),
+    );
+    // Signed with Mallory's own secret, shaped like the victim's expected delivery.
+    let d = receiver.handle(
+        DeliveryKind::GitLab,
+        &gitlab_headers("mallory-token", "w-1"),
+        PUSH,
+    );
+    assert_eq!(
+        (d.status, d.outcome),
+        (401, ReceiverOutcome::Rejected(VerifyError::BadSignature))
+    );
+    assert_eq!(registry.rejection(theirs.id), None);
+    assert_eq!(registry.pending(), 2);
+    assert!(registry.unmatched().is_empty());
+    drop(mine);
+}
+
+#[tokio::test]
+async fn a_direct_ping_naming_its_challenge_fails_it_when_the_proof_is_wrong() {
+    use pathops_core::directping::{self, PingCallback};
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let nonce = directping::new_nonce();
+    let handle = registry.register(
+        tenant(),
+        IntegrationId::new(),
+        DeliveryKind::DirectPing,
+        Expectation {
+            nonce: Some(nonce.clone()),
+            ..Expectation::default()
+        },
+        secrets(&["shared-secret"]),
+        in_two_minutes(),
+    );
+    let id = handle.id.to_string();
+    let body = serde_json::to_vec(&PingCallback {
+        challenge_id: id.clone(),
+        nonce: nonce.clone(),
+    })
+    .unwrap();
+    let headers = Headers::from_pairs([(
+        directping::PROOF_HEADER,
+        directping::proof("stale-secret", &id, &nonce),
+    )]);
+    assert_eq!(
+        receiver
+            .handle(DeliveryKind::DirectPing, &headers, &body)
+            .status,
+        401
+    );
+    assert_eq!(
+        registry.wait(handle, Duration::from_millis(20)).await,
+        Err(ChallengeError::Rejected(VerifyError::BadSignature))
+    );
+}
+
+fn github_ping(secret: &str, delivery: &str, body: &[u8]) -> Headers {
+    Headers::from_pairs([
+        ("X-GitHub-Event", "push".to_owned()),
+        ("X-GitHub-Delivery", delivery.to_owned()),
+        ("X-Hub-Signature-256", sign::github(secret, body)),
+    ])
+}
+
+#[tokio::test]
+async fn a_github_delivery_replayed_with_a_new_delivery_id_is_a_duplicate() {
+    let receiver = WebhookReceiver::new(Arc::new(ChallengeRegistry::new()))
+        .with_secrets(DeliveryKind::GitHub, secrets(&["gh"]));
+    let body = br#"{"ref":"refs/heads/main","after":"abc"}"#;
+    let first = receiver.handle(DeliveryKind::GitHub, &github_ping("gh", "d-1", body), body);
+    assert_eq!(first.status, 200);
+    let replay = receiver.handle(DeliveryKind::GitHub, &github_ping("gh", "d-2", body), body);
+    assert_eq!(
+        (replay.status, replay.outcome),
+        (409, ReceiverOutcome::Rejected(VerifyError::Replay))
+    );
+    assert_eq!(replay.body, serde_json::json!({ "error": "duplicate" }));
+    // Another event is another delivery.
+    let other = br#"{"ref":"refs/heads/main","after":"def"}"#;
+    assert_eq!(
+        receiver
+            .handle(
+                DeliveryKind::GitHub,
+                &github_ping("gh", "d-3", other),
+                other
+            )
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_gitlab_resend_keeps_its_idempotency_key_and_is_a_duplicate() {
+    let receiver = WebhookReceiver::new(Arc::new(ChallengeRegistry::new()))
+        .with_secrets(DeliveryKind::GitLab, secrets(&["t"]));
+    // Same Idempotency-Key, a new X-Gitlab-Webhook-UUID (as GitLab resends).
+    let first = receiver.handle(DeliveryKind::GitLab, &gitlab_headers("t", "w-1"), PUSH);
+    assert_eq!(first.status, 200);
+    let resend = receiver.handle(DeliveryKind::GitLab, &gitlab_headers("t", "w-2"), PUSH);
+    assert_eq!(
+        (resend.status, resend.outcome),
+        (409, ReceiverOutcome::Rejected(VerifyError::Replay))
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_without_an_id_is_de_duplicated_by_its_body() {
+    let receiver = WebhookReceiver::new(Arc::new(ChallengeRegistry::new()))
+        .with_secrets(DeliveryKind::GitLab, secrets(&["t"]))
+        .with_secrets(DeliveryKind::Gitea, secrets(&["g"]));
+    let bare = Headers::from_pairs([("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "t")]);
+    assert_eq!(
+        receiver.handle(DeliveryKind::GitLab, &bare, PUSH).status,
+        200
+    );
+    assert_eq!(
+        receiver.handle(DeliveryKind::GitLab, &bare, PUSH).status,
+        409
+    );
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let gitea = Headers::from_pairs([("X-Gitea-Signature", sign::gitea("g", body))]);
+    assert_eq!(
+        receiver.handle(DeliveryKind::Gitea, &gitea, body).status,
+        200
+    );
+    assert_eq!(
+        receiver.handle(DeliveryKind::Gitea, &gitea, body).status,
+        409
+    );
+}
+
+#[tokio::test]
+async fn a_gitlab_token_with_surrounding_spaces_is_refused() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let handle = gitlab_challenge(&registry, "hook-token");
+    for token in [" hook-token", "hook-token ", " hook-token "] {
+        let d = receiver.handle(DeliveryKind::GitLab, &gitlab_headers(token, "w-1"), PUSH);
+        assert_eq!(
+            d.outcome,
+            ReceiverOutcome::Rejected(VerifyError::BadSignature),
+            "{token:?}"
+        );
+    }
+    assert_eq!(registry.pending(), 1);
+    drop(handle);
+}
+
+#[tokio::test]
+async fn the_secret_is_checked_before_the_body_is_parsed() {
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone());
+    let handle = gitlab_challenge(&registry, "hook-token");
+    let wrong = receiver.handle(
+        DeliveryKind::GitLab,
+        &gitlab_headers("wrong", "w-1"),
+        b"{nope",
+    );
+    assert_eq!(
+        (wrong.status, wrong.outcome),
+        (401, ReceiverOutcome::Rejected(VerifyError::BadSignature))
+    );
+    let right = receiver.handle(
+        DeliveryKind::GitLab,
+        &gitlab_headers("hook-token", "w-2"),
+        b"{nope",
+    );
+    assert_eq!(
+        (right.status, right.outcome),
+        (400, ReceiverOutcome::Rejected(VerifyError::MalformedBody))
+    );
+    assert_eq!(registry.pending(), 1);
+    drop(handle);
 }

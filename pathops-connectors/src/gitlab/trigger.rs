@@ -3,7 +3,10 @@
 //! `trigger_delivery` reads the hook first (`GET /projects/:id/hooks/:hook_id`: it exists, and
 //! its `alert_status`), then asks for the test (`POST …/test/:trigger`). GitLab delivers inside
 //! that call, so its answer says how the delivery went: 201 the receiver answered 2xx, 422 it
-//! did not (the receiver's body or the connection error), or the test was refused. A
+//! did not (the receiver's body or the connection error), or the test was refused. A 422
+//! carrying the PathOps receiver's `{"error":"unauthorized"}` is reported as a rejected
+//! delivery (the hook's token is wrong): the receiver does not fail a challenge on an
+//! unverified delivery, since anyone could send one, so GitLab's own report is the evidence. A
 //! successful test re-enables an auto-disabled hook, so after one the hook is read again and
 //! the result reports the state GitLab left it in.
 
@@ -227,7 +230,17 @@ impl GitLabConnector {
                     Value::Null => response.body_excerpt(500),
                     other => other.to_string(),
                 };
-                if refused_before_delivery(&message) {
+                if receiver_refused_the_token(&message) {
+                    // GitLab delivered inside this call and reports our receiver's answer:
+                    // authoritative evidence that the hook's token does not verify, which
+                    // the receiver itself cannot tell from a forged delivery.
+                    check
+                        .failed(
+                            FailureCode::DeliveryRejected,
+                            "GitLab's test delivery reached the receiver, which refused its secret token",
+                        )
+                        .with_detail(detail::DELIVERY_ERROR, message)
+                } else if refused_before_delivery(&message) {
                     check.failed(
                         FailureCode::InvalidConfig,
                         format!(
@@ -297,6 +310,13 @@ impl GitLabConnector {
     }
 }
 
+/// A 422 whose message is the PathOps receiver's `401` body: the delivery arrived and its
+/// token did not verify.
+fn receiver_refused_the_token(message: &str) -> bool {
+    serde_json::from_str::<Value>(message)
+        .is_ok_and(|body| body == json!({ "error": "unauthorized" }))
+}
+
 /// 422 messages that refuse the test before any delivery: the project lacks what the
 /// trigger's sample needs, or the trigger cannot be tested.
 fn refused_before_delivery(message: &str) -> bool {
@@ -342,5 +362,14 @@ mod tests {
             "Testing not available for this hook"
         ));
         assert!(!refused_before_delivery("Failed to open TCP connection"));
+    }
+
+    #[test]
+    fn only_the_receivers_unauthorized_answer_blames_the_token() {
+        assert!(receiver_refused_the_token(r#"{"error":"unauthorized"}"#));
+        assert!(receiver_refused_the_token(r#"{ "error": "unauthorized" }"#));
+        assert!(!receiver_refused_the_token(r#"{"error":"duplicate"}"#));
+        assert!(!receiver_refused_the_token("Hook execution failed: 401"));
+        assert!(!receiver_refused_the_token("Failed to open TCP connection"));
     }
 }

@@ -142,34 +142,47 @@ impl ChallengeRegistry {
         self.lock().pending.remove(&id);
     }
 
-    /// Pending, unexpired challenges whose expectation `delivery` fits, oldest first.
+    /// Pending, unexpired challenges whose expectation `delivery` fits, oldest first. A
+    /// delivery naming a challenge (the direct ping's `challenge_id`) fits only that one.
     /// Expired challenges are dropped (their waiters see [`ChallengeError::Expired`]).
     pub fn candidates(&self, delivery: &Delivery, now: OffsetDateTime) -> Vec<Candidate> {
+        self.select(delivery.kind, now, |id, expectation| {
+            expectation.matches(delivery)
+                && delivery
+                    .challenge_id
+                    .as_deref()
+                    .is_none_or(|named| named == id.to_string())
+        })
+    }
+
+    /// Pending, unexpired challenges that a delivery known only by its headers
+    /// ([`Delivery::from_headers`]) may still fit ([`Expectation::may_match`]), oldest first:
+    /// the challenges whose secrets the receiver tries before it reads the body.
+    pub fn candidates_by_headers(&self, partial: &Delivery, now: OffsetDateTime) -> Vec<Candidate> {
+        self.select(partial.kind, now, |_, expectation| {
+            expectation.may_match(partial)
+        })
+    }
+
+    fn select(
+        &self,
+        kind: DeliveryKind,
+        now: OffsetDateTime,
+        fits: impl Fn(&Uuid, &Expectation) -> bool,
+    ) -> Vec<Candidate> {
         let mut state = self.lock();
         state.pending.retain(|_, p| p.expires_at > now);
-        let mut found: Vec<(Uuid, Candidate)> = state
+        let mut found: Vec<Candidate> = state
             .pending
             .iter()
-            .filter(|(id, p)| {
-                p.kind == delivery.kind
-                    && p.expectation.matches(delivery)
-                    && delivery
-                        .challenge_id
-                        .as_deref()
-                        .is_none_or(|named| named == id.to_string())
-            })
-            .map(|(id, p)| {
-                (
-                    *id,
-                    Candidate {
-                        challenge_id: *id,
-                        secrets: p.secrets.clone(),
-                    },
-                )
+            .filter(|(id, p)| p.kind == kind && fits(id, &p.expectation))
+            .map(|(id, p)| Candidate {
+                challenge_id: *id,
+                secrets: p.secrets.clone(),
             })
             .collect();
-        found.sort_by_key(|(id, _)| *id);
-        found.into_iter().map(|(_, c)| c).collect()
+        found.sort_by_key(|c| c.challenge_id);
+        found
     }
 
     /// Correlates a verified delivery to challenge `id`: wakes its waiter and removes it.
@@ -190,6 +203,12 @@ impl ChallengeRegistry {
     /// Notes that a delivery fitting challenge `id` failed verification. The challenge stays
     /// pending (a correct delivery may still come); [`rejection`](Self::rejection) and
     /// [`wait`](Self::wait) report it.
+    ///
+    /// Call it only for a delivery that proved where it came from: one verified with the
+    /// receiver's standing secrets, or one naming this challenge's id (which only the tool
+    /// asked to answer it was told). A delivery that merely fits a challenge's expectation
+    /// (public facts such as a project id) proves nothing, and noting it would let anyone
+    /// fail the challenge; [`WebhookReceiver`](super::WebhookReceiver) follows this rule.
     pub fn note_rejection(&self, id: Uuid, error: super::VerifyError) {
         if let Some(p) = self.lock().pending.get_mut(&id) {
             p.rejection.get_or_insert(error);

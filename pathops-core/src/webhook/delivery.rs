@@ -46,8 +46,8 @@ impl Delivery {
         if !payload.is_object() {
             return Err(VerifyError::MalformedBody);
         }
-        let own = |s: Option<&str>| s.map(str::to_owned);
-        let project_id = payload
+        let mut d = Self::from_headers(kind, headers, received_at);
+        d.project_id = payload
             .get("project_id")
             .and_then(serde_json::Value::as_u64)
             .or_else(|| {
@@ -55,11 +55,34 @@ impl Delivery {
                     .pointer("/project/id")
                     .and_then(serde_json::Value::as_u64)
             });
-        let header_hook_id = headers
+        d.hook_id = d
+            .hook_id
+            .or_else(|| payload.get("hook_id").and_then(serde_json::Value::as_u64));
+        match kind {
+            DeliveryKind::StandardWebhooks => d.event = str_field(&payload, "type"),
+            DeliveryKind::DirectPing => {
+                d.delivery_id = str_field(&payload, "challenge_id");
+                d.event_id = d.delivery_id.clone();
+                d.challenge_id = d.delivery_id.clone();
+                d.nonce = str_field(&payload, "nonce");
+            }
+            _ => {}
+        }
+        Ok(d)
+    }
+
+    /// What the headers alone say about a delivery, before its body is read (fields that
+    /// come from the payload are `None`). The receiver uses it to choose which challenges'
+    /// secrets to try before trusting the body enough to parse it.
+    pub fn from_headers(
+        kind: DeliveryKind,
+        headers: &Headers,
+        received_at: OffsetDateTime,
+    ) -> Self {
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        let hook_id = headers
             .first_of(&["x-github-hook-id", "x-gitlab-hook-id"])
             .and_then(|v| v.parse().ok());
-        let hook_id =
-            header_hook_id.or_else(|| payload.get("hook_id").and_then(serde_json::Value::as_u64));
         let (delivery_id, event_id, event) = match kind {
             DeliveryKind::GitLab => (
                 own(headers.first_of(&["x-gitlab-webhook-uuid", "webhook-id", "idempotency-key"])),
@@ -79,37 +102,23 @@ impl Delivery {
             DeliveryKind::StandardWebhooks => (
                 own(headers.get("webhook-id")),
                 own(headers.get("webhook-id")),
-                payload
-                    .get("type")
-                    .and_then(|t| t.as_str())
-                    .map(str::to_owned),
+                None,
             ),
-            DeliveryKind::DirectPing => (
-                str_field(&payload, "challenge_id"),
-                str_field(&payload, "challenge_id"),
-                Some("ping".to_owned()),
-            ),
+            DeliveryKind::DirectPing => (None, None, Some("ping".to_owned())),
         };
-        let (challenge_id, nonce) = match kind {
-            DeliveryKind::DirectPing => (
-                str_field(&payload, "challenge_id"),
-                str_field(&payload, "nonce"),
-            ),
-            _ => (None, None),
-        };
-        Ok(Self {
+        Self {
             kind,
             delivery_id,
             event_id,
             event,
             instance: own(headers.get("x-gitlab-instance"))
                 .map(|i| i.trim_end_matches('/').to_owned()),
-            project_id,
+            project_id: None,
             hook_id,
-            challenge_id,
-            nonce,
+            challenge_id: None,
+            nonce: None,
             received_at,
-        })
+        }
     }
 }
 
@@ -148,6 +157,27 @@ impl Expectation {
                 .is_none_or(|p| delivery.project_id == Some(p))
             && self.hook_id.is_none_or(|h| delivery.hook_id == Some(h))
             && same(&self.nonce, &delivery.nonce)
+    }
+
+    /// Whether a delivery known only from [`Delivery::from_headers`] may still fit: every
+    /// field the partial delivery knows must fit, and unknown ones are left for
+    /// [`matches`](Self::matches) once the body is read.
+    pub fn may_match(&self, partial: &Delivery) -> bool {
+        let same = |want: &Option<String>, got: &Option<String>| match (want, got) {
+            (Some(w), Some(g)) => g.trim_end_matches('/') == w.trim_end_matches('/'),
+            _ => true,
+        };
+        same(&self.instance, &partial.instance)
+            && same(&self.event, &partial.event)
+            && match (self.project_id, partial.project_id) {
+                (Some(w), Some(g)) => w == g,
+                _ => true,
+            }
+            && match (self.hook_id, partial.hook_id) {
+                (Some(w), Some(g)) => w == g,
+                _ => true,
+            }
+            && same(&self.nonce, &partial.nonce)
     }
 }
 

@@ -39,6 +39,15 @@ impl Headers {
             .filter(|v| !v.is_empty())
     }
 
+    /// The value of `name` exactly as sent (not trimmed, possibly empty), if present. Secrets
+    /// compared byte for byte, such as `X-Gitlab-Token`, are read with this.
+    pub fn get_raw(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first present header among `names`.
     pub fn first_of(&self, names: &[&str]) -> Option<&str> {
         names.iter().find_map(|n| self.get(n))

@@ -5,10 +5,13 @@
 //!   `X-Gitea-Signature`, and Standard Webhooks (`webhook-id`/`webhook-timestamp`/
 //!   `webhook-signature`, as GitLab's signing tokens send them) with a timestamp tolerance.
 //!   Each accepts several secrets at once, so a secret can be rotated without downtime.
-//! - [`ReplayGuard`] refuses a delivery id seen within a window.
+//! - [`ReplayGuard`] refuses a delivery seen within a window, keyed by [`ReplayKey`]: what
+//!   the signature covers (or the provider's stable retry id), never an unsigned id header.
 //! - `ChallengeRegistry` (feature `runtime`) holds pending connectivity challenges and
 //!   correlates verified deliveries to them; `WebhookReceiver` ties it together behind one
 //!   call, `handle(kind, headers, body) -> decision`, which any HTTP framework can serve.
+//!   It caps the body, verifies before it parses, refuses replays and lets only
+//!   authenticated deliveries fail a challenge (its module docs say why).
 //!
 //! ```
 //! # #[cfg(feature = "runtime")] {
@@ -51,7 +54,7 @@ pub use delivery::{Delivery, Expectation};
 pub use headers::Headers;
 #[cfg(feature = "runtime")]
 pub use receiver::{ReceiverDecision, ReceiverOutcome, WebhookReceiver};
-pub use replay::ReplayGuard;
+pub use replay::{ReplayGuard, ReplayKey};
 pub use verify::{
     VerifyError, WebhookSecrets, sign, verify, verify_direct_ping, verify_gitea_signature,
     verify_github_signature, verify_gitlab_token, verify_standard_webhook,

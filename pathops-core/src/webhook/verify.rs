@@ -1,5 +1,11 @@
 //! Signature and token verification over the raw body bytes, constant-time, with several
 //! valid secrets at once so a secret can be rotated without downtime.
+//!
+//! - HMAC signatures (GitHub, Gitea/Forgejo, Standard Webhooks, the direct-ping proof) are
+//!   decoded from hex or base64 and checked with [`Mac::verify_slice`]; a signature that does
+//!   not decode to a MAC is [`VerifyError::MalformedHeader`], never a string comparison.
+//! - GitLab tokens are compared exactly as sent, through SHA-256 digests of both sides, so the
+//!   comparison takes the same time whatever the secret's length.
 
 use std::fmt;
 use std::time::Duration;
@@ -8,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
@@ -37,6 +43,10 @@ pub enum VerifyError {
     /// This delivery id was already accepted inside the replay window.
     #[error("delivery already received")]
     Replay,
+    /// The replay guard is full: as many deliveries as it can hold were accepted inside its
+    /// window, so this one cannot be checked and is refused (a resend later succeeds).
+    #[error("too many deliveries inside the replay window")]
+    ReplayCapacity,
     /// The body is larger than the cap.
     #[error("body larger than {max} bytes")]
     TooLarge {
@@ -98,56 +108,70 @@ impl fmt::Debug for WebhookSecrets {
     }
 }
 
-/// Whether any of `candidates` equals `given`, comparing every candidate in constant time
-/// (no early exit, so timing does not reveal which one matched).
-fn any_equal<'a>(given: &[u8], candidates: impl Iterator<Item = &'a [u8]>) -> bool {
-    let mut matched = subtle::Choice::from(0u8);
-    for candidate in candidates {
-        matched |= given.ct_eq(candidate);
-    }
-    matched.into()
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    keyed_mac(key, parts).finalize().into_bytes().to_vec()
 }
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+fn keyed_mac(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
     for p in parts {
         mac.update(p);
     }
-    mac.finalize().into_bytes().to_vec()
+    mac
 }
 
-/// `Ok` when `given` (lowercase hex) is the HMAC-SHA256 of `parts` under any of `secrets`,
-/// compared in constant time against every candidate.
-fn matches_hex_hmac(
-    given: &str,
+/// `Ok` when `given` (the decoded MAC bytes) is the HMAC-SHA256 of `parts` under any of
+/// `secrets`. Each candidate is checked with [`Mac::verify_slice`] (constant-time), and every
+/// secret is tried, so timing does not reveal which one matched.
+fn matches_hmac(
+    given: &[u8],
     secrets: &WebhookSecrets,
     parts: &[&[u8]],
 ) -> Result<(), VerifyError> {
-    let expected: Vec<String> = secrets
-        .iter()
-        .map(|s| lower_hex(&hmac_sha256(s.expose_secret().as_bytes(), parts)))
-        .collect();
-    if any_equal(given.as_bytes(), expected.iter().map(|e| e.as_bytes())) {
+    let mut matched = false;
+    for secret in secrets.iter() {
+        matched |= keyed_mac(secret.expose_secret().as_bytes(), parts)
+            .verify_slice(given)
+            .is_ok();
+    }
+    if matched {
         Ok(())
     } else {
         Err(VerifyError::BadSignature)
     }
 }
 
+/// Decodes a hex HMAC-SHA256 (32 bytes, either case). Anything else is a malformed `header`.
+fn decode_hex_mac(value: &str, header: &'static str) -> Result<[u8; 32], VerifyError> {
+    let mut mac = [0u8; 32];
+    hex::decode_to_slice(value, &mut mac).map_err(|_| VerifyError::MalformedHeader(header))?;
+    Ok(mac)
+}
+
 fn lower_hex(bytes: &[u8]) -> String {
     crate::audit::hex(bytes)
 }
 
-/// GitLab: `X-Gitlab-Token` equals one of the secrets.
+/// GitLab: `X-Gitlab-Token` equals one of the secrets, byte for byte (surrounding whitespace
+/// is part of the token, so `" token "` is not `"token"`).
+///
+/// Both sides are hashed with SHA-256 first and the 32-byte digests compared in constant
+/// time, so neither the comparison nor its timing depends on the secret's length; every
+/// secret is compared, so timing does not reveal which one matched either.
 pub fn verify_gitlab_token(headers: &Headers, secrets: &WebhookSecrets) -> Result<(), VerifyError> {
     if secrets.is_empty() {
         return Err(VerifyError::NoSecret);
     }
     let token = headers
-        .get("x-gitlab-token")
+        .get_raw("x-gitlab-token")
         .ok_or(VerifyError::MissingHeader("X-Gitlab-Token"))?;
-    let candidates = secrets.iter().map(|s| s.expose_secret().as_bytes());
-    if any_equal(token.as_bytes(), candidates) {
+    let given: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let mut matched = subtle::Choice::from(0u8);
+    for secret in secrets.iter() {
+        let expected: [u8; 32] = Sha256::digest(secret.expose_secret().as_bytes()).into();
+        matched |= expected[..].ct_eq(&given[..]);
+    }
+    if bool::from(matched) {
         Ok(())
     } else {
         Err(VerifyError::BadSignature)
@@ -169,7 +193,8 @@ pub fn verify_github_signature(
     let given = header
         .strip_prefix("sha256=")
         .ok_or(VerifyError::MalformedHeader("X-Hub-Signature-256"))?;
-    matches_hex_hmac(given, secrets, &[body])
+    let given = decode_hex_mac(given, "X-Hub-Signature-256")?;
+    matches_hmac(&given, secrets, &[body])
 }
 
 /// Gitea / Forgejo: `X-Forgejo-Signature` or `X-Gitea-Signature`, the bare lowercase hex
@@ -182,10 +207,17 @@ pub fn verify_gitea_signature(
     if secrets.is_empty() {
         return Err(VerifyError::NoSecret);
     }
-    let given = headers
-        .first_of(&["x-forgejo-signature", "x-gitea-signature"])
-        .ok_or(VerifyError::MissingHeader("X-Gitea-Signature"))?;
-    matches_hex_hmac(given, secrets, &[body])
+    let (given, header) = match headers.get("x-forgejo-signature") {
+        Some(v) => (v, "X-Forgejo-Signature"),
+        None => (
+            headers
+                .get("x-gitea-signature")
+                .ok_or(VerifyError::MissingHeader("X-Gitea-Signature"))?,
+            "X-Gitea-Signature",
+        ),
+    };
+    let given = decode_hex_mac(given, header)?;
+    matches_hmac(&given, secrets, &[body])
 }
 
 /// Standard Webhooks (as GitLab's signing tokens send them): `webhook-id`,
@@ -236,11 +268,13 @@ pub fn verify_standard_webhook(
             },
             None => raw.as_bytes().to_vec(),
         };
-        let expected = hmac_sha256(
+        let mac = keyed_mac(
             &key,
             &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
         );
-        matched |= any_equal(&expected, given.iter().map(Vec::as_slice));
+        for signature in &given {
+            matched |= mac.clone().verify_slice(signature).is_ok();
+        }
     }
     if matched {
         Ok(())
@@ -267,10 +301,11 @@ pub fn verify_direct_ping(
         .ok_or(VerifyError::MalformedHeader(
             crate::directping::PROOF_HEADER,
         ))?;
+    let given = decode_hex_mac(given, crate::directping::PROOF_HEADER)?;
     let callback: crate::directping::PingCallback =
         serde_json::from_slice(body).map_err(|_| VerifyError::MalformedBody)?;
-    matches_hex_hmac(
-        given,
+    matches_hmac(
+        &given,
         secrets,
         &[
             callback.challenge_id.as_bytes(),
@@ -300,7 +335,7 @@ pub fn verify(
     match kind {
         DeliveryKind::GitLab => {
             let signed = headers.get("webhook-signature").is_some();
-            let has_token = headers.get("x-gitlab-token").is_some();
+            let has_token = headers.get_raw("x-gitlab-token").is_some();
             if signed {
                 verify_standard_webhook(headers, body, secrets, now, tolerance)?;
             }
@@ -411,14 +446,57 @@ mod tests {
             verify_github_signature(&bare, BODY, &secrets(&["s3cret"])),
             Err(VerifyError::MalformedHeader("X-Hub-Signature-256"))
         );
+        // The hex is decoded, so its case does not matter: the bytes are the same MAC.
         let upper = Headers::from_pairs([(
             "X-Hub-Signature-256",
             sig.to_uppercase().replace("SHA256=", "sha256="),
         )]);
         assert_eq!(
             verify_github_signature(&upper, BODY, &secrets(&["s3cret"])),
-            Err(VerifyError::BadSignature)
+            Ok(())
         );
+        // Not hex, or not 32 bytes of it: a typed rejection, not a failed comparison.
+        for bad in [
+            format!("sha256={}", "zz".repeat(32)),
+            format!("sha256={}", &sig[7..69]),
+            format!("{sig}00"),
+            "sha256=".to_owned(),
+        ] {
+            let h = Headers::from_pairs([("X-Hub-Signature-256", bad.as_str())]);
+            assert_eq!(
+                verify_github_signature(&h, BODY, &secrets(&["s3cret"])),
+                Err(VerifyError::MalformedHeader("X-Hub-Signature-256")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn gitlab_tokens_are_compared_exactly_as_sent() {
+        let s = secrets(&["hook-token"]);
+        for sent in [
+            " hook-token",
+            "hook-token ",
+            " hook-token ",
+            "\thook-token",
+            "",
+        ] {
+            let h = Headers::from_pairs([("X-Gitlab-Token", sent)]);
+            assert_eq!(
+                verify_gitlab_token(&h, &s),
+                Err(VerifyError::BadSignature),
+                "{sent:?}"
+            );
+        }
+        // A secret configured with spaces needs them sent.
+        let spaced = secrets(&[" hook-token "]);
+        let h = Headers::from_pairs([("X-Gitlab-Token", " hook-token ")]);
+        assert_eq!(verify_gitlab_token(&h, &spaced), Ok(()));
+        // Longer or shorter than the secret: refused the same way.
+        for sent in ["hook-token-and-more", "h"] {
+            let h = Headers::from_pairs([("X-Gitlab-Token", sent)]);
+            assert_eq!(verify_gitlab_token(&h, &s), Err(VerifyError::BadSignature));
+        }
     }
 
     #[test]
@@ -441,6 +519,11 @@ mod tests {
         assert_eq!(
             verify_gitea_signature(&gitea, BODY, &secrets(&["x"])),
             Err(VerifyError::BadSignature)
+        );
+        let not_hex = Headers::from_pairs([("X-Forgejo-Signature", "not hex")]);
+        assert_eq!(
+            verify_gitea_signature(&not_hex, BODY, &secrets(&["k"])),
+            Err(VerifyError::MalformedHeader("X-Forgejo-Signature"))
         );
     }
 
