@@ -23,6 +23,25 @@
 //! | `nats` | an event sink publishing CloudEvents to NATS JetStream |
 //! | [`registry`] | connectors by provider at run time; a disabled provider is an error naming its feature |
 //!
+//! ## Security model
+//!
+//! The operator who builds the [`HttpPolicy`](http::HttpPolicy) is trusted; the tenants who
+//! write integrations and the tools that answer are not. Every connector sends through one
+//! [`HttpClient`](http::HttpClient), which guarantees, whatever a tenant configured or a tool
+//! answered:
+//!
+//! - a request carrying a credential goes only to the integration's own origin (or the API
+//!   root its connector derives from it), never over plain `http://` except to loopback unless
+//!   the operator set `allow_http`, and redirects never leave the origin;
+//! - with private addresses blocked (the [`HttpPolicy::multi_tenant`](http::HttpPolicy::multi_tenant)
+//!   preset), no call reaches a private or special-purpose address, whether written in the URL,
+//!   returned by DNS or embedded in an IPv6 form, and no tenant proxy is used unless the
+//!   operator allowlisted it (`socks5h` never);
+//! - response bodies are capped and clients cached per distinct setting are bounded.
+//!
+//! Which references a tenant's integrations may resolve is decided before a connector runs, by
+//! the catalog's `AuthRefPolicy` in `pathops-core`.
+//!
 //! ## The doctor's webhook test
 //!
 //! `pathops_core::doctor::Doctor` drives the two SCM connectors through the contract: it asks

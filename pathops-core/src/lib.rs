@@ -79,6 +79,39 @@
 //!
 //! No type here holds a raw secret except [`secrecy::SecretString`], which never prints. An
 //! [`Integration`] keeps only an [`AuthRef`]; validation errors never echo the rejected input.
+//!
+//! ## Security model
+//!
+//! The embedding operator is trusted: the process, its configuration and its secret backends.
+//! Tenant admins, the tools and plugins are not; every URL, reference, configuration value and
+//! response they supply is adversarial input. Within that model this crate guarantees:
+//!
+//! - **Tenant isolation.** Every [`Catalog`](catalog::Catalog) operation derives the tenant
+//!   from its [`Principal`](catalog::Principal); no argument reaches another tenant.
+//! - **References stay within their tenant.** The catalog's
+//!   [`AuthRefPolicy`](secret::AuthRefPolicy) (on by default) decides which references a
+//!   tenant's integrations may hold: `auth_ref` and every `*_ref` configuration key are
+//!   checked on create and update (a [`ValidationError`] naming the field) and again before
+//!   every resolve (a failed check, `auth_ref_denied`), so a row written before the policy
+//!   existed cannot leak either. Resolvers receive a [`ResolveContext`](secret::ResolveContext)
+//!   naming the tenant, integration, provider and purpose.
+//! - **Evidence is earned.** Recording a result obtained elsewhere
+//!   ([`record_health`](catalog::Catalog::record_health)) needs
+//!   [`Scope::IntegrationsSystem`](catalog::Scope::IntegrationsSystem), which admins lack;
+//!   with [`HealthPolicy::require_approval`], the approver must be someone other than the
+//!   creator and the last modifier ([`Error::SelfApproval`]).
+//! - **Bounded work per tenant.** The health monitor raises a tenant's
+//!   `health_check_interval_secs` to [`MonitorConfig::min_interval`](monitor::MonitorConfig::min_interval).
+//! - **Webhooks are verified before anything else** (body cap, constant-time comparison,
+//!   signature before parsing, replay keys from what the signature covers), and only a
+//!   verified delivery can mark a challenge rejected.
+//! - **Tool text is inert.** [`doctor::terminal_safe`] escapes control characters before a
+//!   renderer prints tool-supplied text; suggested shell commands are quoted.
+//!
+//! Network-side guarantees (credentials only to their integration's origin, no plain `http`
+//! except to loopback, private addresses and tenant proxies refused) live in
+//! `pathops-connectors`' `HttpPolicy`, whose `multi_tenant()` preset is the starting point for
+//! an embedder serving many tenants.
 
 pub mod audit;
 pub mod auth_ref;
