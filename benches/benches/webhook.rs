@@ -1,4 +1,4 @@
-//! Webhook receiver benchmarks (issue 6).
+//! Webhook receiver benchmarks.
 //!
 //! - `webhook_github_verify`: GitHub `X-Hub-Signature-256` over a 1 KiB body through
 //!   [`verify_github_signature`] beside a bare `Hmac::<Sha256>` + `verify_slice` on the decoded
