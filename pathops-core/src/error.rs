@@ -329,8 +329,10 @@ mod tests {
             "secret field `token` is missing: authref://vault/secret/ci#token (in Vault path secret/data/ci)"
         );
         let number = Error::SecretFieldMissing {
+            auth_ref: "authref://vault/secret/ci#token".into(),
+            field: "token".into(),
+            location: "Vault path secret/data/ci".into(),
             found: Some("number"),
-            ..missing
         };
         assert!(
             number
