@@ -27,13 +27,13 @@
 //!
 //! **A single default token serves every tenant.** Whatever it may read, every tenant's
 //! references can name, so the operator must map each tenant to its own paths in the
-//! catalog's [`AuthRefPolicy`](pathops_core::secret::AuthRefPolicy)
+//! catalog's [`AuthRefPolicy`]
 //! (`.with_backend("vault", "secret/tenants/{tenant}")`). Per-tenant tokens whose Vault
 //! policies cover only the tenant's paths make Vault enforce the same split. As defence in
 //! depth, [`with_tenant_path_prefix`](VaultResolverBuilder::with_tenant_path_prefix) makes the
 //! resolver itself refuse a path outside the tenant's prefix before any request, with the
 //! error the catalog's policy gives: [`Error::Validation`] with
-//! [`Problem::AuthRefDenied`](pathops_core::Problem::AuthRefDenied)`(`[`RefDenied::OutsidePrefix`](pathops_core::secret::RefDenied::OutsidePrefix)`)`.
+//! [`Problem::AuthRefDenied`]`(`[`RefDenied::OutsidePrefix`](pathops_core::secret::RefDenied::OutsidePrefix)`)`.
 //!
 //! ```
 //! use pathops_connectors::vault::VaultResolver;
