@@ -19,7 +19,7 @@ use pathops_core::{
 };
 use pathops_store::MemoryStore;
 use pathops_testkit::fake::FakeServer;
-use pathops_testkit::fake::vault::{FakeVault, VaultSecret};
+use pathops_testkit::fake::vault::FakeVault;
 use secrecy::SecretString;
 
 const ACME_TOKEN: &str = "SENTINEL-acme-ci-token";
@@ -50,15 +50,11 @@ async fn world() -> World {
     .unwrap();
     let vault = FakeVault::start_with_defaults().await;
     for (tenant, value) in [("acme", ACME_VAULT), ("evil", EVIL_OWN)] {
-        let mut data = serde_json::Map::new();
-        data.insert("token".into(), value.into());
-        vault.put_secret(VaultSecret {
-            namespace: None,
-            mount: "secret".into(),
-            path: format!("tenants/{tenant}/zastava"),
-            data,
-            version: 1,
-        });
+        vault.write_secret(
+            "secret",
+            &format!("tenants/{tenant}/zastava"),
+            serde_json::json!({ "token": value }),
+        );
     }
     let vault_resolver: Arc<dyn SecretResolver> = Arc::new(
         VaultResolver::builder()

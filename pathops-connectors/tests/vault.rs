@@ -1,4 +1,6 @@
-//! The Vault resolver against the fake Vault.
+//! The Vault resolver against the fake Vault: what only a fake can show (the requests sent,
+//! seal states, faults, timeouts). The behaviour shared with a real server is in
+//! `vault_suite.rs`.
 
 #![cfg(feature = "vault")]
 
@@ -36,7 +38,7 @@ async fn reads_a_kv2_field_with_the_documented_headers() {
     let v = FakeVault::start_with_defaults().await;
     let res = resolver(&v, FakeVault::TOKEN);
     let value = res
-        .read(&r("authref://vault/secret/gitlab/ci#token"))
+        .read(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
         .await
         .unwrap();
     assert_eq!(value.value.expose_secret(), FakeVault::GITLAB_TOKEN);
@@ -58,15 +60,10 @@ async fn reads_a_kv2_field_with_the_documented_headers() {
 #[tokio::test]
 async fn namespaces_select_the_secret() {
     let v = FakeVault::start_with_defaults().await;
-    let mut data = serde_json::Map::new();
-    data.insert("token".into(), json!("from-team-a"));
-    v.put_secret(VaultSecret {
-        namespace: Some("team-a".into()),
-        mount: "secret".into(),
-        path: "gitlab/ci".into(),
-        data,
-        version: 1,
-    });
+    v.put_secret(
+        VaultSecret::new("secret", "gitlab/ci", json!({"token": "from-team-a"}))
+            .in_namespace("team-a"),
+    );
     let res = VaultResolver::builder()
         .with_address(format!("{}/v1", v.url()))
         .with_namespace("team-a/")
@@ -94,17 +91,16 @@ async fn outcomes_map_to_core_errors() {
         .resolve(&ctx(), &r("authref://vault/secret/gitlab/missing#token"))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NotFound { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "secret not found: authref://vault/secret/gitlab/missing#token"
+        "secret not found: authref://vault/secret/gitlab/missing#token (looked in Vault path secret/data/gitlab/missing)"
     );
     let err = res
         .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#other"))
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::NotFound { .. }),
+        matches!(err, Error::SecretFieldMissing { .. }),
         "a missing field: {err}"
     );
     let err = res
@@ -127,7 +123,10 @@ async fn outcomes_map_to_core_errors() {
         .resolve(&ctx(), &r("ref://acme/gitlab/token"))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NotFound { .. }));
+    assert!(
+        matches!(&err, Error::SecretNotFound { looked_in, .. } if looked_in.is_empty()),
+        "{err}"
+    );
 
     let bad = resolver(&v, "hvs.wrong");
     let err = bad
@@ -249,12 +248,7 @@ async fn health_and_token_lookup() {
 #[tokio::test]
 async fn token_files_are_read_at_every_call_and_env_configuration() {
     let v = FakeVault::start_with_defaults().await;
-    v.add_token(VaultToken {
-        token: "hvs.rotated".into(),
-        policies: vec![],
-        ttl: 60,
-        display_name: String::new(),
-    });
+    v.add_token(VaultToken::new("hvs.rotated"));
     let dir = std::env::temp_dir().join(format!("pathops-vault-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("token");
@@ -305,21 +299,8 @@ async fn the_token_and_the_secret_never_appear_in_errors_or_logs() {
     const VALUE: &str = "glpat-SENTINEL-from-vault";
     let logs = common::LogCapture::global();
     let v = FakeVault::start().await;
-    v.add_token(VaultToken {
-        token: TOKEN.into(),
-        policies: vec![],
-        ttl: 60,
-        display_name: String::new(),
-    });
-    let mut data = serde_json::Map::new();
-    data.insert("token".into(), json!(VALUE));
-    v.put_secret(VaultSecret {
-        namespace: None,
-        mount: "kv".into(),
-        path: "x".into(),
-        data,
-        version: 1,
-    });
+    v.add_token(VaultToken::new(TOKEN));
+    v.put_secret(VaultSecret::new("kv", "x", json!({"token": VALUE})));
     let mut printed = String::new();
     for token in [TOKEN, "hvs.SENTINEL-vault-4e1f-wrong"] {
         let res = resolver(&v, token);
@@ -329,7 +310,7 @@ async fn the_token_and_the_secret_never_appear_in_errors_or_logs() {
             "authref://vault/kv/missing#token",
             "authref://vault/kv/x",
         ] {
-            match res.read(&r(reference)).await {
+            match res.read(&ctx(), &r(reference)).await {
                 Ok(value) => printed += &format!("{value:?}\n"),
                 Err(e) => {
                     printed += &format!(
@@ -348,4 +329,207 @@ async fn the_token_and_the_secret_never_appear_in_errors_or_logs() {
         common::assert_no_sentinel(TOKEN, what, text);
         common::assert_no_sentinel(VALUE, what, text);
     }
+}
+
+fn ctx_for(tenant: &str) -> ResolveContext {
+    ResolveContext::new(tenant.parse().unwrap(), SecretPurpose::Credential)
+}
+
+#[tokio::test]
+async fn a_pinned_version_is_sent_as_the_version_query() {
+    let v = FakeVault::start().await;
+    v.add_token(VaultToken::new(FakeVault::TOKEN));
+    v.write_secret("secret", "gitlab/ci", json!({"token": "one"}));
+    v.write_secret("secret", "gitlab/ci", json!({"token": "two"}));
+    let res = resolver(&v, FakeVault::TOKEN);
+    let pinned = res
+        .read(&ctx(), &r("authref://vault/secret/gitlab/ci#token@1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (pinned.value.expose_secret(), pinned.version),
+        ("one", Some(1))
+    );
+    let current = res
+        .read(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (current.value.expose_secret(), current.version),
+        ("two", Some(2))
+    );
+    let sent = v.requests();
+    assert_eq!(sent[0].path, "/v1/secret/data/gitlab/ci");
+    assert_eq!(sent[0].query.as_deref(), Some("version=1"));
+    assert_eq!(sent[1].query, None, "no pin: Vault's current version");
+}
+
+#[tokio::test]
+async fn a_403_is_told_apart_by_one_lookup_of_the_same_token() {
+    let v = FakeVault::start_with_defaults().await;
+    v.add_token(VaultToken::new("hvs.limited").reading(["secret/data/other/*"]));
+    let limited = resolver(&v, "hvs.limited");
+    let err = limited
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SecretAccessDenied { .. }), "{err}");
+    let sent = v.requests();
+    assert_eq!(
+        sent.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        ["/v1/secret/data/gitlab/ci", "/v1/auth/token/lookup-self"]
+    );
+    assert!(
+        sent.iter()
+            .all(|r| r.header("x-vault-token") == Some("hvs.limited"))
+    );
+    v.clear_requests();
+    let bad = resolver(&v, "hvs.unknown");
+    let err = bad
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unauthenticated { .. }), "{err}");
+    assert_eq!(v.requests().len(), 2, "the read and one lookup");
+    v.inject(
+        Fault::on("/v1/auth/token/lookup-self")
+            .status(503)
+            .body(r#"{"errors":["Vault is sealed"]}"#)
+            .times(1),
+    );
+    let err = limited
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Backend { .. }),
+        "a lookup that fails is reported, not guessed: {err}"
+    );
+}
+
+#[tokio::test]
+async fn tenant_tokens_go_with_their_tenant_and_refusals_send_nothing() {
+    let v = FakeVault::start_with_defaults().await;
+    v.add_token(VaultToken::new("hvs.acme"));
+    v.add_token(VaultToken::new("hvs.globex-1"));
+    v.add_token(VaultToken::new("hvs.globex-2"));
+    let dir = std::env::temp_dir().join(format!("pathops-vault-tenant-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let globex_file = dir.join("globex");
+    std::fs::write(&globex_file, "hvs.globex-1\n").unwrap();
+    let res = VaultResolver::builder()
+        .with_address(v.url())
+        .with_token(SecretString::from(FakeVault::TOKEN))
+        .with_tenant_token("acme".parse().unwrap(), SecretString::from("hvs.acme"))
+        .with_tenant_token_file("globex".parse().unwrap(), &globex_file)
+        .build()
+        .unwrap();
+    let reference = r("authref://vault/secret/gitlab/ci#token");
+    for tenant in ["acme", "globex", "initech"] {
+        res.resolve(&ctx_for(tenant), &reference).await.unwrap();
+    }
+    std::fs::write(&globex_file, "hvs.globex-2").unwrap();
+    res.resolve(&ctx_for("globex"), &reference).await.unwrap();
+    let tokens: Vec<_> = v
+        .requests()
+        .iter()
+        .map(|r| r.header("x-vault-token").unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        tokens,
+        ["hvs.acme", "hvs.globex-1", FakeVault::TOKEN, "hvs.globex-2"],
+        "each tenant's own token, else the default; token files re-read at every call"
+    );
+    assert_eq!(
+        res.lookup_self_for(&"acme".parse().unwrap())
+            .await
+            .unwrap()
+            .ttl,
+        Some(3600)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    v.clear_requests();
+    let tenants_only = VaultResolver::builder()
+        .with_address(v.url())
+        .with_tenant_token("acme".parse().unwrap(), SecretString::from("hvs.acme"))
+        .with_tenant_path_prefix("secret/tenants/{tenant}/")
+        .build()
+        .unwrap();
+    let err = tenants_only
+        .resolve(
+            &ctx_for("initech"),
+            &r("authref://vault/secret/tenants/initech/ci#token"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unauthenticated { .. }), "{err}");
+    assert!(matches!(
+        tenants_only.lookup_self().await,
+        Err(Error::Unauthenticated { .. })
+    ));
+    let err = tenants_only
+        .resolve(
+            &ctx_for("acme"),
+            &r("authref://vault/secret/tenants/globex/ci#token"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Validation(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "invalid auth_ref: auth ref not allowed: authref://vault/ references of this tenant must be under `secret/tenants/acme`"
+    );
+    assert!(v.requests().is_empty(), "refused before any request");
+    assert!(format!("{tenants_only:?}").contains("secret/tenants/{tenant}/"));
+    assert!(!format!("{tenants_only:?}").contains("hvs.acme"));
+}
+
+#[tokio::test]
+async fn the_builder_needs_some_token_and_a_usable_prefix() {
+    let v = FakeVault::start().await;
+    assert!(matches!(
+        VaultResolver::builder().with_address(v.url()).build(),
+        Err(Error::InvalidConfig { .. })
+    ));
+    assert!(
+        VaultResolver::builder()
+            .with_address(v.url())
+            .with_tenant_token("acme".parse().unwrap(), SecretString::from("t"))
+            .build()
+            .is_ok(),
+        "tenant tokens alone are enough"
+    );
+    assert!(matches!(
+        VaultResolver::builder()
+            .with_address(v.url())
+            .with_token(SecretString::from("t"))
+            .with_tenant_path_prefix("/")
+            .build(),
+        Err(Error::InvalidConfig { .. })
+    ));
+    let missing_file = VaultResolver::builder()
+        .with_address(v.url())
+        .with_token_file("/nonexistent/pathops/vault-token")
+        .build()
+        .unwrap();
+    let err = missing_file
+        .resolve(&ctx(), &r("authref://vault/secret/gitlab/ci#token"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Backend {
+                backend: "vault",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "cannot read the Vault token file /nonexistent/pathops/vault-token"
+    );
+    assert!(v.requests().is_empty());
 }

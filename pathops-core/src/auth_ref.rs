@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! ref://<scope>/<provider>/<key>            e.g. ref://acme/gitlab/ci-token
-//! authref://<backend>/<path>[#<field>]      e.g. authref://vault/secret/gitlab/ci#token
+//! authref://<backend>/<path>[#<field>[@<version>]]
+//!                                           e.g. authref://vault/secret/gitlab/ci#token
+//!                                                authref://vault/secret/gitlab/ci#token@3
 //! ```
 //!
 //! Grammar, checked strictly:
@@ -12,6 +14,11 @@
 //!   starting with a letter or digit;
 //! - `key`, each `path` segment and `field`: ASCII letters, digits, `.`, `_` and `-`, starting
 //!   with a letter or digit;
+//! - `version`, only after a field: a positive decimal integer without leading zeros that fits
+//!   in a `u64` (`@1`, `@42`; not `@0`, `@01` or `@`). It pins one version of a versioned
+//!   secret (Vault KV v2); without it a backend reads the current version. `@` is outside the
+//!   field grammar, so no reference that parsed before versions existed changes meaning.
+//!   Backends without versions (`env`, `file`) refuse every field, and so every version;
 //! - no empty segment, no `.` or `..` segment, no whitespace or control character;
 //! - at most [`AuthRef::MAX_LEN`] bytes in all, [`AuthRef::MAX_SEGMENT_LEN`] per segment and
 //!   [`AuthRef::MAX_PATH_SEGMENTS`] path segments.
@@ -20,6 +27,7 @@
 //! never repeat the input, in case a secret was pasted where a reference belongs.
 
 use std::fmt;
+use std::num::NonZeroU64;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -38,7 +46,13 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(v.backend(), Some("vault"));
 /// assert_eq!(v.path(), Some("secret/gitlab/ci"));
 /// assert_eq!(v.field(), Some("token"));
+/// assert_eq!(v.version(), None);
 /// assert_eq!(v.to_string(), "authref://vault/secret/gitlab/ci#token");
+///
+/// let pinned: AuthRef = "authref://vault/secret/gitlab/ci#token@3".parse()?;
+/// assert_eq!(pinned.field(), Some("token"));
+/// assert_eq!(pinned.version().map(|v| v.get()), Some(3));
+/// assert_eq!(pinned.to_string(), "authref://vault/secret/gitlab/ci#token@3");
 /// # Ok::<(), pathops_core::AuthRefError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -57,6 +71,8 @@ enum Form {
     Backend {
         backend_end: usize,
         field_start: Option<usize>,
+        /// Where the `@` before the version is, and the version.
+        version: Option<(usize, NonZeroU64)>,
     },
 }
 
@@ -133,8 +149,17 @@ impl AuthRef {
             for segment in path_segments {
                 check_segment(P::Path, segment, is_mixed_char)?;
             }
+            let mut version = None;
             if let Some(field) = field {
-                check_segment(P::Field, field, is_mixed_char)?;
+                let (name, pinned) = match field.split_once('@') {
+                    Some((name, pinned)) => (name, Some(pinned)),
+                    None => (field, None),
+                };
+                check_segment(P::Field, name, is_mixed_char)?;
+                if let Some(pinned) = pinned {
+                    let at = input.len() - pinned.len() - 1;
+                    version = Some((at, check_version(pinned)?));
+                }
             }
             let backend_end = AUTHREF_PREFIX.len() + backend.len();
             Ok(Self {
@@ -142,6 +167,7 @@ impl AuthRef {
                 form: Form::Backend {
                     backend_end,
                     field_start: field.map(|f| input.len() - f.len()),
+                    version,
                 },
             })
         } else if input.contains("://") {
@@ -200,6 +226,7 @@ impl AuthRef {
             Form::Backend {
                 backend_end,
                 field_start,
+                ..
             } => {
                 let end = field_start.map_or(self.raw.len(), |start| start - 1);
                 Some(&self.raw[backend_end + 1..end])
@@ -208,13 +235,29 @@ impl AuthRef {
         }
     }
 
-    /// The `#field` of an `authref://` reference, if any.
+    /// The `#field` of an `authref://` reference, if any, without its `@version`.
     pub fn field(&self) -> Option<&str> {
         match self.form {
             Form::Backend {
                 field_start: Some(start),
+                version,
                 ..
-            } => Some(&self.raw[start..]),
+            } => {
+                let end = version.map_or(self.raw.len(), |(at, _)| at);
+                Some(&self.raw[start..end])
+            }
+            _ => None,
+        }
+    }
+
+    /// The `@version` after the `#field` of an `authref://` reference, if any: which version
+    /// of a versioned secret to read (`None`: the current one).
+    pub fn version(&self) -> Option<NonZeroU64> {
+        match self.form {
+            Form::Backend {
+                version: Some((_, version)),
+                ..
+            } => Some(version),
             _ => None,
         }
     }
@@ -237,6 +280,22 @@ fn is_lower_char(c: char) -> bool {
 
 fn is_mixed_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+fn check_version(text: &str) -> Result<NonZeroU64, AuthRefError> {
+    use AuthRefErrorKind as K;
+    let part = AuthRefPart::Version;
+    if text.is_empty() {
+        return Err(AuthRefError::new(part, K::Empty));
+    }
+    if let Some(index) = text.find(|c: char| !c.is_ascii_digit()) {
+        return Err(AuthRefError::new(part, K::InvalidCharacter { index }));
+    }
+    if text.starts_with('0') {
+        return Err(AuthRefError::new(part, K::NotAVersion));
+    }
+    text.parse::<NonZeroU64>()
+        .map_err(|_| AuthRefError::new(part, K::NotAVersion))
 }
 
 fn check_segment(
@@ -314,6 +373,8 @@ pub enum AuthRefPart {
     Path,
     /// The `#field` of an `authref://` reference.
     Field,
+    /// The `@version` after the `#field`.
+    Version,
 }
 
 impl fmt::Display for AuthRefPart {
@@ -327,6 +388,7 @@ impl fmt::Display for AuthRefPart {
             AuthRefPart::Backend => "backend",
             AuthRefPart::Path => "path",
             AuthRefPart::Field => "field",
+            AuthRefPart::Version => "version",
         })
     }
 }
@@ -375,6 +437,8 @@ pub enum AuthRefErrorKind {
         /// The limit.
         max: usize,
     },
+    /// A version of digits that is zero, has a leading zero or does not fit in a `u64`.
+    NotAVersion,
 }
 
 /// An auth ref did not parse. The message names the part and the rule, never the input.
@@ -412,6 +476,9 @@ impl fmt::Display for AuthRefErrorKind {
                 write!(f, "has {found} segments, expected {expected}")
             }
             Self::TooManySegments { max } => write!(f, "has more than {max} segments"),
+            Self::NotAVersion => {
+                f.write_str("must be a positive integer without leading zeros (1, 2, …)")
+            }
         }
     }
 }
@@ -502,6 +569,69 @@ mod tests {
         );
         let deep = format!("authref://vault/{}", vec!["a"; 17].join("/"));
         assert_eq!(err(&deep), (P::Path, K::TooManySegments { max: 16 }));
+    }
+
+    #[test]
+    fn a_field_may_pin_a_version() {
+        let v = AuthRef::parse("authref://vault/secret/gitlab/ci#token@3").unwrap();
+        assert_eq!(
+            (v.path(), v.field(), v.version().map(NonZeroU64::get)),
+            (Some("secret/gitlab/ci"), Some("token"), Some(3))
+        );
+        assert_eq!(v.to_string(), "authref://vault/secret/gitlab/ci#token@3");
+        let max = format!("authref://vault/kv/x#f@{}", u64::MAX);
+        assert_eq!(
+            AuthRef::parse(&max).unwrap().version().map(NonZeroU64::get),
+            Some(u64::MAX)
+        );
+        let plain = AuthRef::parse("authref://vault/kv/x#f").unwrap();
+        assert_eq!((plain.field(), plain.version()), (Some("f"), None));
+        assert_ne!(
+            v,
+            AuthRef::parse("authref://vault/secret/gitlab/ci#token").unwrap()
+        );
+        let r = AuthRef::parse("ref://acme/gitlab/key").unwrap();
+        assert_eq!(r.version(), None);
+    }
+
+    #[test]
+    fn bad_versions_name_the_version() {
+        assert_eq!(err("authref://vault/kv/x#f@"), (P::Version, K::Empty));
+        assert_eq!(
+            err("authref://vault/kv/x#f@0"),
+            (P::Version, K::NotAVersion)
+        );
+        assert_eq!(
+            err("authref://vault/kv/x#f@007"),
+            (P::Version, K::NotAVersion)
+        );
+        assert_eq!(
+            err("authref://vault/kv/x#f@18446744073709551616"),
+            (P::Version, K::NotAVersion)
+        );
+        assert_eq!(
+            err("authref://vault/kv/x#f@-1"),
+            (P::Version, K::InvalidCharacter { index: 0 })
+        );
+        assert_eq!(
+            err("authref://vault/kv/x#f@1@2"),
+            (P::Version, K::InvalidCharacter { index: 1 })
+        );
+        assert_eq!(
+            err("authref://vault/kv/x#f@v2"),
+            (P::Version, K::InvalidCharacter { index: 0 })
+        );
+        assert_eq!(err("authref://vault/kv/x#@3"), (P::Field, K::Empty));
+        assert_eq!(
+            err("authref://vault/kv/x@3"),
+            (P::Path, K::InvalidCharacter { index: 1 })
+        );
+        let e = AuthRef::parse("authref://vault/kv/x#f@SENTINEL").unwrap_err();
+        assert!(!e.to_string().contains("SENTINEL"));
+        assert_eq!(
+            e.to_string(),
+            "invalid auth ref version: has a character outside the grammar at byte 0"
+        );
     }
 
     #[test]

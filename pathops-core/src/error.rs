@@ -65,6 +65,35 @@ pub enum Error {
         /// Where the resolver looked.
         looked_in: Vec<String>,
     },
+    /// The secret behind a reference exists, but holds no string under the reference's field:
+    /// the field is absent, or its value is a number, an object, …. Names the field and where
+    /// the resolver looked, never a value. Fix the secret or the reference.
+    #[error("secret field `{field}` is {}: {auth_ref} (in {location})", found.map_or("missing".to_owned(), |kind| format!("a {kind}, not a string")))]
+    SecretFieldMissing {
+        /// The reference.
+        auth_ref: String,
+        /// The field asked for.
+        field: String,
+        /// Where the resolver read the secret (a Vault path, …).
+        location: String,
+        /// What the field holds instead of a string (`number`, `object`, …), never the value
+        /// itself; `None` when the field is absent.
+        found: Option<&'static str>,
+    },
+    /// The resolver's own credential is valid, but the secret backend's policy does not let it
+    /// read where the reference points (a Vault token without a policy for the path). The
+    /// operator must grant access or map the tenant elsewhere; retrying does not help. Unlike
+    /// [`PermissionDenied`](Self::PermissionDenied), this is about the resolver's credential,
+    /// not the caller's scopes.
+    #[error(
+        "secret access denied: {auth_ref} (the resolver's credential is valid but may not read {location})"
+    )]
+    SecretAccessDenied {
+        /// The reference.
+        auth_ref: String,
+        /// Where the backend refused the read (a Vault path, …).
+        location: String,
+    },
     /// A unique key is taken (an integration name within a tenant, …).
     #[error("{kind} already exists: {id}")]
     AlreadyExists {
@@ -294,5 +323,39 @@ mod tests {
             "integration x was changed concurrently: expected version 3"
         );
         assert!(!c.is_retryable());
+    }
+
+    #[test]
+    fn secret_errors_name_the_place_and_the_field_never_a_value() {
+        let missing = Error::SecretFieldMissing {
+            auth_ref: "authref://vault/secret/ci#token".into(),
+            field: "token".into(),
+            location: "Vault path secret/data/ci".into(),
+            found: None,
+        };
+        assert_eq!(
+            missing.to_string(),
+            "secret field `token` is missing: authref://vault/secret/ci#token (in Vault path secret/data/ci)"
+        );
+        let number = Error::SecretFieldMissing {
+            auth_ref: "authref://vault/secret/ci#token".into(),
+            field: "token".into(),
+            location: "Vault path secret/data/ci".into(),
+            found: Some("number"),
+        };
+        assert!(
+            number
+                .to_string()
+                .starts_with("secret field `token` is a number, not a string: ")
+        );
+        let denied = Error::SecretAccessDenied {
+            auth_ref: "authref://vault/secret/ci#token".into(),
+            location: "Vault path secret/data/ci".into(),
+        };
+        assert_eq!(
+            denied.to_string(),
+            "secret access denied: authref://vault/secret/ci#token (the resolver's credential is valid but may not read Vault path secret/data/ci)"
+        );
+        assert!(!denied.is_retryable() && !number.is_retryable());
     }
 }

@@ -147,7 +147,9 @@ impl ResolveContext {
 #[async_trait]
 pub trait SecretResolver: Send + Sync + fmt::Debug {
     /// The secret behind `auth_ref`, for `ctx`. A reference with no secret behind it is
-    /// [`Error::SecretNotFound`] naming the reference and where the resolver looked.
+    /// [`Error::SecretNotFound`] naming the reference and where the resolver looked; a secret
+    /// without a string under the reference's field is [`Error::SecretFieldMissing`]; a
+    /// backend that refuses the resolver's valid credential is [`Error::SecretAccessDenied`].
     async fn resolve(&self, ctx: &ResolveContext, auth_ref: &AuthRef) -> Result<SecretString>;
 }
 
