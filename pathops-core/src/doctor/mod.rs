@@ -40,7 +40,6 @@ pub use report::{
 };
 pub use text::terminal_safe;
 
-use crate::auth_ref::AuthRef;
 use crate::catalog::{Catalog, Principal, Scope};
 use crate::connector::{
     Capability, CheckResult, ConnectorContext, DeliveryRequest, FailureCode, IntegrationConnector,
@@ -52,7 +51,7 @@ use crate::health::CheckKind;
 use crate::id::IntegrationId;
 use crate::integration::Integration;
 use crate::page::{ListFilter, ListQuery, Unreadable};
-use crate::secret::SecretPurpose;
+use crate::secret::{SecretPurpose, refs_at};
 use crate::webhook::{
     ChallengeError, ChallengeRegistry, DeliveryKind, Expectation, WebhookSecrets,
 };
@@ -586,16 +585,9 @@ impl Doctor {
                 "no webhook_secret_ref is configured, so a delivery cannot be verified".to_owned(),
             );
         };
-        let refs: Vec<&str> = match raw {
-            serde_json::Value::String(s) => vec![s.as_str()],
-            serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_str()).collect(),
-            _ => Vec::new(),
-        };
+        let refs = refs_at("webhook_secret_ref", raw).map_err(|e| e.to_string())?;
         let mut secrets = WebhookSecrets::default();
-        for text in refs {
-            let auth_ref: AuthRef = text
-                .parse()
-                .map_err(|e| format!("webhook_secret_ref is invalid: {e}"))?;
+        for auth_ref in refs {
             let secret = self
                 .inner
                 .catalog
@@ -608,9 +600,6 @@ impl Doctor {
                 .await
                 .map_err(|e| format!("webhook_secret_ref does not resolve: {e}"))?;
             secrets.push(secret);
-        }
-        if secrets.is_empty() {
-            return Err("webhook_secret_ref must be an auth ref or a list of them".to_owned());
         }
         Ok(secrets)
     }

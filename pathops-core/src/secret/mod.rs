@@ -55,8 +55,8 @@ use crate::provider::Provider;
 pub use chain::ChainResolver;
 pub use env::EnvResolver;
 pub use file::FileResolver;
-pub(crate) use policy::check_integration_refs;
 pub use policy::{AuthRefPolicy, CONFIGURATION_REF_SUFFIX, RefDenied, configuration_refs};
+pub(crate) use policy::{check_integration_refs, refs_at};
 pub use statics::StaticResolver;
 
 /// Why a secret is resolved: what the caller will do with it.

@@ -262,24 +262,31 @@ pub fn configuration_refs(
 ) -> Result<Vec<(&str, AuthRef)>, ValidationError> {
     let mut refs = Vec::new();
     for (key, value) in configuration.as_map() {
-        if !key.ends_with(CONFIGURATION_REF_SUFFIX) {
-            continue;
-        }
-        let bad = |problem| ValidationError::new("configuration", at_key(Some(key), problem));
-        let texts: Vec<&serde_json::Value> = match value {
-            serde_json::Value::Array(items) if !items.is_empty() => items.iter().collect(),
-            serde_json::Value::Array(_) => return Err(bad(Problem::Empty)),
-            other => vec![other],
-        };
-        for text in texts {
-            let Some(text) = text.as_str() else {
-                return Err(bad(Problem::NotAnAuthRef));
-            };
-            let auth_ref = AuthRef::parse(text).map_err(|e| bad(Problem::InvalidAuthRef(e)))?;
-            refs.push((key.as_str(), auth_ref));
+        if key.ends_with(CONFIGURATION_REF_SUFFIX) {
+            refs.extend(refs_at(key, value)?.into_iter().map(|r| (key.as_str(), r)));
         }
     }
     Ok(refs)
+}
+
+/// The references held by configuration key `key`: one reference, or a non-empty list of them.
+pub(crate) fn refs_at(
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<Vec<AuthRef>, ValidationError> {
+    let bad = |problem| ValidationError::new("configuration", at_key(Some(key), problem));
+    let texts: Vec<&serde_json::Value> = match value {
+        serde_json::Value::Array(items) if !items.is_empty() => items.iter().collect(),
+        serde_json::Value::Array(_) => return Err(bad(Problem::Empty)),
+        other => vec![other],
+    };
+    texts
+        .into_iter()
+        .map(|text| {
+            let text = text.as_str().ok_or_else(|| bad(Problem::NotAnAuthRef))?;
+            AuthRef::parse(text).map_err(|e| bad(Problem::InvalidAuthRef(e)))
+        })
+        .collect()
 }
 
 /// Checks every reference of an integration (`auth_ref` and the configuration's) for `tenant`.
