@@ -59,7 +59,7 @@ fn github(c: &mut Criterion) {
     let body = body();
     let headers = github_headers(&body);
     let secrets = WebhookSecrets::single(SecretString::from(SECRET));
-    let mac = hex::decode(&sign::github(SECRET, &body)[7..]).expect("hex");
+    let mac = const_hex::decode(&sign::github(SECRET, &body)[7..]).expect("hex");
     let mut g = c.benchmark_group("webhook_github_verify");
     g.bench_function("ours_1KiB", |b| {
         b.iter(|| verify_github_signature(black_box(&headers), black_box(&body), &secrets))
@@ -138,7 +138,7 @@ fn summary(_: &mut Criterion) {
     let body = body();
     let headers = github_headers(&body);
     let secrets = WebhookSecrets::single(SecretString::from(SECRET));
-    let mac = hex::decode(&sign::github(SECRET, &body)[7..]).expect("hex");
+    let mac = const_hex::decode(&sign::github(SECRET, &body)[7..]).expect("hex");
     let n = 200_000;
     let ours = per_op(n, || {
         black_box(verify_github_signature(
@@ -155,7 +155,11 @@ fn summary(_: &mut Criterion) {
     let signature = sign::github(SECRET, &body);
     let decode = per_op(n, || {
         let mut out = [0u8; 32];
-        black_box(hex::decode_to_slice(black_box(&signature[7..]), &mut out)).ok();
+        black_box(const_hex::decode_to_slice(
+            black_box(&signature[7..]),
+            &mut out,
+        ))
+        .ok();
         black_box(out);
     });
     println!(

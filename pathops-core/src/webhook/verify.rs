@@ -144,7 +144,8 @@ fn matches_hmac(
 /// Decodes a hex HMAC-SHA256 (32 bytes, either case). Anything else is a malformed `header`.
 fn decode_hex_mac(value: &str, header: &'static str) -> Result<[u8; 32], VerifyError> {
     let mut mac = [0u8; 32];
-    hex::decode_to_slice(value, &mut mac).map_err(|_| VerifyError::MalformedHeader(header))?;
+    const_hex::decode_to_slice(value, &mut mac)
+        .map_err(|_| VerifyError::MalformedHeader(header))?;
     Ok(mac)
 }
 
