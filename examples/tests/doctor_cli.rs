@@ -306,8 +306,7 @@ async fn a_database_without_the_pathops_schema_is_refused_and_left_alone() {
 
 #[test]
 fn a_postgres_catalog_that_cannot_be_opened_exits_3_and_says_why() {
-    let Ok(base) = std::env::var("PATHOPS_TEST_POSTGRES_URL") else {
-        eprintln!("skipping: PATHOPS_TEST_POSTGRES_URL is not set");
+    let Some(base) = pathops_testkit::services::service_url("PATHOPS_TEST_POSTGRES_URL") else {
         return;
     };
     let base = url::Url::parse(&base).expect("PATHOPS_TEST_POSTGRES_URL is a URL");

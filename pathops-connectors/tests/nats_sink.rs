@@ -9,13 +9,7 @@ use pathops_core::relay::EventSink;
 use pathops_core::{EventEnvelope, EventType, IntegrationId};
 
 fn nats_url() -> Option<String> {
-    match std::env::var("PATHOPS_TEST_NATS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipping: PATHOPS_TEST_NATS_URL not set");
-            None
-        }
-    }
+    pathops_testkit::services::service_url("PATHOPS_TEST_NATS_URL")
 }
 
 /// A sink on a prefix and stream of its own, so parallel runs never see each other's events.

@@ -27,10 +27,7 @@ struct Schema {
 impl Schema {
     /// `None` (after printing why) when the variable is not set.
     async fn create() -> Option<Self> {
-        let Ok(url) = std::env::var(URL_VAR) else {
-            eprintln!("skipping: {URL_VAR} not set");
-            return None;
-        };
+        let url = pathops_testkit::services::service_url(URL_VAR)?;
         let name = format!("pathops_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = PgConnection::connect(&url)
             .await

@@ -27,5 +27,6 @@ pub mod fixtures;
 pub mod in_memory;
 pub mod logs;
 pub mod monitor_suite;
+pub mod services;
 pub mod store_suite;
 pub mod vault_suite;

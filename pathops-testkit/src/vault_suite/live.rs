@@ -33,13 +33,11 @@ impl LiveVault {
     pub const TOKEN_VAR: &'static str = "PATHOPS_TEST_VAULT_TOKEN";
 
     /// From the process environment; a thin wrapper over [`from_vars`](Self::from_vars) that
-    /// prints `skipping: …` when the URL is unset.
+    /// skips (or fails, under `PATHOPS_REQUIRE_SERVICES=1`) through
+    /// [`service_url`](crate::services::service_url) when the URL is unset.
     pub fn from_env() -> Option<Self> {
-        let found = Self::from_vars(std::env::vars());
-        if found.is_none() {
-            eprintln!("skipping: {} not set", Self::URL_VAR);
-        }
-        found
+        crate::services::service_url(Self::URL_VAR)?;
+        Self::from_vars(std::env::vars())
     }
 
     /// `None` without [`URL_VAR`](Self::URL_VAR). Panics when the URL is set without
