@@ -43,6 +43,7 @@ use secrecy::{ExposeSecret, SecretString};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     failure: Option<FailureCode>,
+    hangs: bool,
     latency: Duration,
     message: Option<String>,
     details: serde_json::Map<String, serde_json::Value>,
@@ -53,6 +54,7 @@ impl Outcome {
     pub fn pass() -> Self {
         Self {
             failure: None,
+            hangs: false,
             latency: Duration::ZERO,
             message: None,
             details: serde_json::Map::new(),
@@ -63,6 +65,15 @@ impl Outcome {
     pub fn fail(code: FailureCode) -> Self {
         Self {
             failure: Some(code),
+            ..Self::pass()
+        }
+    }
+
+    /// A call that never answers and ignores the context's deadline, like a connector that
+    /// forgot its timeout: only the caller's own deadline can end it.
+    pub fn hang() -> Self {
+        Self {
+            hangs: true,
             ..Self::pass()
         }
     }
@@ -230,6 +241,9 @@ impl InMemoryConnector {
         outcome: Outcome,
         extra: Duration,
     ) -> CheckResult {
+        if outcome.hangs {
+            std::future::pending::<()>().await;
+        }
         let latency = outcome.latency + extra;
         let remaining = ctx.remaining();
         if latency >= remaining {

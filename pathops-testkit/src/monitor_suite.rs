@@ -286,14 +286,12 @@ pub async fn a_hanging_connector_cannot_stall_the_loop(store: Arc<dyn CatalogSto
         .build()
         .unwrap();
     m.run_once().await.unwrap();
-    h.connector.script(
-        id,
-        [Outcome::pass().with_latency(Duration::from_secs(3600))],
-    );
+    // A connector that ignores its own deadline: only the catalog's timeout can end the call.
+    h.connector.script(id, [Outcome::hang()]);
     h.clock.advance(INTERVAL + STEP);
-    let pass = tokio::time::timeout(Duration::from_secs(30), m.run_once())
+    let pass = tokio::time::timeout(Duration::from_secs(10), m.run_once())
         .await
-        .expect("the pass finished")
+        .expect("the pass finished: the catalog's check timeout ended the hanging call")
         .unwrap();
     assert_eq!((pass.checked, pass.failed), (1, 1));
     let latest = h
@@ -438,13 +436,15 @@ async fn shared_work(store: Arc<dyn CatalogStore>, n: usize) {
 /// Shutdown returns promptly: in-flight checks finish within the grace period or are
 /// abandoned, and nothing is left half-written.
 pub async fn shutdown_is_graceful(store: Arc<dyn CatalogStore>) {
+    const CHECK: Duration = Duration::from_secs(3);
+    const GRACE: Duration = Duration::from_millis(100);
     let h = Harness::new(store);
     let id = active(&h, 1, "slow").await[0];
     let m = HealthMonitor::builder(h.catalog.clone())
         .with_config(MonitorConfig {
             jitter: Duration::ZERO,
             poll_interval: Duration::from_millis(5),
-            shutdown_grace: Duration::from_millis(100),
+            shutdown_grace: GRACE,
             ..config(Duration::ZERO)
         })
         .with_seed(6)
@@ -453,7 +453,9 @@ pub async fn shutdown_is_graceful(store: Arc<dyn CatalogStore>) {
     m.run_once().await.unwrap();
     h.clock.advance(INTERVAL + STEP);
     h.connector
-        .script(id, [Outcome::pass().with_latency(Duration::from_secs(2))]);
+        .script(id, [Outcome::pass().with_latency(CHECK)]);
+    let calls_before = h.connector.calls().len();
+    let started = std::time::Instant::now();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runner = {
         let m = m.clone();
@@ -471,12 +473,33 @@ pub async fn shutdown_is_graceful(store: Arc<dyn CatalogStore>) {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    assert_eq!(h.connector.pending(id), 0, "the slow check started");
+    let asked = std::time::Instant::now();
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), runner)
         .await
         .expect("run returned after shutdown")
         .expect("run did not panic");
-    // The abandoned check recorded nothing; the integration is intact and still active.
+    // The runner waited about the grace, not for the check (3 s): a generous bound between.
+    let waited = asked.elapsed();
+    assert!(
+        waited < CHECK - Duration::from_millis(500),
+        "shutdown took {waited:?}: the grace ({GRACE:?}) was not applied"
+    );
+    // Past the time the check would have finished, nothing of it was recorded: it was
+    // abandoned, not left running in the background.
+    tokio::time::sleep((CHECK + Duration::from_millis(500)).saturating_sub(started.elapsed()))
+        .await;
+    assert!(
+        check_times(&h, id).await.is_empty(),
+        "the abandoned check recorded a result"
+    );
+    assert_eq!(
+        h.connector.calls().len(),
+        calls_before,
+        "the abandoned call never completed"
+    );
+    // The integration is intact and still active.
     let i = h.catalog.get(&h.admin, id).await.unwrap();
     assert_eq!(i.status, IntegrationStatus::Active);
     assert!(
