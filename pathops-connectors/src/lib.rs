@@ -113,8 +113,9 @@
 //!    and is the one place a secret leaves its `SecretString`.
 //! 4. Add a fake to `pathops-testkit` (`fake::FakeServer` gives binding, a request log, faults
 //!    and shutdown on drop) and, in `tests/`, implement
-//!    `pathops_testkit::connector_suite::ConnectorHarness` and call
-//!    `connector_suite::run_all(&harness).await`; then add per-status, transport and
+//!    `pathops_testkit::connector_suite::ConnectorHarness` and invoke
+//!    `pathops_testkit::connector_conformance_tests!(my_conformance, async { harness })`
+//!    (one test per check); then add per-status, transport and
 //!    sentinel-secret tests like `tests/gitlab.rs`.
 //!
 //! Run everything with `cargo test -p pathops-connectors --all-features`.

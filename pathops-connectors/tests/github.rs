@@ -20,7 +20,7 @@ use pathops_core::{
     IntegrationConnector, Provider,
 };
 use pathops_testkit::clock::ManualClock;
-use pathops_testkit::connector_suite::{self, CHECK_TIMEOUT, ConnectorHarness, context};
+use pathops_testkit::connector_suite::{CHECK_TIMEOUT, ConnectorHarness, context};
 use pathops_testkit::fake::github::{FakeGitHub, GitHubRepoHook};
 use pathops_testkit::fake::{FakeServer, Fault};
 use pathops_testkit::fixtures::IntegrationBuilder;
@@ -83,14 +83,12 @@ impl ConnectorHarness for Harness {
     }
 }
 
-#[tokio::test]
-async fn github_app_passes_the_connector_conformance_suite() {
-    connector_suite::run_all(&Harness {
+pathops_testkit::connector_conformance_tests!(github_app_conformance, async {
+    Harness {
         github: FakeGitHub::start_enterprise().await,
         connector: connector(),
-    })
-    .await;
-}
+    }
+});
 
 #[tokio::test]
 async fn enterprise_shape_reports_app_installation_and_rate_limit() {

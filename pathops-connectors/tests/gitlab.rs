@@ -17,7 +17,7 @@ use pathops_core::{
     CheckResult, Configuration, ConnectorContext, DeliveryRequest, FailureCode, Integration,
     IntegrationConnector, Probe, Provider,
 };
-use pathops_testkit::connector_suite::{self, CHECK_TIMEOUT, ConnectorHarness, context};
+use pathops_testkit::connector_suite::{CHECK_TIMEOUT, ConnectorHarness, context};
 use pathops_testkit::fake::gitlab::{
     FakeGitLab, GitLabHook, GitLabProject, GitLabToken, GitLabUser,
 };
@@ -79,14 +79,12 @@ impl ConnectorHarness for Harness {
     }
 }
 
-#[tokio::test]
-async fn gitlab_passes_the_connector_conformance_suite() {
-    let harness = Harness {
+pathops_testkit::connector_conformance_tests!(gitlab_conformance, async {
+    Harness {
         gitlab: FakeGitLab::start_with_defaults().await,
         connector: connector(),
-    };
-    connector_suite::run_all(&harness).await;
-}
+    }
+});
 
 #[tokio::test]
 async fn a_full_test_reports_identity_scopes_version_project_and_hook() {

@@ -15,7 +15,7 @@ use pathops_connectors::http::HttpPolicy;
 use pathops_core::{
     CheckResult, Configuration, FailureCode, Integration, IntegrationConnector, Probe, Provider,
 };
-use pathops_testkit::connector_suite::{self, CHECK_TIMEOUT, ConnectorHarness, context};
+use pathops_testkit::connector_suite::{CHECK_TIMEOUT, ConnectorHarness, context};
 use pathops_testkit::fake::Fault;
 use pathops_testkit::fake::harbor::{FakeHarbor, HarborRobot};
 use pathops_testkit::fixtures::IntegrationBuilder;
@@ -74,14 +74,12 @@ impl ConnectorHarness for Harness {
     }
 }
 
-#[tokio::test]
-async fn harbor_passes_the_connector_conformance_suite() {
-    connector_suite::run_all(&Harness {
+pathops_testkit::connector_conformance_tests!(harbor_conformance, async {
+    Harness {
         harbor: FakeHarbor::start_with_defaults().await,
         connector: connector(),
-    })
-    .await;
-}
+    }
+});
 
 #[tokio::test]
 async fn the_fake_downgrades_bad_credentials_to_anonymous_like_harbor() {

@@ -3,8 +3,10 @@
 //! against its script).
 //!
 //! A connector's test implements [`ConnectorHarness`] (how to reach a working integration, a
-//! bad credential, how to slow the fake down) and calls [`run_all`]. Each check panics with a
-//! message naming the check when the connector misbehaves, and prints its name when it runs.
+//! bad credential, how to slow the fake down) and invokes
+//! [`connector_conformance_tests!`](crate::connector_conformance_tests), which generates one
+//! test per check. Each check panics with a message naming the check when the connector
+//! misbehaves, and prints its name when it runs.
 //!
 //! | check | what it asserts |
 //! |---|---|
@@ -13,13 +15,15 @@
 //! | [`bad_credentials_are_unauthenticated`] | a wrong secret is `unauthenticated` (reached, not authenticated) |
 //! | [`unreachable_is_connect`] | a refused port is `connect` (not reached) |
 //! | [`deadline_is_respected`] | an answer slower than the deadline is `timeout` |
-//! | [`unsupported_operations_are_unsupported`] | an operation not offered answers `unsupported` |
+//! | [`unsupported_operations_are_unsupported`] | a check or delivery trigger not offered answers `unsupported` |
 //! | [`invalid_configuration_is_refused`] | `validate_config` refuses the harness's bad configuration |
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use pathops_core::connector::DeliveryRequest;
+use pathops_core::directping::PingRequest;
 use pathops_core::{
     BaseUrl, Capability, CheckResult, Configuration, ConnectorContext, Error, FailureCode,
     Integration, IntegrationConnector, Probe,
@@ -95,7 +99,9 @@ async fn call(
 
 const OPERATIONS: [Capability; 2] = [Capability::TestConnection, Capability::HealthCheck];
 
-/// Runs every check, in the order of the table in the [module docs](self).
+/// Runs every check, in the order of the table in the [module docs](self). Prefer
+/// [`connector_conformance_tests!`](crate::connector_conformance_tests), which makes one test
+/// per check so that one failure does not hide the others.
 pub async fn run_all<H: ConnectorHarness + ?Sized>(harness: &H) {
     descriptor_matches_capabilities(harness).await;
     valid_credentials_pass(harness).await;
@@ -234,8 +240,13 @@ pub async fn unreachable_is_connect<H: ConnectorHarness + ?Sized>(harness: &H) {
     }
 }
 
-/// An answer slower than the context's deadline is [`FailureCode::Timeout`]: the deadline wins
-/// over the tool.
+/// An answer slower than the context's deadline is [`FailureCode::Timeout`], returned by the
+/// deadline (plus a generous second), not when the tool finally answers.
+///
+/// A timeout is recorded as *not reached* even when the TCP connection was made: reachability
+/// means "answers", and a tool that accepts connections but never answers is not usable. The
+/// message tells the two apart (`no connection … within` for a connect timeout, `did not
+/// answer within` for a slow answer).
 pub async fn deadline_is_respected<H: ConnectorHarness + ?Sized>(harness: &H) {
     let connector = harness.connector();
     announce("deadline_is_respected", &*connector);
@@ -247,13 +258,20 @@ pub async fn deadline_is_respected<H: ConnectorHarness + ?Sized>(harness: &H) {
             harness.valid_secret(),
             Duration::from_millis(300),
         );
+        let started = std::time::Instant::now();
         let result = call(&*connector, op, &ctx).await;
+        let took = started.elapsed();
         assert_eq!(
             result.failure,
             Some(FailureCode::Timeout),
             "{}: an answer past the deadline must be a timeout ({})",
             op.as_str(),
             result.message
+        );
+        assert!(
+            took < Duration::from_millis(300) + Duration::from_secs(1),
+            "{}: the timeout came after {took:?}, not at the 300 ms deadline",
+            op.as_str()
         );
         assert_eq!(
             result.reachability,
@@ -266,11 +284,57 @@ pub async fn deadline_is_respected<H: ConnectorHarness + ?Sized>(harness: &H) {
 }
 
 /// An operation the connector does not offer answers [`FailureCode::Unsupported`], never a
-/// silent pass.
+/// silent pass: the checks it lacks, and every kind of delivery trigger whose capability it
+/// does not declare (the trait's default), for which it also expects no delivery. A connector
+/// that offers everything has nothing to refuse; the check then says so and still verifies
+/// that `Capabilities::require` agrees.
 pub async fn unsupported_operations_are_unsupported<H: ConnectorHarness + ?Sized>(harness: &H) {
     let connector = harness.connector();
     announce("unsupported_operations_are_unsupported", &*connector);
     let caps = connector.capabilities();
+    let requests = [
+        DeliveryRequest::WebhookTest {
+            trigger: "push_events".to_owned(),
+        },
+        DeliveryRequest::HookPing,
+        DeliveryRequest::DirectPing(PingRequest {
+            challenge_id: "00000000-0000-7000-8000-000000000000".to_owned(),
+            nonce: "0".repeat(32),
+            callback_url: None,
+        }),
+    ];
+    let mut refused = 0;
+    for request in requests.iter().filter(|r| !caps.supports(r.capability())) {
+        refused += 1;
+        let integration = harness.integration();
+        assert!(
+            connector.expected_delivery(&integration, request).is_none(),
+            "{}: not offered, so no delivery is expected",
+            request.capability().as_str()
+        );
+        let ctx = context(integration, harness.valid_secret(), CHECK_TIMEOUT);
+        let result = connector.trigger_delivery(&ctx, request).await;
+        assert_eq!(
+            result.failure,
+            Some(FailureCode::Unsupported),
+            "{}: not offered, so the trigger must answer unsupported ({})",
+            request.capability().as_str(),
+            result.message
+        );
+        assert!(matches!(
+            caps.require(request.capability(), connector.provider().as_str()),
+            Err(Error::Unsupported { .. })
+        ));
+    }
+    for op in OPERATIONS.into_iter().filter(|c| caps.supports(*c)) {
+        assert!(caps.require(op, connector.provider().as_str()).is_ok());
+    }
+    if refused == 0 && OPERATIONS.iter().all(|c| caps.supports(*c)) {
+        eprintln!(
+            "connector conformance: {} offers every operation",
+            connector.provider()
+        );
+    }
     for op in OPERATIONS.into_iter().filter(|c| !caps.supports(*c)) {
         let ctx = context(harness.integration(), harness.valid_secret(), CHECK_TIMEOUT);
         let result = call(&*connector, op, &ctx).await;
@@ -303,4 +367,41 @@ pub async fn invalid_configuration_is_refused<H: ConnectorHarness + ?Sized>(harn
         },
         None => eprintln!("connector conformance: skipped the bad-configuration case (none given)"),
     }
+}
+
+/// Generates one `#[tokio::test]` per connector conformance check, each over a fresh harness
+/// built by `$harness` (an expression evaluating to a future of a [`ConnectorHarness`], such as
+/// an `async { … }` block starting a fake server), inside a module named `$module`.
+///
+/// ```ignore
+/// pathops_testkit::connector_conformance_tests!(gitlab_conformance, async {
+///     Harness { gitlab: FakeGitLab::start_with_defaults().await, connector: connector() }
+/// });
+/// ```
+#[macro_export]
+macro_rules! connector_conformance_tests {
+    ($module:ident, $harness:expr) => {
+        $crate::connector_conformance_tests!(@tests $module, $harness;
+            descriptor_matches_capabilities,
+            valid_credentials_pass,
+            bad_credentials_are_unauthenticated,
+            unreachable_is_connect,
+            deadline_is_respected,
+            unsupported_operations_are_unsupported,
+            invalid_configuration_is_refused,
+        );
+    };
+    (@tests $module:ident, $harness:expr; $($check:ident),* $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let harness = $harness.await;
+                    $crate::connector_suite::$check(&harness).await;
+                }
+            )*
+        }
+    };
 }

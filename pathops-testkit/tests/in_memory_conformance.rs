@@ -69,10 +69,9 @@ fn connector() -> InMemoryConnector {
         .build()
 }
 
-#[tokio::test]
-async fn in_memory_connector_passes_the_conformance_suite() {
-    connector_suite::run_all(&Harness::new(connector())).await;
-}
+pathops_testkit::connector_conformance_tests!(in_memory_conformance, async {
+    Harness::new(connector())
+});
 
 #[tokio::test]
 async fn a_test_only_connector_passes_and_reports_health_unsupported() {
