@@ -618,3 +618,64 @@ async fn the_private_key_and_tokens_never_appear_in_results_errors_or_logs() {
         common::assert_no_sentinel("eyJ", what, text);
     }
 }
+
+/// Real GitHub clients send installation tokens as `Authorization: token …` as often as
+/// `Bearer …`; `/rate_limit` is anonymous-friendly but refuses a credential it cannot verify.
+#[tokio::test]
+async fn the_fake_reads_tokens_like_github() {
+    let gh = FakeGitHub::start_enterprise().await;
+    let c = connector();
+    let r = test(
+        &c,
+        integration(&gh.url(), json!({"app_id": APP, "installation_id": INST})),
+    )
+    .await;
+    assert!(r.is_success(), "{}", r.message);
+    let token = gh
+        .requests()
+        .iter()
+        .filter_map(|q| q.header("authorization").map(str::to_owned))
+        .find_map(|a| a.strip_prefix("Bearer ghs_").map(|t| format!("ghs_{t}")))
+        .expect("the connector used an installation token");
+    let http = reqwest::Client::new();
+    let get = |auth: Option<String>| {
+        let mut req = http
+            .get(format!("{}/rate_limit", gh.api_url()))
+            .header("user-agent", "pathops-test");
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        req.send()
+    };
+    let anonymous = get(None).await.unwrap();
+    assert_eq!(anonymous.status(), 200);
+    let body: Value = anonymous.json().await.unwrap();
+    assert_eq!(body["resources"]["core"]["limit"], 60);
+    for garbage in ["token nope", "Bearer ghs_unknown"] {
+        let refused = get(Some(garbage.to_owned())).await.unwrap();
+        assert_eq!(refused.status(), 401, "{garbage}");
+    }
+    for scheme in ["token", "Bearer"] {
+        let ok = get(Some(format!("{scheme} {token}"))).await.unwrap();
+        assert_eq!(ok.status(), 200, "{scheme}");
+    }
+    gh.add_hook(pathops_testkit::fake::github::GitHubRepoHook {
+        id: 9,
+        repository: FakeGitHub::REPOSITORY.into(),
+        url: "http://127.0.0.1:9/webhooks/github".into(),
+        secret: None,
+        events: vec!["push".into()],
+    });
+    let ping = http
+        .post(format!(
+            "{}/repos/{}/hooks/9/pings",
+            gh.api_url(),
+            FakeGitHub::REPOSITORY
+        ))
+        .header("user-agent", "pathops-test")
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ping.status(), 204);
+}

@@ -6,8 +6,8 @@
 //! |---|---|
 //! | `GET /app`, `GET /app/installations` | App JWT only: RS256, signature checked against the App's key, `iss` = App ID or client ID, `iat` an integer not in the future, `exp` in the future and at most 10 minutes ahead; 401 with GitHub's messages otherwise |
 //! | `POST /app/installations/:id/access_tokens` | 201 `{token: "ghs_…", expires_at: +1 h, …}`; 404 unknown, 403 suspended |
-//! | `GET /rate_limit` | `resources.core` (and the deprecated `rate`); not counted |
-//! | `POST /repos/:owner/:repo/hooks/:hook_id/pings` | installation token; delivers a `ping` signed with `X-Hub-Signature-256` synchronously, then 204 |
+//! | `GET /rate_limit` | installation token: `resources.core` (and the deprecated `rate`); anonymous: the unauthenticated limit of 60; an unknown or expired token: 401 `Bad credentials`; not counted |
+//! | `POST /repos/:owner/:repo/hooks/:hook_id/pings` | installation token (`Authorization: Bearer …` or `token …`); delivers a `ping` signed with `X-Hub-Signature-256` synchronously, then 204 |
 //!
 //! Every answer carries `x-ratelimit-*` headers; counted calls past the limit get 403 with
 //! `x-ratelimit-remaining: 0`, as GitHub does. A request without `User-Agent` is 403.
@@ -372,6 +372,18 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         })
 }
 
+/// An installation or user token as GitHub reads it: `Authorization: Bearer <t>` or the older
+/// `Authorization: token <t>` that GitHub and its client libraries still send. (An App JWT
+/// must come as `Bearer`.)
+fn access_token(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).or_else(|| {
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("token "))
+    })
+}
+
 /// The App a JWT authenticates, or GitHub's 401.
 #[allow(clippy::result_large_err)] // the error is the early answer
 fn verify_jwt(s: &Shared, headers: &HeaderMap) -> Result<GitHubApp, Response> {
@@ -536,8 +548,25 @@ async fn create_token(State(s): S, headers: HeaderMap, Path(id): Path<String>) -
     )
 }
 
-async fn rate_limit(State(s): S) -> Response {
+async fn rate_limit(State(s): S, headers: HeaderMap) -> Response {
+    let now = s.clock.now();
     let state = s.lock();
+    // GitHub answers anonymous callers with the unauthenticated limit (60 an hour) and any
+    // credential it cannot verify with 401.
+    if headers.get("authorization").is_some() {
+        let known = access_token(&headers)
+            .and_then(|t| state.tokens.iter().find(|i| i.token == t))
+            .is_some_and(|t| t.expires_at > now);
+        if !known {
+            return message(StatusCode::UNAUTHORIZED, "Bad credentials");
+        }
+    } else {
+        let anonymous = json!({"limit": 60, "used": 0, "remaining": 60, "reset": state.rate.reset});
+        return json(
+            StatusCode::OK,
+            json!({"resources": {"core": anonymous, "search": anonymous}, "rate": anonymous}),
+        );
+    }
     let r = &state.rate;
     let core = json!({"limit": r.limit, "used": r.limit - r.remaining.min(r.limit), "remaining": r.remaining, "reset": r.reset});
     let other = json!({"limit": 30, "used": 0, "remaining": 30, "reset": r.reset});
@@ -560,7 +589,7 @@ async fn ping_hook(
     let now = s.clock.now();
     let found = {
         let state = s.lock();
-        let Some(token) = bearer(&headers)
+        let Some(token) = access_token(&headers)
             .and_then(|t| state.tokens.iter().find(|i| i.token == t))
             .filter(|t| t.expires_at > now)
             .cloned()
