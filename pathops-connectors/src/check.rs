@@ -28,6 +28,7 @@ impl<'a> Check<'a> {
 
     /// Binds credentials to `root`'s origin instead of the base URL's (an API on another
     /// origin, derived from the integration).
+    #[cfg(feature = "github-app")]
     pub(crate) fn bind_to(&mut self, root: &str) {
         self.api_root = Some(root.to_owned());
     }

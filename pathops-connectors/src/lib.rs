@@ -120,6 +120,7 @@
 //!
 //! Run everything with `cargo test -p pathops-connectors --all-features`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #[cfg(any(feature = "gitlab", feature = "github-app", feature = "harbor"))]
 mod check;
 #[cfg(feature = "directping")]

@@ -16,6 +16,12 @@
 //! | [`store`], [`page`], [`health`], [`audit`], [`event`] | the [`CatalogStore`] contract and the records it keeps |
 //! | [`clock`] | [`Clock`], [`SystemClock`] |
 //! | [`error`], [`validate`] | [`Error`], the one public error enum, and [`ValidationError`] |
+//! | [`webhook`] | webhook verification (GitLab, GitHub, Gitea/Forgejo, Standard Webhooks), the replay guard, challenges and the framework-agnostic [`WebhookReceiver`](webhook::WebhookReceiver) |
+//! | [`directping`] | the PathOps direct-ping protocol (both directions) |
+//! | `catalog` (feature `runtime`) | the `Catalog` service: scopes, the auth ref policy, audit, events, checks |
+//! | `doctor` (feature `runtime`) | the `Doctor`: every integration checked both ways, findings, the `pathops.doctor/v1` report |
+//! | `monitor` (feature `runtime`) | the `HealthMonitor`: scheduled checks with leases, jitter, retention |
+//! | `relay` (feature `runtime`) | the outbox relay and the `EventSink` contract |
 //!
 //! Implementations live elsewhere: store backends in `pathops-store`, provider connectors in
 //! `pathops-connectors`, deterministic doubles and the conformance suites in `pathops-testkit`.
@@ -66,6 +72,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
+//! | `runtime` | **on** | the `catalog`, `doctor`, `monitor` and `relay` modules (they need tokio's timer, channels and blocking pool); without it the crate is the pure domain |
 //! | `mock` | off | `mockall` mocks of every trait: `MockIntegrationConnector`, `MockSecretResolver`, `MockCatalogStore` |
 //!
 //! ## Adding a connector or a store backend
@@ -113,6 +120,7 @@
 //! `pathops-connectors`' `HttpPolicy`, whose `multi_tenant()` preset is the starting point for
 //! an embedder serving many tenants.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod audit;
 pub mod auth_ref;
 #[cfg(feature = "runtime")]

@@ -114,6 +114,7 @@
 //! a hand-written sqlx version issuing the same statements. `PATHOPS_BENCH_ROWS` sets how many
 //! rows are seeded (default 100,000; the performance target is stated for 1,000,000).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 mod connect;
 mod error;
 pub mod memory;

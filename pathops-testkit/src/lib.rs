@@ -19,6 +19,7 @@
 //! The testkit depends on `pathops-core` only, never on a backend crate, so backends can
 //! dev-depend on it without a dependency cycle.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod catalog_suite;
 pub mod clock;
 pub mod connector_suite;

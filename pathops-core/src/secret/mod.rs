@@ -56,6 +56,7 @@ pub use chain::ChainResolver;
 pub use env::EnvResolver;
 pub use file::FileResolver;
 pub use policy::{AuthRefPolicy, CONFIGURATION_REF_SUFFIX, RefDenied, configuration_refs};
+#[cfg(feature = "runtime")]
 pub(crate) use policy::{check_integration_refs, refs_at};
 pub use statics::StaticResolver;
 

@@ -201,6 +201,7 @@ impl AuthRefPolicy {
     }
 
     /// [`check`](Self::check) as the validation error of `field`.
+    #[cfg(feature = "runtime")]
     pub(crate) fn check_field(
         &self,
         tenant: &TenantId,
@@ -290,6 +291,7 @@ pub(crate) fn refs_at(
 }
 
 /// Checks every reference of an integration (`auth_ref` and the configuration's) for `tenant`.
+#[cfg(feature = "runtime")]
 pub(crate) fn check_integration_refs(
     policy: &AuthRefPolicy,
     tenant: &TenantId,
@@ -434,6 +436,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "runtime")]
     fn configuration_refs_are_every_ref_key() {
         let config = Configuration::try_from(serde_json::json!({
             "webhook_secret_ref": ["ref://acme/gitlab/hook-new", "ref://acme/gitlab/hook-old"],
