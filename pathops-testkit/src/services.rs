@@ -9,7 +9,7 @@ pub const REQUIRE_VAR: &str = "PATHOPS_REQUIRE_SERVICES";
 /// The value of `var` when it is set and not empty. Otherwise prints `skipping: <var> not set`
 /// and returns `None`, or panics when [`REQUIRE_VAR`] is `1`.
 ///
-/// ```
+/// ```no_run
 /// if let Some(url) = pathops_testkit::services::service_url("PATHOPS_TEST_EXAMPLE_URL") {
 ///     // connect to `url` and run the test
 /// #   let _ = url;
