@@ -22,6 +22,7 @@
 //! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
 //! | `nats` | an event sink publishing CloudEvents to NATS JetStream |
 //! | `redis` | an event sink appending CloudEvents to Valkey/Redis Streams, idempotent by event id; a stream follower for consumers |
+//! | [`kafka_guide`] | how to write a Kafka sink against `EventSink` (the contract; no Kafka code ships) |
 //! | [`registry`] | connectors by provider at run time; a disabled provider is an error naming its feature |
 //!
 //! ## Security model
@@ -132,6 +133,7 @@ pub mod gitlab;
 #[cfg(feature = "harbor")]
 pub mod harbor;
 pub mod http;
+pub mod kafka_guide;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "receiver")]
