@@ -21,6 +21,8 @@
 //! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
 //! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
 //! | `nats` | an event sink publishing CloudEvents to NATS JetStream |
+//! | `redis` | an event sink appending CloudEvents to Valkey/Redis Streams, idempotent by event id; a stream follower for consumers |
+//! | [`kafka_guide`] | how to write a Kafka sink against `EventSink` (the contract; no Kafka code ships) |
 //! | [`registry`] | connectors by provider at run time; a disabled provider is an error naming its feature |
 //!
 //! ## Security model
@@ -64,6 +66,7 @@
 //! | `directping` | via `full` | the direct-ping connector |
 //! | `receiver` | via `full` | the axum webhook receiver router (adds `axum`) |
 //! | `nats` | via `full` | the NATS JetStream event sink (adds `async-nats`, `bytes`) |
+//! | `redis` | via `full` | the Valkey/Redis Streams event sink (adds `redis`) |
 //!
 //! Each feature builds alone (`cargo check -p pathops-connectors --no-default-features --features gitlab`).
 //! TLS is rustls (reqwest's `rustls` feature, aws-lc-rs provider) with the platform's roots
@@ -132,10 +135,13 @@ pub mod gitlab;
 #[cfg(feature = "harbor")]
 pub mod harbor;
 pub mod http;
+pub mod kafka_guide;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod registry;
 #[cfg(feature = "vault")]
 pub mod vault;

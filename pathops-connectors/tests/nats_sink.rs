@@ -143,3 +143,62 @@ async fn catalog_events_reach_jetstream_through_the_outbox_relay() {
     );
     sink.jetstream().delete_stream(&stream_name).await.unwrap();
 }
+
+struct SuiteHarness {
+    sink: NatsSink,
+    stream: String,
+}
+
+#[async_trait::async_trait]
+impl pathops_testkit::sink_suite::SinkHarness for SuiteHarness {
+    fn sink(&self) -> std::sync::Arc<dyn EventSink> {
+        std::sync::Arc::new(self.sink.clone())
+    }
+
+    async fn delivered(&self) -> Vec<pathops_core::ReceivedEvent> {
+        let Ok(mut stream) = self.sink.jetstream().get_stream(&self.stream).await else {
+            return Vec::new(); // deleted by break_delivery
+        };
+        let state = stream.info().await.unwrap().state.clone();
+        let mut events = Vec::new();
+        for seq in state.first_sequence..=state.last_sequence {
+            if let Ok(message) = stream.get_raw_message(seq).await {
+                events.push(
+                    pathops_core::ReceivedEvent::from_cloudevent(&message.payload)
+                        .expect("a PathOps CloudEvent"),
+                );
+            }
+        }
+        events
+    }
+
+    async fn break_delivery(&self) {
+        // No stream captures the subjects: JetStream answers the publish with "no responders".
+        self.sink
+            .jetstream()
+            .delete_stream(&self.stream)
+            .await
+            .unwrap();
+    }
+
+    async fn repair_delivery(&self) {
+        self.sink
+            .ensure_stream(&self.stream, Duration::from_secs(120))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn jetstream_passes_the_sink_conformance_suite() {
+    let Some(url) = nats_url() else { return };
+    let (sink, stream) = isolated_sink(&url).await;
+    let harness = SuiteHarness { sink, stream };
+    pathops_testkit::sink_suite::run_all(&harness).await;
+    harness
+        .sink
+        .jetstream()
+        .delete_stream(&harness.stream)
+        .await
+        .unwrap();
+}

@@ -196,11 +196,18 @@ pub enum OutboxRelease {
     },
 }
 
-/// Retry policy for the outbox relay: exponential backoff with a cap, and a maximum number of
-/// attempts after which an event is dead.
+/// Retry policy for the outbox relay: decorrelated-jitter backoff with a cap, and a maximum
+/// number of attempts after which an event is dead.
+///
+/// The first retry waits `initial_backoff`; each later one waits a random delay between
+/// `initial_backoff` and twice the previous delay, capped at `max_backoff` (the decorrelated
+/// jitter of object_store's and AWS's backoff, with base 2). Events that fail together so
+/// retry apart instead of hitting a recovering sink together. The random numbers come from a
+/// [`BackoffRng`] keyed by event id and attempt, so the chain of delays is recomputed from the
+/// attempt count alone (the outbox stores no previous delay) and tests inject a fixed one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxRetryPolicy {
-    /// Delay after the first failure.
+    /// Delay after the first failure, and the least delay after any.
     pub initial_backoff: Duration,
     /// Largest delay.
     pub max_backoff: Duration,
@@ -218,27 +225,79 @@ impl Default for OutboxRetryPolicy {
     }
 }
 
+/// Random numbers for backoff jitter.
+pub trait BackoffRng: Send + Sync + fmt::Debug {
+    /// A number in `[0, 1]` for attempt `attempt` of event `event_id`. The same arguments must
+    /// give the same number: the policy recomputes earlier delays from them.
+    fn unit(&self, event_id: Uuid, attempt: u32) -> f64;
+}
+
+/// The default [`BackoffRng`]: a SplitMix64 hash of a seed, the event id and the attempt.
+/// Two relays with the same seed jitter alike; [`SeededBackoffRng::from_entropy`] picks a
+/// random seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeededBackoffRng {
+    seed: u64,
+}
+
+impl SeededBackoffRng {
+    /// Numbers derived from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self { seed }
+    }
+
+    /// A random seed (from the operating system's randomness, through a v4 UUID).
+    pub fn from_entropy() -> Self {
+        Self::new(Uuid::new_v4().as_u64_pair().0)
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+impl BackoffRng for SeededBackoffRng {
+    fn unit(&self, event_id: Uuid, attempt: u32) -> f64 {
+        let (hi, lo) = event_id.as_u64_pair();
+        let x = splitmix64(splitmix64(splitmix64(self.seed ^ hi) ^ lo) ^ u64::from(attempt));
+        // 53 random bits as a float in [0, 1).
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 impl OutboxRetryPolicy {
-    /// The release for an event whose attempt number `attempts` failed at `now`.
+    /// The delay after failed attempt `attempts` (1-based) of `event_id`.
+    pub fn backoff(&self, event_id: Uuid, attempts: u32, rng: &dyn BackoffRng) -> Duration {
+        let floor = self.initial_backoff.min(self.max_backoff);
+        let mut delay = floor;
+        for attempt in 2..=attempts {
+            let upper = delay.saturating_mul(2).min(self.max_backoff).max(floor);
+            let unit = rng.unit(event_id, attempt).clamp(0.0, 1.0);
+            delay = floor + (upper - floor).mul_f64(unit);
+            if delay >= self.max_backoff {
+                break;
+            }
+        }
+        delay
+    }
+
+    /// The release for event `event_id` whose attempt number `attempts` failed at `now`.
     pub fn after_failure(
         &self,
+        event_id: Uuid,
         attempts: u32,
         now: OffsetDateTime,
         error: String,
+        rng: &dyn BackoffRng,
     ) -> OutboxRelease {
         if attempts >= self.max_attempts {
             return OutboxRelease::Dead { at: now, error };
         }
-        let factor = 1u32
-            .checked_shl(attempts.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        let delay = self
-            .initial_backoff
-            .checked_mul(factor)
-            .unwrap_or(self.max_backoff)
-            .min(self.max_backoff);
         OutboxRelease::Retry {
-            retry_at: now + delay,
+            retry_at: now + self.backoff(event_id, attempts, rng),
             error,
         }
     }
@@ -280,16 +339,67 @@ mod tests {
             max_attempts: 6,
         };
         let now = datetime!(2026-01-01 00:00 UTC);
+        let id = Uuid::now_v7();
         let delays: Vec<i64> = (1..6)
-            .map(|a| match p.after_failure(a, now, "x".into()) {
-                OutboxRelease::Retry { retry_at, .. } => (retry_at - now).whole_seconds(),
-                other => panic!("{other:?}"),
-            })
+            .map(
+                |a| match p.after_failure(id, a, now, "x".into(), &UpperEnd) {
+                    OutboxRelease::Retry { retry_at, .. } => (retry_at - now).whole_seconds(),
+                    other => panic!("{other:?}"),
+                },
+            )
             .collect();
         assert_eq!(delays, vec![1, 2, 4, 8, 10]);
         assert!(matches!(
-            p.after_failure(6, now, "x".into()),
+            p.after_failure(id, 6, now, "x".into(), &UpperEnd),
             OutboxRelease::Dead { .. }
         ));
+    }
+
+    /// Always the top of the jitter range: the delays of plain exponential backoff.
+    #[derive(Debug)]
+    struct UpperEnd;
+
+    impl BackoffRng for UpperEnd {
+        fn unit(&self, _: Uuid, _: u32) -> f64 {
+            1.0
+        }
+    }
+
+    #[test]
+    fn jitter_spreads_events_that_failed_together_within_the_decorrelated_bounds() {
+        let p = OutboxRetryPolicy {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            max_attempts: 10,
+        };
+        let rng = SeededBackoffRng::new(7);
+        let ids: Vec<Uuid> = (0..50).map(|_| Uuid::new_v4()).collect();
+        for attempts in 2..8 {
+            let delays: std::collections::HashSet<Duration> = ids
+                .iter()
+                .map(|id| p.backoff(*id, attempts, &rng))
+                .collect();
+            assert!(
+                delays.len() > 40,
+                "attempt {attempts}: {} distinct",
+                delays.len()
+            );
+        }
+        for id in &ids {
+            assert_eq!(p.backoff(*id, 1, &rng), p.initial_backoff);
+            for attempts in 2..10 {
+                let previous = p.backoff(*id, attempts - 1, &rng);
+                let delay = p.backoff(*id, attempts, &rng);
+                assert!(delay >= p.initial_backoff, "{delay:?}");
+                assert!(
+                    delay <= (previous * 2).min(p.max_backoff),
+                    "{previous:?} -> {delay:?}"
+                );
+            }
+            assert_eq!(
+                p.backoff(*id, 5, &rng),
+                p.backoff(*id, 5, &SeededBackoffRng::new(7))
+            );
+        }
     }
 }

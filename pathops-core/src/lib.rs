@@ -141,6 +141,7 @@ pub mod lifecycle;
 pub mod monitor;
 pub mod page;
 pub mod provider;
+pub mod received;
 #[cfg(feature = "runtime")]
 pub mod relay;
 pub mod secret;
@@ -164,6 +165,7 @@ pub use integration::{FieldChange, Integration, IntegrationPatch, NewIntegration
 pub use lifecycle::{HealthPolicy, IntegrationStatus, InvalidTransition, LifecycleEvent};
 pub use page::{Cursor, ListFilter, ListQuery, Page, Unreadable};
 pub use provider::{IntegrationType, Provider};
+pub use received::ReceivedEvent;
 pub use secret::SecretResolver;
 pub use store::{CatalogStore, Change, Mutation, MutationOutcome};
 pub use validate::{Problem, ValidationError};

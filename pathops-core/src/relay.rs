@@ -1,7 +1,7 @@
 //! Event delivery: [`EventSink`]s and the [`OutboxRelay`] that feeds them from the outbox.
 //!
 //! The relay leases a batch of due events, publishes each to every sink, and records the
-//! outcome: delivered, retry later with exponential backoff ([`OutboxRetryPolicy`]), or dead
+//! outcome: delivered, retry later with jittered exponential backoff ([`OutboxRetryPolicy`]), or dead
 //! after the policy's maximum attempts. Delivery is at least once: a relay that dies after
 //! claiming a batch loses nothing, because the lease expires and another relay claims the
 //! events again; a sink may see an event twice and deduplicates by [`EventEnvelope::id`].
@@ -16,7 +16,9 @@ use tokio::sync::broadcast;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-use crate::event::{EventEnvelope, OutboxClaim, OutboxRelease, OutboxRetryPolicy};
+use crate::event::{
+    BackoffRng, EventEnvelope, OutboxClaim, OutboxRelease, OutboxRetryPolicy, SeededBackoffRng,
+};
 use crate::store::CatalogStore;
 
 /// Where events go. Object-safe; hold it as `Arc<dyn EventSink>`.
@@ -87,6 +89,7 @@ pub struct OutboxRelay {
     lease: Duration,
     poll_interval: Duration,
     retry: OutboxRetryPolicy,
+    backoff_rng: Arc<dyn BackoffRng>,
 }
 
 impl OutboxRelay {
@@ -106,6 +109,7 @@ impl OutboxRelay {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
             retry: OutboxRetryPolicy::default(),
+            backoff_rng: Arc::new(SeededBackoffRng::from_entropy()),
         }
     }
 
@@ -139,6 +143,12 @@ impl OutboxRelay {
         self
     }
 
+    /// Draws the retry jitter from `rng` (default: [`SeededBackoffRng::from_entropy`]).
+    pub fn with_backoff_rng(mut self, rng: Arc<dyn BackoffRng>) -> Self {
+        self.backoff_rng = rng;
+        self
+    }
+
     /// One pass: claim due events, publish them, record the outcomes.
     pub async fn relay_once(&self) -> Result<RelayStats> {
         let claim = OutboxClaim {
@@ -169,7 +179,13 @@ impl OutboxRelay {
             let now = self.clock.now();
             let release = match failure {
                 None => OutboxRelease::Delivered { at: now },
-                Some(error) => self.retry.after_failure(entry.attempts, now, error),
+                Some(error) => self.retry.after_failure(
+                    entry.envelope.id,
+                    entry.attempts,
+                    now,
+                    error,
+                    self.backoff_rng.as_ref(),
+                ),
             };
             match &release {
                 OutboxRelease::Delivered { .. } => stats.delivered += 1,

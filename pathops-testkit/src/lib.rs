@@ -12,6 +12,7 @@
 //! | [`catalog_suite`] | the `Catalog` service's conformance suite, run over every store backend |
 //! | [`in_memory`] | [`InMemoryConnector`](in_memory::InMemoryConnector): scripted outcomes and latency per integration |
 //! | [`connector_suite`] | the connector conformance suite: `pub async fn` checks and [`ConnectorHarness`](connector_suite::ConnectorHarness) |
+//! | [`sink_suite`] | the event sink conformance suite (once per id, per-integration order, ack semantics): [`SinkHarness`](sink_suite::SinkHarness) |
 //! | [`vault_suite`] | the Vault resolver's conformance suite, run against the fake Vault and a real server (`PATHOPS_TEST_VAULT_URL`) |
 //! | [`fake`] | fake provider servers (GitLab, GitHub, Harbor, Vault) on `127.0.0.1:0`, with request log and fault injection |
 //! | `pathops-fake` (binary) | any fake as a standalone process: `pathops-fake gitlab --listen 127.0.0.1:8080 --seed seed.json` |
@@ -29,5 +30,6 @@ pub mod in_memory;
 pub mod logs;
 pub mod monitor_suite;
 pub mod services;
+pub mod sink_suite;
 pub mod store_suite;
 pub mod vault_suite;

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pathops_core::clock::truncate_to_micros;
-use pathops_core::event::{OutboxClaim, OutboxEntry, OutboxRelease, OutboxRetryPolicy};
+use pathops_core::event::{
+    OutboxClaim, OutboxEntry, OutboxRelease, OutboxRetryPolicy, SeededBackoffRng,
+};
 use pathops_core::{CatalogStore, Error, EventEnvelope, EventType, ResourceKind};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -158,7 +160,13 @@ pub async fn releases_deliver_retry_with_backoff_and_bury(store: Arc<dyn Catalog
         .release_outbox(delivered.envelope.id, OutboxRelease::Delivered { at: now })
         .await
         .expect("delivered");
-    let retry = policy.after_failure(retried.attempts, now, "sink unavailable".into());
+    let retry = policy.after_failure(
+        retried.envelope.id,
+        retried.attempts,
+        now,
+        "sink unavailable".into(),
+        &SeededBackoffRng::new(1),
+    );
     let OutboxRelease::Retry { retry_at, .. } = retry.clone() else {
         panic!("first failure retries: {retry:?}");
     };
@@ -206,7 +214,13 @@ pub async fn releases_deliver_retry_with_backoff_and_bury(store: Arc<dyn Catalog
     assert_eq!(again[0].last_error.as_deref(), Some("sink unavailable"));
     assert_eq!(again[0].next_attempt_at, retry_at);
 
-    let release = policy.after_failure(again[0].attempts, retry_at, "still down".into());
+    let release = policy.after_failure(
+        retried.envelope.id,
+        again[0].attempts,
+        retry_at,
+        "still down".into(),
+        &SeededBackoffRng::new(1),
+    );
     assert!(matches!(release, OutboxRelease::Dead { .. }), "{release:?}");
     store
         .release_outbox(retried.envelope.id, release)

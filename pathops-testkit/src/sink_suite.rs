@@ -1,0 +1,158 @@
+//! The event sink conformance suite: what every [`EventSink`] backend must do, checked against
+//! the real server through a [`SinkHarness`].
+//!
+//! - an event id is delivered once, however often the relay redelivers it;
+//! - events of one integration arrive in the order they were published;
+//! - `publish` returning `Ok` means the server holds the event (readable at once), and an
+//!   error means it does not, so the relay's retry is what delivers it.
+//!
+//! Each check makes events of its own (fresh ids and integrations) and looks only at those, so
+//! the checks share one stream. Run them all with [`run_all`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pathops_core::ReceivedEvent;
+use pathops_core::relay::EventSink;
+use pathops_core::{EventEnvelope, EventType, IntegrationId};
+use uuid::Uuid;
+
+/// A sink under test, and a way to read what its server holds.
+#[async_trait]
+pub trait SinkHarness: Send + Sync {
+    /// The sink under test. Events are for tenant `acme`.
+    fn sink(&self) -> Arc<dyn EventSink>;
+
+    /// Every event the server holds for tenant `acme`, in the server's order, read from the
+    /// server (not from the sink's memory).
+    async fn delivered(&self) -> Vec<ReceivedEvent>;
+
+    /// Makes the server refuse publishes (a missing stream, a key of the wrong type, …).
+    async fn break_delivery(&self);
+
+    /// Undoes [`break_delivery`](Self::break_delivery).
+    async fn repair_delivery(&self);
+}
+
+/// An event of `integration` at `version`, for tenant `acme`.
+pub fn event(event_type: EventType, integration: IntegrationId, version: u64) -> EventEnvelope {
+    EventEnvelope::new(
+        event_type,
+        "acme".parse().expect("valid tenant"),
+        integration,
+        version,
+        time::OffsetDateTime::now_utc(),
+        serde_json::json!({ "version": version }),
+    )
+}
+
+async fn delivered_among(h: &dyn SinkHarness, ids: &[Uuid]) -> Vec<ReceivedEvent> {
+    h.delivered()
+        .await
+        .into_iter()
+        .filter(|e| ids.contains(&e.id()))
+        .collect()
+}
+
+/// Every check, in order.
+pub async fn run_all(h: &dyn SinkHarness) {
+    delivered_once_per_event_id_under_redelivery(h).await;
+    ordering_per_integration_is_preserved(h).await;
+    ok_means_stored_and_an_error_means_not(h).await;
+}
+
+/// A redelivered event (the relay's at-least-once) is not delivered a second time.
+pub async fn delivered_once_per_event_id_under_redelivery(h: &dyn SinkHarness) {
+    let sink = h.sink();
+    let integration = IntegrationId::new();
+    let events: Vec<EventEnvelope> = [EventType::Created, EventType::Updated, EventType::Paused]
+        .into_iter()
+        .zip(1..)
+        .map(|(t, v)| event(t, integration, v))
+        .collect();
+    for i in [0, 0, 1, 0, 2, 1, 2] {
+        sink.publish(&events[i])
+            .await
+            .expect("publish (and redeliver)");
+    }
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let got = delivered_among(h, &ids).await;
+    let expected: Vec<ReceivedEvent> = events.into_iter().map(ReceivedEvent::Known).collect();
+    assert_eq!(
+        got,
+        expected,
+        "{}: each event id once, as published",
+        sink.name()
+    );
+}
+
+/// Events of one integration arrive in publish order, interleaved with another's, and a late
+/// redelivery of an earlier event does not reorder them.
+pub async fn ordering_per_integration_is_preserved(h: &dyn SinkHarness) {
+    let sink = h.sink();
+    let (a, b) = (IntegrationId::new(), IntegrationId::new());
+    let mut published = Vec::new();
+    for version in 1..=5 {
+        for integration in [a, b] {
+            let e = event(EventType::Updated, integration, version);
+            sink.publish(&e).await.expect("publish");
+            published.push(e);
+        }
+    }
+    sink.publish(&published[2]).await.expect("late redelivery");
+    let ids: Vec<Uuid> = published.iter().map(|e| e.id).collect();
+    let got = delivered_among(h, &ids).await;
+    for integration in [a, b] {
+        let versions: Vec<u64> = got
+            .iter()
+            .filter_map(|e| e.known())
+            .filter(|e| e.integration_id == integration)
+            .map(|e| e.version)
+            .collect();
+        assert_eq!(
+            versions,
+            vec![1, 2, 3, 4, 5],
+            "{}: per-integration order",
+            sink.name()
+        );
+    }
+}
+
+/// `Ok` from `publish` means the server already holds the event; an error means it does not,
+/// and a later retry delivers it once.
+pub async fn ok_means_stored_and_an_error_means_not(h: &dyn SinkHarness) {
+    let sink = h.sink();
+    let integration = IntegrationId::new();
+    let first = event(EventType::Created, integration, 1);
+    sink.publish(&first).await.expect("publish");
+    assert_eq!(
+        delivered_among(h, &[first.id]).await.len(),
+        1,
+        "{}: acknowledged means readable at once",
+        sink.name()
+    );
+
+    h.break_delivery().await;
+    let second = event(EventType::Paused, integration, 2);
+    let refused = sink.publish(&second).await;
+    assert!(
+        refused.is_err(),
+        "{}: a refused publish must be an error, not a silent success",
+        sink.name()
+    );
+    assert!(
+        delivered_among(h, &[second.id]).await.is_empty(),
+        "{}: an error means not stored",
+        sink.name()
+    );
+
+    h.repair_delivery().await;
+    sink.publish(&second).await.expect("the relay's retry");
+    sink.publish(&second).await.expect("and a redelivery");
+    assert_eq!(
+        delivered_among(h, &[second.id]).await,
+        vec![ReceivedEvent::Known(second)],
+        "{}: the retry delivers it once",
+        sink.name()
+    );
+}
