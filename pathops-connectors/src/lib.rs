@@ -21,6 +21,8 @@
 //! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
 //! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
 //! | `nats` | an event sink publishing CloudEvents to NATS JetStream |
+//! | `redis` | an event sink appending CloudEvents to Valkey/Redis Streams, idempotent by event id, and a stream follower for consumers |
+//! | [`kafka_guide`] | how to write a Kafka sink against `EventSink` (documentation only) |
 //! | `redis` | an event sink appending CloudEvents to Valkey/Redis Streams, idempotent by event id; a stream follower for consumers |
 //! | [`kafka_guide`] | how to write a Kafka sink against `EventSink` (the contract; no Kafka code ships) |
 //! | [`registry`] | connectors by provider at run time; a disabled provider is an error naming its feature |
