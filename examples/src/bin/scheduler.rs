@@ -11,6 +11,8 @@
 //! `StreamFollower`, as a separate service would, and stops once the stream is drained. Event
 //! types this version does not know are reported and skipped, never fatal.
 
+#![allow(clippy::print_stdout)] // an example's output is its point
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,13 +35,15 @@ fn reaction(event: &EventEnvelope) -> String {
         EventType::Unhealthy => "hold new runs until it is healthy again".to_owned(),
         EventType::Healthy => "release held runs".to_owned(),
         EventType::Updated => "re-read the integration".to_owned(),
+        // Types added after this consumer was written: nothing to do yet.
+        _ => format!("no action for {}", event.event_type.as_str()),
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let url = std::env::var("PATHOPS_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let url =
+        std::env::var("PATHOPS_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!("pathops-example-{}", uuid::Uuid::now_v7().simple());
     let sink = RedisStreamSink::builder()
         .with_url(url)
@@ -51,9 +55,13 @@ async fn main() -> Result<(), Error> {
     let store = Arc::new(MemoryStore::new());
     let catalog = Catalog::builder(store.clone()).build()?;
     let alice = Principal::admin("acme".parse()?, "alice@example.com".parse()?);
-    let input = NewIntegration::builder("gitlab-payments", Provider::GitLab, "https://gitlab.example.com")
-        .with_auth_ref("ref://acme/gitlab/ci-token")
-        .build()?;
+    let input = NewIntegration::builder(
+        "gitlab-payments",
+        Provider::GitLab,
+        "https://gitlab.example.com",
+    )
+    .with_auth_ref("ref://acme/gitlab/ci-token")
+    .build()?;
     let gitlab = catalog.create(&alice, input, true).await?;
     catalog
         .pause(&alice, gitlab.id, "maintenance window", Some("CHG-7"))
@@ -67,7 +75,12 @@ async fn main() -> Result<(), Error> {
     println!("producer: relayed the catalog's events to {stream}");
 
     // The consumer side: follow the stream from the beginning.
-    let mut follower = StreamFollower::new(sink.connection(), stream, "0", Duration::from_millis(500));
+    let mut follower = StreamFollower::new(
+        sink.connection(),
+        stream.clone(),
+        "0",
+        Duration::from_millis(500),
+    );
     loop {
         let batch = follower.next_batch().await?;
         if batch.is_empty() {
@@ -76,15 +89,24 @@ async fn main() -> Result<(), Error> {
         for (entry, event) in batch {
             match event? {
                 ReceivedEvent::Known(event) => {
-                    println!("{entry} {:<22} -> {}", event.event_type.as_str(), reaction(&event));
+                    println!(
+                        "{entry} {:<22} -> {}",
+                        event.event_type.as_str(),
+                        reaction(&event)
+                    );
                 }
                 ReceivedEvent::Unknown(unknown) => {
-                    println!("{entry} {:<22} -> skipped (unknown event type)", unknown.event_type);
+                    println!(
+                        "{entry} {:<22} -> skipped (unknown event type)",
+                        unknown.event_type
+                    );
                 }
                 other => println!("{entry} -> skipped ({:?})", other.type_name()),
             }
         }
     }
     println!("consumer: the stream is drained");
+    // The example's stream is its own: remove it (the duplicate markers expire by themselves).
+    let _: () = redis::AsyncCommands::del(&mut sink.connection(), &stream).await?;
     Ok(())
 }
