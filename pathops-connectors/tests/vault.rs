@@ -163,6 +163,12 @@ async fn outcomes_map_to_core_errors() {
     );
     let cause = std::error::Error::source(&err).unwrap().to_string();
     assert_eq!(cause, "vault answered 503: Vault is sealed");
+    // A sealed Vault answers token lookups with 503 too, not with the token's data.
+    let sealed_lookup = res.lookup_self().await.unwrap_err();
+    assert!(
+        matches!(sealed_lookup, Error::Backend { backend: "vault", .. }),
+        "{sealed_lookup}"
+    );
     v.set_health(VaultHealthState::default());
 
     v.inject(
@@ -532,4 +538,28 @@ async fn the_builder_needs_some_token_and_a_usable_prefix() {
         "cannot read the Vault token file /nonexistent/pathops/vault-token"
     );
     assert!(v.requests().is_empty());
+}
+
+/// Vault routes by mount before anything else: a mount that does not exist answers 404 with
+/// "no handler for route", which is still a missing secret for the resolver.
+#[tokio::test]
+async fn a_missing_mount_has_no_handler_like_vault() {
+    let v = FakeVault::start_with_defaults().await;
+    let raw = reqwest::Client::new()
+        .get(format!("{}/v1/nomount/data/gitlab/ci", v.url()))
+        .header("x-vault-token", FakeVault::TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 404);
+    let body: serde_json::Value = raw.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0],
+        "no handler for route \"nomount/data/gitlab/ci\". route entry not found."
+    );
+    let err = resolver(&v, FakeVault::TOKEN)
+        .resolve(&ctx(), &r("authref://vault/nomount/gitlab/ci#token"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SecretNotFound { .. }), "{err}");
 }

@@ -4,8 +4,8 @@
 //! | call | behaviour |
 //! |---|---|
 //! | `GET/HEAD /v1/sys/health` | 200 active, 429 standby, 501 not initialized, 503 sealed; body with `initialized`, `sealed`, `standby`, `version`, … |
-//! | `GET /v1/auth/token/lookup-self` | the token's data (every valid token may look itself up, as Vault's `default` policy allows); **403** `{"errors":["permission denied"]}` for a bad token |
-//! | `GET /v1/<mount>/data/<path>[?version=N]` | KV v2 envelope with `data.data` and `data.metadata` of version `N` (absent or `0`: the current one); 404 `{"errors":[]}` for a path or version that does not exist; 404 with `data.data: null` and the version's metadata (`deletion_time` set, or `destroyed: true`) for a deleted or destroyed version; 400 for a `version` that is not an integer; 403 for a bad token, and 403 `1 error occurred: … permission denied` for a valid token whose [`read_paths`](VaultToken::read_paths) do not cover the path; 503 when sealed |
+//! | `GET /v1/auth/token/lookup-self` | the token's data (every valid token may look itself up, as Vault's `default` policy allows); **403** `{"errors":["permission denied"]}` for a bad token; 503 when sealed |
+//! | `GET /v1/<mount>/data/<path>[?version=N]` | KV v2 envelope with `data.data` and `data.metadata` of version `N` (absent or `0`: the current one); 404 `{"errors":["no handler for route …"]}` for a mount that does not exist (`secret` and every seeded mount exist), 404 `{"errors":[]}` for a path or version that does not exist; 404 with `data.data: null` and the version's metadata (`deletion_time` set, or `destroyed: true`) for a deleted or destroyed version; 400 for a `version` that is not an integer; 403 for a bad token, and 403 `1 error occurred: … permission denied` for a valid token whose [`read_paths`](VaultToken::read_paths) do not cover the path; 503 when sealed |
 //!
 //! Tokens come from `X-Vault-Token` or `Authorization: Bearer`. Secrets live in a namespace
 //! (none by default), selected by `X-Vault-Namespace`. Each [`VaultSecret`] is one version of a
@@ -388,6 +388,9 @@ async fn health(State(state): S) -> Response {
 
 async fn lookup_self(State(state): S, headers: HeaderMap) -> Response {
     let state = state.lock().expect("fake vault lock");
+    if state.health.sealed {
+        return errors(StatusCode::SERVICE_UNAVAILABLE, &["Vault is sealed"]);
+    }
     let Some(t) = token(&state, &headers) else {
         return errors(StatusCode::FORBIDDEN, &["permission denied"]);
     };
@@ -421,6 +424,12 @@ async fn read(
         return errors(StatusCode::FORBIDDEN, &["permission denied"]);
     };
     let path = path.trim_matches('/');
+    // Vault routes by mount first: a mount that does not exist has no handler at all.
+    let mounted = mount == "secret" || state.secrets.iter().any(|s| s.mount == mount);
+    if !mounted {
+        let route = format!("no handler for route \"{mount}/data/{path}\". route entry not found.");
+        return errors(StatusCode::NOT_FOUND, &[route.as_str()]);
+    }
     if !token.may_read(&format!("{mount}/data/{path}")) {
         // Vault's answer when the token is valid but no policy grants the path.
         return errors(
