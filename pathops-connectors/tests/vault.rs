@@ -166,7 +166,13 @@ async fn outcomes_map_to_core_errors() {
     // A sealed Vault answers token lookups with 503 too, not with the token's data.
     let sealed_lookup = res.lookup_self().await.unwrap_err();
     assert!(
-        matches!(sealed_lookup, Error::Backend { backend: "vault", .. }),
+        matches!(
+            sealed_lookup,
+            Error::Backend {
+                backend: "vault",
+                ..
+            }
+        ),
         "{sealed_lookup}"
     );
     v.set_health(VaultHealthState::default());
@@ -242,6 +248,7 @@ async fn health_and_token_lookup() {
             .all(|r| r.header("x-vault-token").is_none()),
         "health is unauthenticated"
     );
+    v.set_health(VaultHealthState::default());
     let info = res.lookup_self().await.unwrap();
     assert_eq!(info.policies, ["default", "pathops"]);
     assert_eq!(info.ttl, Some(3600));
