@@ -103,45 +103,20 @@ async fn an_unreachable_server_is_a_backend_error() {
 
 #[tokio::test]
 async fn catalog_events_reach_jetstream_through_the_outbox_relay() {
-    use std::sync::Arc;
-
-    use pathops_core::relay::OutboxRelay;
-    use pathops_store::MemoryStore;
-    use pathops_testkit::catalog_suite::Harness;
-
     let Some(url) = nats_url() else { return };
-    let (sink, stream_name) = isolated_sink(&url).await;
-    let h = Harness::new(Arc::new(MemoryStore::new()));
-    let created = h
-        .catalog
-        .create(&h.admin, Harness::input("nats-e2e"), true)
+    let (sink, stream) = isolated_sink(&url).await;
+    let harness = SuiteHarness { sink, stream };
+    pathops_testkit::sink_suite::catalog_events_arrive_through_the_outbox_relay(
+        &harness,
+        std::sync::Arc::new(pathops_store::MemoryStore::new()),
+    )
+    .await;
+    harness
+        .sink
+        .jetstream()
+        .delete_stream(&harness.stream)
         .await
         .unwrap();
-    h.catalog
-        .pause(&h.admin, created.id, "maintenance", None)
-        .await
-        .unwrap();
-    let relay = OutboxRelay::new(h.store.clone(), vec![Arc::new(sink.clone())], "relay-nats")
-        .with_clock(h.clock.clone());
-    let stats = relay.relay_once().await.unwrap();
-    assert_eq!((stats.claimed, stats.delivered), (2, 2));
-
-    let mut stream = sink.jetstream().get_stream(&stream_name).await.unwrap();
-    assert_eq!(stream.info().await.unwrap().state.messages, 2);
-    let mut types = Vec::new();
-    for seq in [1, 2] {
-        let message = stream.get_raw_message(seq).await.unwrap();
-        let doc: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
-        assert_eq!(doc["subject"], created.id.to_string());
-        types.push(doc["type"].as_str().unwrap().to_owned());
-    }
-    assert_eq!(types, vec!["integration.created", "integration.paused"]);
-    assert_eq!(
-        relay.relay_once().await.unwrap().claimed,
-        0,
-        "acknowledged, not redelivered"
-    );
-    sink.jetstream().delete_stream(&stream_name).await.unwrap();
 }
 
 struct SuiteHarness {

@@ -230,33 +230,17 @@ async fn an_unreachable_server_is_a_backend_error() {
 
 #[tokio::test]
 async fn catalog_events_reach_the_stream_through_the_outbox_relay() {
-    use pathops_store::MemoryStore;
-    use pathops_testkit::catalog_suite::Harness;
-
     let Some(url) = redis_url() else { return };
-    let sink = isolated_sink(&url).await;
-    let h = Harness::new(Arc::new(MemoryStore::new()));
-    let created = h
-        .catalog
-        .create(&h.admin, Harness::input("redis-e2e"), true)
-        .await
-        .unwrap();
-    h.catalog
-        .pause(&h.admin, created.id, "maintenance", None)
-        .await
-        .unwrap();
-    let relay = OutboxRelay::new(h.store.clone(), vec![Arc::new(sink.clone())], "relay-redis")
-        .with_clock(h.clock.clone());
-    let stats = relay.relay_once().await.unwrap();
-    assert_eq!((stats.claimed, stats.delivered), (2, 2));
-    let types: Vec<String> = entries(&sink)
-        .await
-        .iter()
-        .map(|e| e.type_name().to_owned())
-        .collect();
-    assert_eq!(types, vec!["integration.created", "integration.paused"]);
-    assert_eq!(relay.relay_once().await.unwrap().claimed, 0);
-    drop_stream(&sink).await;
+    let harness = Harness {
+        sink: isolated_sink(&url).await,
+        broken: false.into(),
+    };
+    sink_suite::catalog_events_arrive_through_the_outbox_relay(
+        &harness,
+        Arc::new(pathops_store::MemoryStore::new()),
+    )
+    .await;
+    drop_stream(&harness.sink).await;
 }
 
 /// A `redis-server` of this test's own, on a free port, with an append-only file in a

@@ -7,14 +7,16 @@
 //!   error means it does not, so the relay's retry is what delivers it.
 //!
 //! Each check makes events of its own (fresh ids and integrations) and looks only at those, so
-//! the checks share one stream. Run them all with [`run_all`].
+//! the checks share one stream. Run them all with [`run_all`]; the end-to-end check through a
+//! catalog and its outbox relay, [`catalog_events_arrive_through_the_outbox_relay`], also needs
+//! an empty catalog store.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use pathops_core::ReceivedEvent;
-use pathops_core::relay::EventSink;
-use pathops_core::{EventEnvelope, EventType, IntegrationId};
+use pathops_core::relay::{EventSink, OutboxRelay};
+use pathops_core::{CatalogStore, EventEnvelope, EventType, IntegrationId};
 use uuid::Uuid;
 
 /// A sink under test, and a way to read what its server holds.
@@ -59,6 +61,43 @@ pub async fn run_all(h: &dyn SinkHarness) {
     delivered_once_per_event_id_under_redelivery(h).await;
     ordering_per_integration_is_preserved(h).await;
     ok_means_stored_and_an_error_means_not(h).await;
+}
+
+/// Catalog changes reach the server through the outbox relay, in order, and once the sink has
+/// acknowledged them the relay never claims them again. `store` is an empty catalog store (the
+/// suite has no backend of its own).
+pub async fn catalog_events_arrive_through_the_outbox_relay(
+    h: &dyn SinkHarness,
+    store: Arc<dyn CatalogStore>,
+) {
+    use crate::catalog_suite::Harness;
+    let c = Harness::new(store);
+    let created = c
+        .catalog
+        .create(&c.admin, Harness::input("relayed"), true)
+        .await
+        .expect("create");
+    c.catalog
+        .pause(&c.admin, created.id, "maintenance", None)
+        .await
+        .expect("pause");
+    let relay = OutboxRelay::new(c.store.clone(), vec![h.sink()], "relay-sink-suite")
+        .with_clock(c.clock.clone());
+    let stats = relay.relay_once().await.expect("relay pass");
+    assert_eq!((stats.claimed, stats.delivered), (2, 2));
+    let types: Vec<String> = h
+        .delivered()
+        .await
+        .into_iter()
+        .filter(|e| e.known().is_some_and(|k| k.integration_id == created.id))
+        .map(|e| e.type_name().to_owned())
+        .collect();
+    assert_eq!(types, ["integration.created", "integration.paused"]);
+    assert_eq!(
+        relay.relay_once().await.expect("relay pass").claimed,
+        0,
+        "acknowledged, not redelivered"
+    );
 }
 
 /// A redelivered event (the relay's at-least-once) is not delivered a second time.
