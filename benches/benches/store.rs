@@ -164,6 +164,7 @@ where
             .map(from_micros),
         last_test_success: row.try_get("last_test_success").expect("last_test_success"),
         consecutive_failures: u32::try_from(int("consecutive_failures")).expect("failures"),
+        flapping: row.try_get("flapping").expect("flapping"),
         created_at: from_micros(int("created_at")),
         created_by: text("created_by").parse().expect("created_by"),
         modified_at: from_micros(int("modified_at")),

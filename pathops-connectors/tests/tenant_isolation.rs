@@ -167,6 +167,7 @@ async fn rows_written_before_the_policy_never_resolve_and_nothing_credentialed_l
                 change: Change::Create(legacy.clone()),
                 events: Vec::new(),
                 health_check: None,
+                seal: Default::default(),
             })
             .await
             .unwrap();

@@ -161,6 +161,9 @@ pub enum Error {
         /// The backend, connector or resolver that refused it.
         implementer: String,
     },
+    /// An audit chain or archive does not verify.
+    #[error("the audit chain does not verify: {0}")]
+    ChainBroken(#[from] crate::audit::ChainBreak),
     /// Configuration is invalid (a URL with a disabled backend, a bad option, …).
     #[error("invalid configuration: {message}")]
     InvalidConfig {

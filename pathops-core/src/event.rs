@@ -37,11 +37,19 @@ pub enum EventType {
     /// `integration.unhealthy`: health changed to unhealthy.
     #[serde(rename = "integration.unhealthy")]
     Unhealthy,
+    /// `integration.flapping`: health changed more often than the flap policy allows in its
+    /// window; healthy/unhealthy events are held back until it settles.
+    #[serde(rename = "integration.flapping")]
+    Flapping,
+    /// `audit.anchored`: the head of a tenant's audit chain (an
+    /// [`AuditAnchor`](crate::audit::AuditAnchor)) for keeping outside the database.
+    #[serde(rename = "audit.anchored")]
+    AuditAnchored,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 9] = [
         Self::Created,
         Self::Updated,
         Self::Deleted,
@@ -49,6 +57,8 @@ impl EventType {
         Self::Resumed,
         Self::Healthy,
         Self::Unhealthy,
+        Self::Flapping,
+        Self::AuditAnchored,
     ];
 
     /// The stable string form (`integration.created`, …).
@@ -61,6 +71,8 @@ impl EventType {
             Self::Resumed => "integration.resumed",
             Self::Healthy => "integration.healthy",
             Self::Unhealthy => "integration.unhealthy",
+            Self::Flapping => "integration.flapping",
+            Self::AuditAnchored => "audit.anchored",
         }
     }
 

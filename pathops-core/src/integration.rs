@@ -56,6 +56,10 @@ pub struct Integration {
     pub last_test_success: Option<bool>,
     /// Failed checks since the last passing one.
     pub consecutive_failures: u32,
+    /// Health changed more often than the flap policy allows (see
+    /// [`FlapPolicy`](crate::health::FlapPolicy)).
+    #[serde(default)]
+    pub flapping: bool,
     /// Creation time (UTC).
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -99,6 +103,7 @@ impl Integration {
             last_tested_at: None,
             last_test_success: None,
             consecutive_failures: 0,
+            flapping: false,
             created_at: now,
             created_by: actor.clone(),
             modified_at: now,

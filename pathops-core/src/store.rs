@@ -5,11 +5,23 @@
 //!   and plugin metadata calls are explicit operator calls across tenants);
 //! - [`CatalogStore::apply`] writes the integration row, its audit entry, its outbox events and
 //!   an optional health-check row in one transaction: all of them or none;
+//! - [`CatalogStore::record_check`] writes a check that changed no lifecycle state: its
+//!   health-check row, the integration's health fields, an optional audit entry and events, in
+//!   one transaction, **without** changing the integration's `version` — `version` guards what
+//!   people edit, so a user's update never conflicts with the monitor. It is guarded by the
+//!   lifecycle state the check was applied to instead;
+//! - a [`Change::Update`] without `write_health` keeps the stored health fields
+//!   (`last_tested_at`, `last_test_success`, `consecutive_failures`, `flapping`), so an edit
+//!   never undoes a check recorded between the editor's read and write;
 //! - creating a name that a live integration of the tenant already has is
 //!   [`Error::AlreadyExists`]; updating at a stale version is [`Error::Conflict`];
 //! - an integration whose status is [`IntegrationStatus::Deleted`] is soft-deleted: kept, but
 //!   gone from every read;
-//! - audit entries are append-only and chained per tenant ([`AuditEntry::seal`]);
+//! - audit entries are append-only and chained per tenant ([`AuditEntry::seal_with`], with the
+//!   mutation's [`AuditSeal`]); every `anchor_every` entries the store adds an
+//!   `audit.anchored` event for the new head to the same transaction; entries at or below the
+//!   tenant's [`AuditCheckpoint`] are the only ones that may be deleted
+//!   ([`CatalogStore::prune_audit`]);
 //! - times are kept at microsecond precision.
 //!
 //! [`Error::AlreadyExists`]: crate::Error::AlreadyExists
@@ -17,19 +29,22 @@
 //! [`IntegrationStatus::Deleted`]: crate::IntegrationStatus::Deleted
 
 use std::fmt;
+use std::num::NonZeroU64;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::{AuditEntry, AuditRecord};
+use crate::audit::{AuditAnchor, AuditCheckpoint, AuditEntry, AuditKey, AuditRecord};
 use crate::connector::PluginDescriptor;
 use crate::error::Result;
 use crate::event::{EventEnvelope, OutboxClaim, OutboxEntry, OutboxRelease};
 use crate::health::{HealthCheckRecord, HealthSummary, TimeRange};
 use crate::id::{ActorId, IntegrationId, TenantId};
 use crate::integration::Integration;
+use crate::lifecycle::LifecycleState;
 use crate::page::{ListQuery, Page};
 use crate::validate::{Problem, ValidationError};
 
@@ -45,6 +60,10 @@ pub enum Change {
         integration: Integration,
         /// The version the caller read.
         expected_version: u64,
+        /// Also write the health fields (`last_tested_at`, `last_test_success`,
+        /// `consecutive_failures`, `flapping`): set for check results and for transitions that
+        /// reset the failure count. Otherwise the stored values are kept.
+        write_health: bool,
     },
 }
 
@@ -54,6 +73,101 @@ impl Change {
         match self {
             Change::Create(i) | Change::Update { integration: i, .. } => i,
         }
+    }
+}
+
+/// How a store seals the audit entries of one write: with which key, and how often it anchors
+/// the chain head.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSeal {
+    /// The key (HMAC-SHA256); `None` seals unkeyed.
+    pub key: Option<Arc<AuditKey>>,
+    /// Add an `audit.anchored` event whenever the new entry's sequence is a multiple of this.
+    pub anchor_every: Option<NonZeroU64>,
+}
+
+impl PartialEq for AuditSeal {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.as_ref().map(|k| k.id()) == other.key.as_ref().map(|k| k.id())
+            && self.anchor_every == other.anchor_every
+    }
+}
+
+impl AuditSeal {
+    /// Seals `record` after the head (`sequence - 1`, `prev_hash`), and the anchor event the
+    /// new entry is due, if any (on the integration of the entry, at `version`).
+    pub fn seal(
+        &self,
+        record: AuditRecord,
+        sequence: u64,
+        prev_hash: &str,
+        version: u64,
+    ) -> (AuditEntry, Option<EventEnvelope>) {
+        let entry = AuditEntry::seal_with(record, sequence, prev_hash, self.key.as_deref());
+        let due = self
+            .anchor_every
+            .is_some_and(|n| sequence.is_multiple_of(n.get()));
+        let anchor = entry
+            .record
+            .integration_id
+            .filter(|_| due)
+            .map(|id| AuditAnchor::of(&entry).event(id, version));
+        (entry, anchor)
+    }
+}
+
+/// The health fields a check writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthFields {
+    /// When it was checked.
+    pub last_tested_at: OffsetDateTime,
+    /// Whether it passed.
+    pub last_test_success: bool,
+    /// Failed checks since the last passing one.
+    pub consecutive_failures: u32,
+    /// Whether it is flapping.
+    pub flapping: bool,
+}
+
+/// A check that changed no lifecycle state (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthWrite {
+    /// The `health_checks` row.
+    pub record: HealthCheckRecord,
+    /// The version the check read (events carry it; it is not compared).
+    pub version: u64,
+    /// The lifecycle state the check was applied to. When the stored state differs (a
+    /// concurrent check or transition), the write is [`Error::Conflict`](crate::Error::Conflict)
+    /// and nothing is written: re-read and re-apply.
+    pub expected: LifecycleState,
+    /// The health fields after the check; `None` writes the history row only (a skipped check).
+    pub health: Option<HealthFields>,
+    /// An audit entry (actor-initiated tests), sealed with `seal`.
+    pub audit: Option<AuditRecord>,
+    /// Events for the outbox.
+    pub events: Vec<EventEnvelope>,
+    /// How the audit entry is sealed.
+    pub seal: AuditSeal,
+}
+
+impl HealthWrite {
+    /// Checks that every part belongs to the record's tenant and integration.
+    pub fn check_consistency(&self) -> Result<(), ValidationError> {
+        let (tenant, id) = (&self.record.tenant_id, self.record.integration_id);
+        let mismatch = |field| Err(ValidationError::new(field, Problem::OutOfRange));
+        if let Some(a) = &self.audit
+            && (&a.tenant_id != tenant || a.integration_id.is_some_and(|i| i != id))
+        {
+            return mismatch("audit");
+        }
+        if self
+            .events
+            .iter()
+            .any(|e| &e.tenant_id != tenant || e.integration_id != id)
+        {
+            return mismatch("events");
+        }
+        Ok(())
     }
 }
 
@@ -69,6 +183,8 @@ pub struct Mutation {
     pub events: Vec<EventEnvelope>,
     /// A health-check row (connection tests, health checks).
     pub health_check: Option<HealthCheckRecord>,
+    /// How the audit entry is sealed.
+    pub seal: AuditSeal,
 }
 
 impl Mutation {
@@ -218,6 +334,24 @@ pub trait CatalogStore: Send + Sync + fmt::Debug {
     /// Writes a mutation atomically (see the module docs).
     async fn apply(&self, mutation: Mutation) -> Result<MutationOutcome>;
 
+    /// Writes a check that changed no lifecycle state (see the module docs); returns its sealed
+    /// audit entry, if it had one.
+    async fn record_check(&self, write: HealthWrite) -> Result<Option<AuditEntry>>;
+
+    /// The tenant's audit head now, with an `audit.anchored` event for it added to the
+    /// outbox in the same transaction (on the integration of the head entry). `None` for an
+    /// empty chain.
+    async fn anchor_audit(&self, tenant: &TenantId) -> Result<Option<AuditAnchor>>;
+
+    /// The checkpoint the tenant's chain continues from (after [`prune_audit`](Self::prune_audit)).
+    async fn audit_checkpoint(&self, tenant: &TenantId) -> Result<Option<AuditCheckpoint>>;
+
+    /// Records `checkpoint` as where the tenant's chain continues and deletes the entries up to
+    /// and including its sequence, atomically; returns how many it deleted. The entry at the
+    /// checkpoint's sequence must still be stored and carry its hash, else
+    /// [`Error::Conflict`](crate::Error::Conflict) and nothing changes. Operator call.
+    async fn prune_audit(&self, checkpoint: &AuditCheckpoint) -> Result<u64>;
+
     /// Health checks of one integration in `range`, newest first, at most `limit`.
     async fn health_history(
         &self,
@@ -227,7 +361,9 @@ pub trait CatalogStore: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> Result<Vec<HealthCheckRecord>>;
 
-    /// Summary of one integration's checks in `range` ([`HealthSummary::from_records`]).
+    /// Summary of one integration's checks in `range`: equal to
+    /// [`HealthSummary::from_records`] over the same rows; SQL backends compute it in the
+    /// database.
     async fn health_summary(
         &self,
         tenant: &TenantId,
@@ -282,5 +418,16 @@ pub trait CatalogStore: Send + Sync + fmt::Debug {
     async fn prune_health(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
         let _ = (before, limit);
         Err(crate::Error::unsupported("prune_health", self.backend()))
+    }
+
+    /// Deletes up to `limit` health-check rows beyond the newest `keep` of each integration,
+    /// oldest first, and returns how many it deleted (retention by count, in batches).
+    /// Operator call, across tenants.
+    async fn prune_health_excess(&self, keep: u32, limit: u32) -> Result<u64> {
+        let _ = (keep, limit);
+        Err(crate::Error::unsupported(
+            "prune_health_excess",
+            self.backend(),
+        ))
     }
 }

@@ -95,6 +95,13 @@ pub enum Problem {
     NotEnvMappable,
     /// A value that must be an auth ref (or a list of them) is of another JSON type.
     NotAnAuthRef,
+    /// Shorter than the minimum.
+    TooShort {
+        /// The minimum length, in bytes.
+        min: usize,
+    },
+    /// Not in the documented format.
+    Malformed,
     /// The problem is with one key of a JSON object (`configuration`).
     AtKey {
         /// The key.
@@ -142,6 +149,8 @@ impl fmt::Display for Problem {
                  digits joined by single hyphens",
             ),
             Problem::NotAnAuthRef => f.write_str("must be an auth ref or a list of them"),
+            Problem::TooShort { min } => write!(f, "shorter than {min} bytes"),
+            Problem::Malformed => f.write_str("not in the documented format"),
             Problem::AtKey { key, problem } => write!(f, "key `{key}`: {problem}"),
         }
     }

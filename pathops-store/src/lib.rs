@@ -46,7 +46,7 @@
 //!     now,
 //! );
 //! let outcome = store
-//!     .apply(Mutation { change: Change::Create(gitlab), audit, events: vec![], health_check: None })
+//!     .apply(Mutation { change: Change::Create(gitlab), audit, events: vec![], health_check: None, seal: Default::default() })
 //!     .await?;
 //! assert_eq!(outcome.integration.version, 1);
 //! assert_eq!(outcome.audit.sequence, 1);
@@ -130,7 +130,7 @@ pub use connect::{StoreScheme, connect, connect_existing};
 
 /// The schema version this code migrates SQL databases to; a database at a newer version is
 /// refused. 1: catalog tables; 2: health-check schedule and leases.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, PostgresStoreBuilder};

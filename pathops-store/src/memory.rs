@@ -9,14 +9,16 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use pathops_core::audit::GENESIS_HASH;
+use pathops_core::audit::{AuditAnchor, AuditCheckpoint, AuditRecord, GENESIS_HASH};
 use pathops_core::event::{OutboxClaim, OutboxEntry, OutboxRelease};
 use pathops_core::page::{Cursor, CursorPosition};
-use pathops_core::store::{AuditQuery, CheckClaim, DueCheck, PluginMetadata};
+use pathops_core::store::{
+    AuditQuery, AuditSeal, CheckClaim, DueCheck, HealthWrite, PluginMetadata,
+};
 use pathops_core::{
-    AuditEntry, CatalogStore, Change, Error, HealthCheckRecord, HealthSummary, Integration,
-    IntegrationId, ListQuery, Mutation, MutationOutcome, Page, ResourceKind, Result, TenantId,
-    TimeRange,
+    AuditEntry, CatalogStore, Change, Error, EventEnvelope, HealthCheckRecord, HealthSummary,
+    Integration, IntegrationId, ListQuery, Mutation, MutationOutcome, Page, ResourceKind, Result,
+    TenantId, TimeRange,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -46,8 +48,10 @@ struct State {
     integrations: HashMap<IntegrationId, Integration>,
     /// `(tenant, name, id)` of live integrations: the name index and the list order.
     live: BTreeSet<(TenantId, String, Uuid)>,
-    /// Each tenant's audit chain, in sequence order.
+    /// Each tenant's audit chain, in sequence order (after its checkpoint).
     audit: HashMap<TenantId, Vec<AuditEntry>>,
+    /// Where each pruned chain continues.
+    checkpoints: HashMap<TenantId, AuditCheckpoint>,
     audit_ids: HashSet<Uuid>,
     health: Vec<HealthCheckRecord>,
     health_ids: HashSet<Uuid>,
@@ -134,6 +138,7 @@ impl State {
             Change::Update {
                 integration: i,
                 expected_version,
+                write_health,
             } => {
                 let current = self
                     .live(&i.tenant_id, i.id)
@@ -154,7 +159,10 @@ impl State {
                         id: i.name.to_string(),
                     });
                 }
-                let next = stored::integration(i.clone(), expected_version + 1);
+                let mut next = stored::integration(i.clone(), expected_version + 1);
+                if !write_health {
+                    stored::keep_health(&mut next, current);
+                }
                 (next, Some(current.clone()))
             }
         };
@@ -260,33 +268,103 @@ impl CatalogStore for MemoryStore {
             .integrations
             .insert(integration.id, integration.clone());
 
-        let chain = state.audit.entry(tenant).or_default();
-        let (sequence, prev_hash) = chain.last().map_or((1, GENESIS_HASH.to_owned()), |e| {
-            (e.sequence + 1, e.hash.clone())
-        });
-        let audit = AuditEntry::seal(mutation.audit, sequence, &prev_hash);
-        chain.push(audit.clone());
-        state.audit_ids.insert(audit.record.id);
-
+        let audit = state.append_audit(mutation.audit, &mutation.seal, integration.version);
         for event in mutation.events {
-            let event = stored::event(event);
-            let entry = OutboxEntry {
-                next_attempt_at: event.occurred_at,
-                envelope: event,
-                attempts: 0,
-                lease_owner: None,
-                lease_until: None,
-                last_error: None,
-            };
-            state
-                .outbox
-                .insert(entry.envelope.id, OutboxRow { entry, done: false });
+            state.push_event(event);
         }
         if let Some(h) = mutation.health_check {
             state.health_ids.insert(h.id);
             state.health.push(stored::health_check(h));
         }
         Ok(MutationOutcome { integration, audit })
+    }
+
+    async fn record_check(&self, write: HealthWrite) -> Result<Option<AuditEntry>> {
+        write.check_consistency()?;
+        let mut state = self.state();
+        let (tenant, id) = (write.record.tenant_id.clone(), write.record.integration_id);
+        let current = state
+            .live(&tenant, id)
+            .ok_or_else(|| Error::integration_not_found(id))?;
+        if current.lifecycle_state() != write.expected {
+            return Err(Error::Conflict {
+                kind: ResourceKind::Integration,
+                id: id.to_string(),
+                expected: write.version,
+                actual: Some(current.version),
+            });
+        }
+        if state.health_ids.contains(&write.record.id)
+            || write
+                .audit
+                .as_ref()
+                .is_some_and(|a| state.audit_ids.contains(&a.id))
+            || write
+                .events
+                .iter()
+                .any(|e| state.outbox.contains_key(&e.id))
+        {
+            return Err(StoreError::DuplicateKey {
+                table: "health_checks",
+                key: write.record.id.to_string(),
+            }
+            .into_error(BACKEND));
+        }
+        let version = current.version;
+        if let Some(h) = write.health {
+            let i = state.integrations.get_mut(&id).expect("checked live");
+            stored::set_health(i, &h);
+        }
+        let audit = write
+            .audit
+            .map(|a| state.append_audit(a, &write.seal, version));
+        for event in write.events {
+            state.push_event(event);
+        }
+        state.health_ids.insert(write.record.id);
+        state.health.push(stored::health_check(write.record));
+        Ok(audit)
+    }
+
+    async fn anchor_audit(&self, tenant: &TenantId) -> Result<Option<AuditAnchor>> {
+        let mut state = self.state();
+        let Some(head) = state.audit.get(tenant).and_then(|c| c.last()).cloned() else {
+            return Ok(state.checkpoints.get(tenant).map(|cp| AuditAnchor {
+                tenant_id: cp.tenant_id.clone(),
+                sequence: cp.sequence,
+                hash: cp.hash.clone(),
+                key_id: None,
+                at: OffsetDateTime::UNIX_EPOCH,
+            }));
+        };
+        let anchor = AuditAnchor::of(&head);
+        if let Some(id) = head.record.integration_id {
+            let version = state.integrations.get(&id).map_or(0, |i| i.version);
+            state.push_event(anchor.event(id, version));
+        }
+        Ok(Some(anchor))
+    }
+
+    async fn audit_checkpoint(&self, tenant: &TenantId) -> Result<Option<AuditCheckpoint>> {
+        Ok(self.state().checkpoints.get(tenant).cloned())
+    }
+
+    async fn prune_audit(&self, checkpoint: &AuditCheckpoint) -> Result<u64> {
+        let mut state = self.state();
+        let tenant = &checkpoint.tenant_id;
+        let chain = state.audit.entry(tenant.clone()).or_default();
+        let Some(at) = chain
+            .iter()
+            .position(|e| e.sequence == checkpoint.sequence && e.hash == checkpoint.hash)
+        else {
+            return Err(prune_conflict(checkpoint));
+        };
+        let removed: Vec<AuditEntry> = chain.drain(..=at).collect();
+        for e in &removed {
+            state.audit_ids.remove(&e.record.id);
+        }
+        state.checkpoints.insert(tenant.clone(), checkpoint.clone());
+        Ok(removed.len() as u64)
     }
 
     async fn health_history(
@@ -457,6 +535,82 @@ impl CatalogStore for MemoryStore {
             state.health_ids.remove(id);
         }
         Ok(doomed.len() as u64)
+    }
+
+    async fn prune_health_excess(&self, keep: u32, limit: u32) -> Result<u64> {
+        let mut state = self.state();
+        let mut by_integration: HashMap<IntegrationId, Vec<(OffsetDateTime, Uuid)>> =
+            HashMap::new();
+        for r in &state.health {
+            by_integration
+                .entry(r.integration_id)
+                .or_default()
+                .push((r.checked_at, r.id));
+        }
+        let mut excess: Vec<(OffsetDateTime, Uuid)> = Vec::new();
+        for mut rows in by_integration.into_values() {
+            rows.sort_by(|a, b| b.cmp(a));
+            excess.extend(rows.into_iter().skip(keep as usize));
+        }
+        excess.sort();
+        excess.truncate(limit as usize);
+        let doomed: HashSet<Uuid> = excess.into_iter().map(|(_, id)| id).collect();
+        state.health.retain(|r| !doomed.contains(&r.id));
+        for id in &doomed {
+            state.health_ids.remove(id);
+        }
+        Ok(doomed.len() as u64)
+    }
+}
+
+/// The error of a prune whose checkpoint is not a stored entry.
+pub(crate) fn prune_conflict(checkpoint: &AuditCheckpoint) -> Error {
+    Error::Conflict {
+        kind: ResourceKind::Integration,
+        id: format!(
+            "audit entry {} of tenant {}",
+            checkpoint.sequence, checkpoint.tenant_id
+        ),
+        expected: checkpoint.sequence,
+        actual: None,
+    }
+}
+
+impl State {
+    /// Seals `record` onto its tenant's chain (and queues the anchor it is due).
+    fn append_audit(&mut self, record: AuditRecord, seal: &AuditSeal, version: u64) -> AuditEntry {
+        let tenant = record.tenant_id.clone();
+        let from_checkpoint = self
+            .checkpoints
+            .get(&tenant)
+            .map(|cp| (cp.sequence, cp.hash.clone()));
+        let chain = self.audit.entry(tenant).or_default();
+        let (sequence, prev_hash) = chain
+            .last()
+            .map(|e| (e.sequence, e.hash.clone()))
+            .or(from_checkpoint)
+            .map_or((1, GENESIS_HASH.to_owned()), |(s, h)| (s + 1, h));
+        let (entry, anchor) = seal.seal(record, sequence, &prev_hash, version);
+        chain.push(entry.clone());
+        self.audit_ids.insert(entry.record.id);
+        if let Some(anchor) = anchor {
+            self.push_event(anchor);
+        }
+        entry
+    }
+
+    fn push_event(&mut self, event: EventEnvelope) {
+        let event = stored::event(event);
+        let entry = OutboxEntry {
+            next_attempt_at: event.occurred_at,
+            envelope: event,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            last_error: None,
+        };
+        self.outbox
+            .insert(entry.envelope.id, OutboxRow { entry, done: false });
     }
 }
 

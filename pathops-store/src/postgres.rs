@@ -53,6 +53,21 @@ impl Dialect for PostgresDialect {
                 "CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON audit_logs
                  FOR EACH STATEMENT EXECUTE FUNCTION pathops_audit_logs_append_only()",
             ],
+            // Entries at or below the tenant's checkpoint (archived) may be deleted; no others.
+            3 => &[
+                "CREATE OR REPLACE FUNCTION pathops_audit_logs_append_only() RETURNS trigger
+                 LANGUAGE plpgsql AS $$
+                 BEGIN
+                     IF TG_OP = 'DELETE' AND OLD.sequence <= COALESCE(
+                         (SELECT c.sequence FROM audit_checkpoints c
+                          WHERE c.tenant_id = OLD.tenant_id), 0) THEN
+                         RETURN OLD;
+                     END IF;
+                     RAISE EXCEPTION 'audit_logs is append-only: % is refused', TG_OP
+                         USING ERRCODE = 'restrict_violation';
+                 END
+                 $$",
+            ],
             _ => &[],
         }
     }
@@ -79,6 +94,7 @@ impl Dialect for PostgresDialect {
             Lock::Migrations => Some("migrations".to_owned()),
             // Claims lock the rows they pick (SKIP LOCKED): claimers need no common lock.
             Lock::Outbox | Lock::Checks => None,
+            Lock::Rows => None,
         };
         if let Some(key) = key {
             // Keyed by schema too, so catalogs in different schemas of one database never wait

@@ -48,6 +48,14 @@ impl Dialect for SqliteDialect {
                 "CREATE TRIGGER audit_logs_append_only_delete BEFORE DELETE ON audit_logs
                  BEGIN SELECT RAISE(ABORT, 'audit_logs is append-only: DELETE is refused'); END",
             ],
+            // Entries at or below the tenant's checkpoint (archived) may be deleted; no others.
+            3 => &[
+                "DROP TRIGGER audit_logs_append_only_delete",
+                "CREATE TRIGGER audit_logs_append_only_delete BEFORE DELETE ON audit_logs
+                 WHEN OLD.sequence > COALESCE(
+                     (SELECT sequence FROM audit_checkpoints WHERE tenant_id = OLD.tenant_id), 0)
+                 BEGIN SELECT RAISE(ABORT, 'audit_logs is append-only: DELETE is refused above the checkpoint'); END",
+            ],
             _ => &[],
         }
     }

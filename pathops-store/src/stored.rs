@@ -20,6 +20,22 @@ pub(crate) fn integration(mut i: Integration, version: u64) -> Integration {
     i
 }
 
+/// Keeps the stored health fields of `current` in `next` (an update that does not write them).
+pub(crate) fn keep_health(next: &mut Integration, current: &Integration) {
+    next.last_tested_at = current.last_tested_at;
+    next.last_test_success = current.last_test_success;
+    next.consecutive_failures = current.consecutive_failures;
+    next.flapping = current.flapping;
+}
+
+/// Writes a check's health fields into `i`.
+pub(crate) fn set_health(i: &mut Integration, h: &pathops_core::store::HealthFields) {
+    i.last_tested_at = Some(truncate_to_micros(h.last_tested_at));
+    i.last_test_success = Some(h.last_test_success);
+    i.consecutive_failures = h.consecutive_failures;
+    i.flapping = h.flapping;
+}
+
 /// Whether storing `i` soft-deletes it.
 pub(crate) fn is_deleted(i: &Integration) -> bool {
     i.status == IntegrationStatus::Deleted

@@ -114,7 +114,12 @@ async fn migrations_are_recorded_idempotent_and_survive_reopening() {
         rows,
         [
             (1, "catalog tables".to_owned()),
-            (2, "health check schedule".to_owned())
+            (2, "health check schedule".to_owned()),
+            (
+                3,
+                "evidence: health fields apart from edits, keyed audit, checkpoints, series"
+                    .to_owned()
+            )
         ],
         "each version recorded once"
     );
@@ -228,7 +233,14 @@ async fn the_audit_chain_finds_tampering_done_in_the_database_itself() {
             .await
             .unwrap();
         h.catalog.resume(&h.admin, i.id).await.unwrap();
-        assert_eq!(h.catalog.verify_audit_chain(&h.admin).await.unwrap(), Ok(5));
+        assert_eq!(
+            h.catalog
+                .verify_audit_chain(&h.admin, &Default::default())
+                .await
+                .unwrap()
+                .map(|v| v.verified),
+            Ok(5)
+        );
         for statement in [
             "DROP TRIGGER audit_logs_append_only_update",
             "DROP TRIGGER audit_logs_append_only_delete",
@@ -242,7 +254,7 @@ async fn the_audit_chain_finds_tampering_done_in_the_database_itself() {
                 .expect("tamper");
         }
         h.catalog
-            .verify_audit_chain(&h.admin)
+            .verify_audit_chain(&h.admin, &Default::default())
             .await
             .unwrap()
             .expect_err("tampering went unnoticed")

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pathops_core::catalog::{Catalog, Principal, Scope};
+use pathops_core::catalog::{Catalog, Principal, Scope, VerifyOptions};
 use pathops_core::event::OutboxRetryPolicy;
 use pathops_core::relay::{BroadcastSink, EventSink, OutboxRelay};
 use pathops_core::secret::StaticResolver;
@@ -193,7 +193,9 @@ pub async fn scopes_are_enforced_for_every_operation(store: Arc<dyn CatalogStore
             .err(),
         c.health(n, id, TimeRange::all(), 10).await.err(),
         c.audit(n, id).await.err(),
-        c.verify_audit_chain(n).await.err(),
+        c.verify_audit_chain(n, &VerifyOptions::default())
+            .await
+            .err(),
     ];
     for (k, e) in denied_for_nobody.iter().enumerate() {
         let e = e
@@ -363,6 +365,7 @@ pub async fn another_tenants_auth_ref_is_refused(store: Arc<dyn CatalogStore>) {
             audit,
             events: Vec::new(),
             health_check: None,
+            seal: Default::default(),
         })
         .await
         .unwrap();
@@ -738,8 +741,14 @@ pub async fn audit_chain_verifies_and_detects_tampering(store: Arc<dyn CatalogSt
     )
     .await
     .unwrap();
-    assert_eq!(c.verify_audit_chain(&h.admin).await.unwrap(), Ok(5));
-    assert_eq!(c.verify_audit_chain(&h.other_tenant).await.unwrap(), Ok(1));
+    let verified = |p| async move {
+        c.verify_audit_chain(p, &VerifyOptions::default())
+            .await
+            .unwrap()
+            .map(|v| v.verified)
+    };
+    assert_eq!(verified(&h.admin).await, Ok(5));
+    assert_eq!(verified(&h.other_tenant).await, Ok(1));
 
     let entries = c.audit_query(&h.admin, &AuditQuery::all()).await.unwrap();
     let actions: Vec<AuditAction> = entries.iter().map(|e| e.record.action).collect();

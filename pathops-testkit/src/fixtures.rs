@@ -150,6 +150,7 @@ pub fn create_mutation(integration: Integration) -> Mutation {
         audit,
         events: vec![event],
         health_check: None,
+        seal: pathops_core::store::AuditSeal::default(),
     }
 }
 
@@ -180,9 +181,11 @@ pub fn update_mutation(
         change: Change::Update {
             integration,
             expected_version,
+            write_health: true,
         },
         audit,
         events: vec![event],
         health_check: None,
+        seal: pathops_core::store::AuditSeal::default(),
     }
 }

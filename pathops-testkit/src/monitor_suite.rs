@@ -504,7 +504,7 @@ pub async fn shutdown_is_graceful(store: Arc<dyn CatalogStore>) {
     assert_eq!(i.status, IntegrationStatus::Active);
     assert!(
         h.catalog
-            .verify_audit_chain(&h.admin)
+            .verify_audit_chain(&h.admin, &Default::default())
             .await
             .unwrap()
             .is_ok()

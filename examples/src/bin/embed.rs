@@ -65,10 +65,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             e.record.actor
         );
     }
-    println!(
-        "audit chain: {:?} entries verified",
-        catalog.verify_audit_chain(&alice).await?
-    );
+    // Keep the anchor outside the database: verifying against it later detects truncation.
+    let anchor = catalog.anchor_audit(&alice).await?;
+    let options = pathops_core::catalog::VerifyOptions {
+        anchor,
+        ..Default::default()
+    };
+    match catalog.verify_audit_chain(&alice, &options).await? {
+        Ok(v) => println!("audit chain: {} entries verified", v.verified),
+        Err(broken) => println!("audit chain: {broken}"),
+    }
 
     // Events were written to the outbox with each change; a relay delivers them.
     let sink = BroadcastSink::new(64);

@@ -8,15 +8,18 @@ use serde_json::json;
 use tracing::{Span, instrument};
 
 use super::{AuditParts, CHECK_WRITE_ATTEMPTS, Catalog, Principal, Scope};
-use crate::audit::AuditAction;
+use crate::audit::{AuditAction, AuditRecord};
 use crate::connector::{Capability, CheckResult, ConnectorContext, FailureCode};
 use crate::error::{Error, Result};
-use crate::event::EventType;
-use crate::health::{CheckKind, HealthCheckRecord, HealthSummary, TimeRange};
+use crate::event::{EventEnvelope, EventType};
+use crate::health::{
+    CheckKind, FlapPolicy, HealthCheckRecord, HealthStatus, HealthSummary, TimeRange,
+};
 use crate::id::IntegrationId;
 use crate::integration::{FieldChange, Integration};
 use crate::lifecycle::{LifecycleEvent, transition};
 use crate::secret::{ResolveContext, SecretPurpose};
+use crate::store::{AuditSeal, HealthFields, HealthWrite};
 use crate::validate::Problem;
 
 /// Whether `e` is the policy refusing a reference (as opposed to a resolver failing).
@@ -51,6 +54,27 @@ pub struct HealthReport {
     pub history: Vec<HealthCheckRecord>,
     /// Summary over the window.
     pub summary: HealthSummary,
+    /// Summary over the last 24 hours.
+    pub last_24h: HealthSummary,
+    /// Summary over the last 7 days.
+    pub last_7d: HealthSummary,
+    /// Summary over the last 30 days.
+    pub last_30d: HealthSummary,
+    /// Whether the integration is flapping now.
+    pub flapping: bool,
+}
+
+/// One microsecond: the resolution of stored times, so `now + MICROSECOND` includes `now`.
+const MICROSECOND: time::Duration = time::Duration::microseconds(1);
+
+/// How a check result is written (one is built per check and consumed at once, so the size of
+/// the variants does not matter).
+#[allow(clippy::large_enum_variant)]
+enum CheckWrite {
+    /// A lifecycle change: a versioned, audited update.
+    Lifecycle(crate::store::Mutation),
+    /// Health only: no version change, audited when an actor asked for it.
+    Health(HealthWrite),
 }
 
 impl Catalog {
@@ -138,10 +162,7 @@ impl Catalog {
         principal.require(Scope::IntegrationsAdmin)?;
         let mut integration = self.load(principal, id).await?;
         Span::current().record("provider", integration.provider.as_str());
-        let expected_version = integration.version;
         let now = self.now();
-        integration.modified_at = now;
-        integration.modified_by = principal.actor.clone();
         let record = HealthCheckRecord {
             id: uuid::Uuid::now_v7(),
             tenant_id: principal.tenant.clone(),
@@ -154,17 +175,31 @@ impl Catalog {
             message: format!("skipped: {reason}"),
             details: serde_json::Map::new(),
         };
-        let mut audit = AuditParts::new(AuditAction::HealthRecorded, Vec::new());
-        audit.reason = Some(record.message.clone());
-        let mut mutation =
-            self.update_mutation(principal, integration, expected_version, audit, &[]);
-        mutation.health_check = Some(record.clone());
-        self.inner.store.apply(mutation).await?;
-        Ok(record)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let write = HealthWrite {
+                record: record.clone(),
+                version: integration.version,
+                expected: integration.lifecycle_state(),
+                health: None,
+                audit: None,
+                events: Vec::new(),
+                seal: AuditSeal::default(),
+            };
+            match self.inner.store.record_check(write).await {
+                Ok(_) => return Ok(record),
+                Err(Error::Conflict { .. }) if attempt < CHECK_WRITE_ATTEMPTS => {
+                    integration = self.load(principal, id).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
-    /// The latest check, the checks in `range` (newest first, at most `limit`) and their
-    /// summary.
+    /// The latest check, the checks in `range` (newest first, at most `limit`), the summary
+    /// of `range` and of the last 24 hours, 7 days and 30 days, and whether the integration is
+    /// flapping. Summaries are computed by the store (in SQL on the SQL backends).
     #[instrument(name = "catalog.health", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, action = "health"))]
     pub async fn health(
         &self,
@@ -175,21 +210,32 @@ impl Catalog {
     ) -> Result<HealthReport> {
         principal.require(Scope::IntegrationsRead)?;
         let store = &self.inner.store;
+        let tenant = &principal.tenant;
         // Fails with NotFound for another tenant's or a deleted integration.
-        self.load(principal, id).await?;
+        let integration = self.load(principal, id).await?;
         let latest = store
-            .health_history(&principal.tenant, id, TimeRange::all(), 1)
+            .health_history(tenant, id, TimeRange::all(), 1)
             .await?
             .into_iter()
             .next();
-        let history = store
-            .health_history(&principal.tenant, id, range, limit)
-            .await?;
-        let summary = store.health_summary(&principal.tenant, id, range).await?;
+        let history = store.health_history(tenant, id, range, limit).await?;
+        let summary = store.health_summary(tenant, id, range).await?;
+        let now = self.now();
+        let mut windows = Vec::with_capacity(3);
+        for days in [1, 7, 30] {
+            let window = TimeRange::new(now - time::Duration::days(days), now + MICROSECOND);
+            windows.push(store.health_summary(tenant, id, window).await?);
+        }
+        let [last_24h, last_7d, last_30d]: [HealthSummary; 3] =
+            windows.try_into().expect("three windows");
         Ok(HealthReport {
             latest,
             history,
             summary,
+            last_24h,
+            last_7d,
+            last_30d,
+            flapping: integration.flapping,
         })
     }
 
@@ -370,23 +416,34 @@ impl Catalog {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mutation_parts =
-                self.check_mutation(principal, integration.clone(), kind, &result)?;
-            let (mutation, record) = mutation_parts;
-            match self.inner.store.apply(mutation).await {
-                Ok(outcome) => {
+            let (write, record, after) = self
+                .check_write(principal, integration.clone(), kind, &result)
+                .await?;
+            let written = match write {
+                CheckWrite::Lifecycle(mutation) => self
+                    .inner
+                    .store
+                    .apply(mutation)
+                    .await
+                    .map(|outcome| outcome.integration),
+                CheckWrite::Health(write) => {
+                    self.inner.store.record_check(write).await.map(|_| after)
+                }
+            };
+            match written {
+                Ok(stored) => {
                     tracing::info!(
                         kind = kind.as_str(),
-                        status = %outcome.integration.status,
+                        status = %stored.status,
                         failure_code = result.failure.as_ref().map(FailureCode::as_str),
                         latency_ms = u64::try_from(result.latency.as_millis()).unwrap_or(u64::MAX),
                         message = %result.message,
                         "check recorded"
                     );
-                    self.record_check_metrics(&outcome.integration, &result);
+                    self.record_check_metrics(&stored, &result);
                     metrics::counter!("integration_crud_total", "action" => "check").increment(1);
                     return Ok(TestReport {
-                        integration: outcome.integration,
+                        integration: stored,
                         result,
                         record,
                     });
@@ -399,13 +456,51 @@ impl Catalog {
         }
     }
 
-    fn check_mutation(
+    /// Whether `integration` flaps once `success` is recorded at `now`: counts the health
+    /// changes in the policy's window. Reads history only when health changes or the
+    /// integration is flapping already.
+    async fn flapping_after(
+        &self,
+        integration: &Integration,
+        success: bool,
+        now: time::OffsetDateTime,
+    ) -> Result<(bool, u32)> {
+        let flap = &self.inner.flap;
+        let changed = integration.last_test_success != Some(success);
+        if !flap.is_enabled() || (!changed && !integration.flapping) {
+            return Ok((integration.flapping && flap.is_enabled(), 0));
+        }
+        let window = time::Duration::try_from(flap.window).unwrap_or(time::Duration::MAX);
+        let range = TimeRange::new(now.checked_sub(window).unwrap_or(now), now + MICROSECOND);
+        // Enough rows to see more than `max_changes` changes, bounded.
+        let limit = flap.max_changes.saturating_mul(4).clamp(16, 1000);
+        let mut recent = self
+            .inner
+            .store
+            .health_history(&integration.tenant_id, integration.id, range, limit)
+            .await?;
+        recent.reverse();
+        let now_status = if success {
+            HealthStatus::Healthy
+        } else {
+            HealthStatus::Unhealthy
+        };
+        let changes = FlapPolicy::changes(
+            recent
+                .iter()
+                .map(|r| r.status)
+                .chain(std::iter::once(now_status)),
+        );
+        Ok((changes > flap.max_changes, changes))
+    }
+
+    async fn check_write(
         &self,
         principal: &Principal,
         mut integration: Integration,
         kind: CheckKind,
         result: &CheckResult,
-    ) -> Result<(crate::store::Mutation, HealthCheckRecord)> {
+    ) -> Result<(CheckWrite, HealthCheckRecord, Integration)> {
         let success = result.is_success();
         let event = if success {
             LifecycleEvent::CheckPassed
@@ -415,12 +510,13 @@ impl Catalog {
         let t = transition(integration.lifecycle_state(), event, &self.inner.policy)?;
         let expected_version = integration.version;
         let health_before = integration.last_test_success;
-        integration.apply_transition(&t);
+        let was_flapping = integration.flapping;
         let now = self.now();
+        let (flapping, changes_in_window) = self.flapping_after(&integration, success, now).await?;
+        integration.apply_transition(&t);
         integration.last_tested_at = Some(now);
         integration.last_test_success = Some(success);
-        integration.modified_at = now;
-        integration.modified_by = principal.actor.clone();
+        integration.flapping = flapping;
 
         let record = HealthCheckRecord::from_result(
             principal.tenant.clone(),
@@ -433,6 +529,13 @@ impl Catalog {
         if t.status_changed() {
             changes.push(FieldChange::new("status", &t.from.status, &t.to.status));
         }
+        if t.from.verified != t.to.verified {
+            changes.push(FieldChange::new(
+                "verified",
+                &t.from.verified,
+                &t.to.verified,
+            ));
+        }
         if health_before != Some(success) {
             changes.push(FieldChange::new(
                 "last_test_success",
@@ -440,26 +543,49 @@ impl Catalog {
                 &Some(success),
             ));
         }
+        if was_flapping != flapping {
+            changes.push(FieldChange::new("flapping", &was_flapping, &flapping));
+        }
         changes.push(FieldChange::new(
             "consecutive_failures",
             &t.from.consecutive_failures,
             &t.to.consecutive_failures,
         ));
+
+        let lifecycle_changed = t.status_changed() || t.from.verified != t.to.verified;
+        let version_after = expected_version + u64::from(lifecycle_changed);
         let mut events = Vec::new();
-        if health_before != Some(success) {
+        let health_event = |settled: bool| {
             let event_type = if success {
                 EventType::Healthy
             } else {
                 EventType::Unhealthy
             };
-            events.push((
-                event_type,
+            let mut data = json!({
+                "status": integration.status,
+                "failure_code": result.failure.as_ref().map(FailureCode::as_str),
+                "message": result.message,
+            });
+            if settled {
+                data["flapping_ended"] = json!(true);
+            }
+            (event_type, data)
+        };
+        match (was_flapping, flapping) {
+            (false, true) => events.push((
+                EventType::Flapping,
                 json!({
                     "status": integration.status,
-                    "failure_code": result.failure.as_ref().map(FailureCode::as_str),
-                    "message": result.message,
+                    "changes": changes_in_window,
+                    "window_seconds": self.inner.flap.window.as_secs(),
+                    "max_changes": self.inner.flap.max_changes,
                 }),
-            ));
+            )),
+            // It settled: say where it ended up.
+            (true, false) => events.push(health_event(true)),
+            (true, true) => {}
+            (false, false) if health_before != Some(success) => events.push(health_event(false)),
+            (false, false) => {}
         }
         if t.status_changed() {
             events.push((
@@ -473,10 +599,68 @@ impl Catalog {
         };
         let mut audit = AuditParts::new(action, changes);
         audit.reason = result.failure.as_ref().map(|f| f.as_str().to_owned());
-        let mut mutation =
-            self.update_mutation(principal, integration, expected_version, audit, &events);
-        mutation.health_check = Some(record.clone());
-        Ok((mutation, record))
+        let seal = self.seal_for(&principal.tenant).await?;
+
+        if lifecycle_changed {
+            integration.modified_at = now;
+            integration.modified_by = principal.actor.clone();
+            let mut mutation = self.update_mutation(
+                principal,
+                integration.clone(),
+                expected_version,
+                audit,
+                &events,
+            );
+            if let crate::store::Change::Update { write_health, .. } = &mut mutation.change {
+                *write_health = true;
+            }
+            mutation.health_check = Some(record.clone());
+            mutation.seal = seal;
+            integration.version = version_after;
+            return Ok((CheckWrite::Lifecycle(mutation), record, integration));
+        }
+        // A scheduled check that changes no lifecycle state leaves no audit entry; a test an
+        // actor asked for (a connection test, a doctor run) always does.
+        let audit = (kind != CheckKind::HealthCheck).then(|| {
+            let mut r = AuditRecord::new(
+                principal.tenant.clone(),
+                Some(integration.id),
+                principal.actor.clone(),
+                audit.action,
+                now,
+            );
+            r.changes = audit.changes;
+            r.reason = audit.reason;
+            r
+        });
+        let events = events
+            .into_iter()
+            .map(|(event_type, data)| {
+                EventEnvelope::new(
+                    event_type,
+                    principal.tenant.clone(),
+                    integration.id,
+                    expected_version,
+                    now,
+                    data,
+                )
+            })
+            .collect();
+        let write = HealthWrite {
+            record: record.clone(),
+            version: expected_version,
+            expected: t.from,
+            health: Some(HealthFields {
+                last_tested_at: now,
+                last_test_success: success,
+                consecutive_failures: t.to.consecutive_failures,
+                flapping,
+            }),
+            audit,
+            events,
+            seal,
+        };
+        Ok((CheckWrite::Health(write), record, integration))
     }
 
     fn record_check_metrics(&self, integration: &Integration, result: &CheckResult) {

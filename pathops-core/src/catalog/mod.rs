@@ -3,8 +3,16 @@
 //! Every operation takes a [`Principal`], checks its [`Scope`] and derives the tenant from it.
 //! Every change writes, in one store transaction, the integration row, an audit entry (with a
 //! field-level diff, never a secret) and its lifecycle events (to the outbox). Connection tests
-//! and health checks are evidence: a `health_checks` row, an audit entry, lifecycle thresholds
-//! and `integration.healthy|unhealthy` events when health changes.
+//! and health checks are evidence: a `health_checks` row, lifecycle thresholds and
+//! `integration.healthy|unhealthy` events when health changes (one `integration.flapping`
+//! instead while it flaps).
+//!
+//! **Two kinds of write.** A check that changes no lifecycle state (no transition, no
+//! threshold crossed) updates only the health fields and never the integration's `version`,
+//! so an edit never conflicts with the monitor. Audit entries are written for every change by
+//! an actor, every actor-initiated connection test (passing or failing) and doctor run, and
+//! every lifecycle transition, including the ones a scheduled check causes; a scheduled check
+//! that changes nothing leaves its history row only.
 //!
 //! ```
 //! # #[cfg(feature = "runtime")] {
@@ -27,6 +35,7 @@
 //! ```
 
 mod checks;
+mod evidence;
 mod ops;
 mod principal;
 
@@ -34,6 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use checks::{HealthReport, TestReport};
+pub use evidence::{DEFAULT_ANCHOR_EVERY, VerifyOptions};
 pub use principal::{Principal, Scope};
 
 use crate::audit::{AuditAction, AuditRecord};
@@ -41,11 +51,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::connector::ConnectorRegistry;
 use crate::error::{Error, Result};
 use crate::event::{EventEnvelope, EventType};
+use crate::health::FlapPolicy;
 use crate::id::IntegrationId;
 use crate::integration::{FieldChange, Integration};
 use crate::lifecycle::HealthPolicy;
 use crate::secret::{AuthRefPolicy, ChainResolver, SecretResolver};
-use crate::store::{CatalogStore, Change, Mutation};
+use crate::store::{AuditSeal, CatalogStore, Change, Mutation};
 use crate::validate::{Problem, ValidationError};
 
 /// How many times a check result is re-applied when the integration changed concurrently
@@ -67,7 +78,9 @@ struct Inner {
     self_approval: bool,
     clock: Arc<dyn Clock>,
     policy: HealthPolicy,
+    flap: FlapPolicy,
     check_timeout: Duration,
+    audit: evidence::AuditKeys,
 }
 
 /// Builds a [`Catalog`]. Setters never fail; [`build`](Self::build) validates once.
@@ -80,7 +93,9 @@ pub struct CatalogBuilder {
     self_approval: bool,
     clock: Option<Arc<dyn Clock>>,
     policy: HealthPolicy,
+    flap: FlapPolicy,
     check_timeout: Duration,
+    audit: evidence::AuditKeys,
 }
 
 impl Catalog {
@@ -98,7 +113,9 @@ impl Catalog {
             self_approval: false,
             clock: None,
             policy: HealthPolicy::default(),
+            flap: FlapPolicy::default(),
             check_timeout: Self::DEFAULT_CHECK_TIMEOUT,
+            audit: evidence::AuditKeys::default(),
         }
     }
 
@@ -126,8 +143,9 @@ impl Catalog {
         self.inner.clock.now()
     }
 
-    /// Writes one mutation and records the CRUD metric.
-    async fn commit(&self, mutation: Mutation, action: &'static str) -> Result<Integration> {
+    /// Seals and writes one mutation and records the CRUD metric.
+    async fn commit(&self, mut mutation: Mutation, action: &'static str) -> Result<Integration> {
+        mutation.seal = self.seal_for(mutation.tenant_id()).await?;
         let outcome = self.inner.store.apply(mutation).await?;
         metrics::counter!("integration_crud_total", "action" => action).increment(1);
         Ok(outcome.integration)
@@ -171,10 +189,12 @@ impl Catalog {
             change: Change::Update {
                 integration,
                 expected_version,
+                write_health: false,
             },
             audit: record,
             events,
             health_check: None,
+            seal: AuditSeal::default(),
         }
     }
 
@@ -245,6 +265,13 @@ impl CatalogBuilder {
         self
     }
 
+    /// When an integration counts as flapping (default [`FlapPolicy::default`]: more than 4
+    /// health changes in an hour; [`FlapPolicy::disabled`] turns damping off).
+    pub fn with_flap_policy(mut self, flap: FlapPolicy) -> Self {
+        self.flap = flap;
+        self
+    }
+
     /// Deadline of one connection test or health check.
     pub fn with_check_timeout(mut self, timeout: Duration) -> Self {
         self.check_timeout = timeout;
@@ -268,7 +295,9 @@ impl CatalogBuilder {
                 self_approval: self.self_approval,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 policy: self.policy,
+                flap: self.flap,
                 check_timeout: self.check_timeout,
+                audit: self.audit,
             }),
         })
     }

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use tracing::{Span, instrument};
 
 use super::{AuditParts, Catalog, Principal, Scope, operator_text};
-use crate::audit::{AuditAction, AuditEntry, AuditRecord, ChainBreak, verify_chain};
+use crate::audit::{AuditAction, AuditEntry, AuditRecord};
 use crate::error::{Error, ResourceKind, Result};
 use crate::event::{EventEnvelope, EventType};
 use crate::id::IntegrationId;
@@ -141,6 +141,7 @@ impl Catalog {
             audit,
             events: vec![event],
             health_check: None,
+            seal: crate::store::AuditSeal::default(),
         };
         self.commit(mutation, "create").await
     }
@@ -200,6 +201,7 @@ impl Catalog {
         check_version(&integration, expected_version)?;
         let outcome = integration.apply_patch(patch)?;
         let mut changes = outcome.changes;
+        let mut reset_failures = false;
         if outcome.connection_changed {
             check_integration_refs(
                 &self.inner.auth_refs,
@@ -217,6 +219,7 @@ impl Catalog {
                 &self.inner.policy,
             )?;
             integration.apply_transition(&t);
+            reset_failures = t.from.consecutive_failures != t.to.consecutive_failures;
             if before != integration.status {
                 changes.push(FieldChange::new("status", &before, &integration.status));
             }
@@ -224,13 +227,16 @@ impl Catalog {
         let changed: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
         let data = json!({ "changed": changed, "status": integration.status });
         self.touch(&mut integration, principal);
-        let mutation = self.update_mutation(
+        let mut mutation = self.update_mutation(
             principal,
             integration,
             expected_version,
             AuditParts::new(AuditAction::Updated, changes),
             &[(EventType::Updated, data)],
         );
+        if reset_failures {
+            set_write_health(&mut mutation);
+        }
         self.commit(mutation, "update").await
     }
 
@@ -371,30 +377,6 @@ impl Catalog {
         self.inner.store.audit(&principal.tenant, query).await
     }
 
-    /// Reads the principal's whole audit chain and verifies it. `Ok(Err(break))` names the
-    /// first entry that was edited, removed or reordered; `Ok(Ok(n))` is the number of entries
-    /// verified.
-    #[instrument(name = "catalog.verify_audit_chain", skip_all, fields(tenant_id = %principal.tenant, action = "verify_audit_chain"))]
-    pub async fn verify_audit_chain(
-        &self,
-        principal: &Principal,
-    ) -> Result<std::result::Result<u64, ChainBreak>> {
-        principal.require(Scope::IntegrationsRead)?;
-        let mut entries = Vec::new();
-        let mut query = AuditQuery::all();
-        loop {
-            let page = self.inner.store.audit(&principal.tenant, &query).await?;
-            let Some(last) = page.last() else { break };
-            query.after_sequence = Some(last.sequence);
-            let full = page.len() >= query.effective_limit() as usize;
-            entries.extend(page);
-            if !full {
-                break;
-            }
-        }
-        Ok(verify_chain(&entries).map(|()| entries.len() as u64))
-    }
-
     /// Records the registry's connectors in `plugin_metadata` and returns every stored plugin.
     #[instrument(name = "catalog.discover_plugins", skip_all, fields(tenant_id = %principal.tenant, action = "discover_plugins"))]
     pub async fn discover_plugins(&self, principal: &Principal) -> Result<Vec<PluginMetadata>> {
@@ -440,19 +422,29 @@ impl Catalog {
         data.insert("status".to_owned(), json!(t.to.status));
         data.insert("previous_status".to_owned(), json!(before));
         customize(&mut integration, &mut audit, &mut data);
-        let mutation = self.update_mutation(
+        let mut mutation = self.update_mutation(
             principal,
             integration,
             expected_version,
             audit,
             &[(step.event_type, Value::Object(data))],
         );
+        if t.from.consecutive_failures != t.to.consecutive_failures {
+            set_write_health(&mut mutation);
+        }
         self.commit(mutation, step.metric).await
     }
 
     fn touch(&self, integration: &mut Integration, principal: &Principal) {
         integration.modified_at = self.now();
         integration.modified_by = principal.actor.clone();
+    }
+}
+
+/// Makes an update write the health fields too (a transition reset the failure count).
+fn set_write_health(mutation: &mut Mutation) {
+    if let Change::Update { write_health, .. } = &mut mutation.change {
+        *write_health = true;
     }
 }
 

@@ -305,6 +305,11 @@ impl Doctor {
                     if !result.is_success() && combined.is_success() {
                         combined = merge_failure(combined, &result);
                     }
+                    // The webhook series of the health summary reads this.
+                    combined.details.insert(
+                        crate::health::WEBHOOK_DELIVERY_DETAIL.to_owned(),
+                        serde_json::Value::Bool(result.is_success()),
+                    );
                     report.webhook = Some(check);
                 }
             }

@@ -72,6 +72,8 @@ pub enum SecretPurpose {
     TriggerCredential,
     /// Another reference a connector reads from the configuration (a `*_ref` key).
     ConfigurationRef,
+    /// The operator's audit chain key (resolved for the tenant whose entries it seals).
+    AuditKey,
 }
 
 impl SecretPurpose {
@@ -82,6 +84,7 @@ impl SecretPurpose {
             Self::WebhookSecret => "webhook_secret",
             Self::TriggerCredential => "trigger_credential",
             Self::ConfigurationRef => "configuration_ref",
+            Self::AuditKey => "audit_key",
         }
     }
 }

@@ -156,7 +156,7 @@ fn time(
     parse(row, table, col, t)
 }
 
-fn opt_time(
+pub(crate) fn opt_time(
     row: &impl RowExt,
     table: &'static str,
     col: &'static str,
@@ -269,6 +269,7 @@ pub(crate) fn integration(row: &impl RowExt) -> Result<Integration> {
             "consecutive_failures",
             row.int(T, "consecutive_failures")?,
         )?,
+        flapping: row.boolean(T, "flapping")?,
         created_at: req_time(row, T, "created_at")?,
         created_by: parse(row, T, "created_by", row.text(T, "created_by")?.parse())?,
         modified_at: req_time(row, T, "modified_at")?,
@@ -346,6 +347,7 @@ pub(crate) fn audit_entry(row: &impl RowExt) -> Result<AuditEntry> {
         sequence: unsigned(row, T, "sequence", row.int(T, "sequence")?)?,
         prev_hash: row.text(T, "prev_hash")?,
         hash: row.text(T, "hash")?,
+        key_id: row.opt_text(T, "key_id")?,
     })
 }
 
@@ -400,6 +402,16 @@ pub(crate) fn plugin(row: &impl RowExt) -> Result<PluginMetadata> {
 }
 
 /// The version and deletion time of an integration row (for conflict reports).
+/// An audit checkpoint from a row of `tenant_id, sequence, hash`.
+pub(crate) fn checkpoint(row: &impl RowExt) -> Result<pathops_core::audit::AuditCheckpoint> {
+    const T: &str = "audit_checkpoints";
+    Ok(pathops_core::audit::AuditCheckpoint {
+        tenant_id: parse(row, T, "tenant_id", row.text(T, "tenant_id")?.parse())?,
+        sequence: unsigned(row, T, "sequence", row.int(T, "sequence")?)?,
+        hash: row.text(T, "hash")?,
+    })
+}
+
 pub(crate) fn version_and_deleted(row: &impl RowExt) -> Result<(u64, bool)> {
     const T: &str = "integrations";
     Ok((

@@ -16,10 +16,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pathops_core::audit::GENESIS_HASH;
+use pathops_core::audit::{AuditAnchor, AuditCheckpoint, GENESIS_HASH};
 use pathops_core::event::{OutboxClaim, OutboxEntry, OutboxRelease};
+use pathops_core::health::{Series, SeriesSummary};
 use pathops_core::page::CursorPosition;
-use pathops_core::store::{AuditQuery, CheckClaim, DueCheck, PluginMetadata};
+use pathops_core::store::{
+    AuditQuery, AuditSeal, CheckClaim, DueCheck, HealthWrite, PluginMetadata,
+};
 use pathops_core::{
     AuditEntry, Change, Cursor, Error, HealthCheckRecord, HealthSummary, Integration,
     IntegrationId, ListQuery, Mutation, MutationOutcome, Page, ResourceKind, Result, TenantId,
@@ -55,6 +58,8 @@ pub(crate) enum Lock<'a> {
     Outbox,
     /// Health-check claimers.
     Checks,
+    /// Nothing beyond the rows the transaction writes (a health-only check).
+    Rows,
     /// Schema migrations.
     Migrations,
 }
@@ -267,11 +272,16 @@ impl<D: Dialect> SqlStore<D> {
             Change::Update {
                 integration: i,
                 expected_version,
+                write_health,
             } => {
                 let stored = stored::integration(i.clone(), expected_version + 1);
                 let updated = D::execute(
                     conn,
-                    self.sql(prepared::update_integration(&stored, *expected_version)),
+                    self.sql(prepared::update_integration(
+                        &stored,
+                        *expected_version,
+                        *write_health,
+                    )),
                 )
                 .await
                 .map_err(|e| unique_or::<D>(e, || already_exists(&stored)))?;
@@ -293,6 +303,34 @@ impl<D: Dialect> SqlStore<D> {
                 .map_err(db_error::<D>)?;
         }
 
+        let (audit, anchor) = self
+            .append_audit(conn, m.audit, &m.seal, integration.version)
+            .await?;
+
+        let events: Vec<_> = m
+            .events
+            .into_iter()
+            .chain(anchor)
+            .map(stored::event)
+            .collect();
+        self.insert_events(conn, &events).await?;
+        if let Some(h) = m.health_check {
+            self.insert_health(conn, h).await?;
+        }
+        D::commit(tx).await.map_err(db_error::<D>)?;
+        Ok(MutationOutcome { integration, audit })
+    }
+
+    /// Seals `record` onto its tenant's chain inside the caller's transaction (which holds the
+    /// tenant's lock), returning the entry and the anchor event it is due.
+    async fn append_audit(
+        &self,
+        conn: &mut Conn<D>,
+        record: pathops_core::AuditRecord,
+        seal: &AuditSeal,
+        version: u64,
+    ) -> Result<(AuditEntry, Option<pathops_core::EventEnvelope>)> {
+        let tenant = record.tenant_id.clone();
         let head = D::fetch_optional(conn, self.sql(prepared::select_audit_head(&tenant)))
             .await
             .map_err(db_error::<D>)?;
@@ -301,9 +339,12 @@ impl<D: Dialect> SqlStore<D> {
                 let (sequence, hash) = codec::audit_head(&row)?;
                 (sequence + 1, hash)
             }
-            None => (1, GENESIS_HASH.to_owned()),
+            None => match self.checkpoint_in(conn, &tenant).await? {
+                Some(cp) => (cp.sequence + 1, cp.hash),
+                None => (1, GENESIS_HASH.to_owned()),
+            },
         };
-        let audit = AuditEntry::seal(m.audit, sequence, &prev_hash);
+        let (audit, anchor) = seal.seal(record, sequence, &prev_hash, version);
         D::execute(conn, self.sql(prepared::insert_audit(&audit)))
             .await
             .map_err(|e| {
@@ -315,9 +356,27 @@ impl<D: Dialect> SqlStore<D> {
                     .into_error(D::NAME)
                 })
             })?;
+        Ok((audit, anchor))
+    }
 
-        let events: Vec<_> = m.events.into_iter().map(stored::event).collect();
-        if let Some(insert) = prepared::insert_events(&events) {
+    async fn checkpoint_in(
+        &self,
+        conn: &mut Conn<D>,
+        tenant: &TenantId,
+    ) -> Result<Option<AuditCheckpoint>> {
+        D::fetch_optional(conn, build::<D>(&query::select_checkpoint(tenant)))
+            .await
+            .map_err(db_error::<D>)?
+            .map(|row| codec::checkpoint(&row))
+            .transpose()
+    }
+
+    async fn insert_events(
+        &self,
+        conn: &mut Conn<D>,
+        events: &[pathops_core::EventEnvelope],
+    ) -> Result<()> {
+        if let Some(insert) = prepared::insert_events(events) {
             D::execute(conn, self.sql(insert)).await.map_err(|e| {
                 unique_or::<D>(e, || Error::AlreadyExists {
                     kind: ResourceKind::Event,
@@ -329,22 +388,160 @@ impl<D: Dialect> SqlStore<D> {
                 })
             })?;
         }
-        if let Some(h) = m.health_check {
-            let h = stored::health_check(h);
-            D::execute(conn, self.sql(prepared::insert_health(&h)))
+        Ok(())
+    }
+
+    async fn insert_health(&self, conn: &mut Conn<D>, h: HealthCheckRecord) -> Result<()> {
+        let h = stored::health_check(h);
+        D::execute(conn, self.sql(prepared::insert_health(&h)))
+            .await
+            .map_err(|e| {
+                unique_or::<D>(e, || {
+                    StoreError::DuplicateKey {
+                        table: "health_checks",
+                        key: h.id.to_string(),
+                    }
+                    .into_error(D::NAME)
+                })
+            })?;
+        Ok(())
+    }
+
+    pub(crate) async fn record_check(&self, w: HealthWrite) -> Result<Option<AuditEntry>> {
+        w.check_consistency()?;
+        let (tenant, id) = (w.record.tenant_id.clone(), w.record.integration_id);
+        // Only an audited write extends the tenant's chain and needs its lock.
+        let lock = if w.audit.is_some() {
+            Lock::Tenant(&tenant)
+        } else {
+            Lock::Rows
+        };
+        let mut tx = D::begin(&self.pool, lock).await.map_err(db_error::<D>)?;
+        let conn: &mut Conn<D> = &mut tx;
+        let updated = D::execute(
+            conn,
+            self.sql(prepared::update_health(
+                &tenant,
+                id,
+                &w.expected,
+                w.health.as_ref(),
+            )),
+        )
+        .await
+        .map_err(db_error::<D>)?;
+        if updated == 0 {
+            let version = self.sql(prepared::select_version(&tenant, id));
+            let row = D::fetch_optional(conn, version)
                 .await
-                .map_err(|e| {
-                    unique_or::<D>(e, || {
-                        StoreError::DuplicateKey {
-                            table: "health_checks",
-                            key: h.id.to_string(),
-                        }
-                        .into_error(D::NAME)
-                    })
-                })?;
+                .map_err(db_error::<D>)?;
+            return Err(
+                match row.map(|r| codec::version_and_deleted(&r)).transpose()? {
+                    None | Some((_, true)) => Error::integration_not_found(id),
+                    Some((actual, false)) => Error::Conflict {
+                        kind: ResourceKind::Integration,
+                        id: id.to_string(),
+                        expected: w.version,
+                        actual: Some(actual),
+                    },
+                },
+            );
+        }
+        let mut events = w.events;
+        let audit = match w.audit {
+            Some(record) => {
+                let (entry, anchor) = self.append_audit(conn, record, &w.seal, w.version).await?;
+                events.extend(anchor);
+                Some(entry)
+            }
+            None => None,
+        };
+        let events: Vec<_> = events.into_iter().map(stored::event).collect();
+        self.insert_events(conn, &events).await?;
+        self.insert_health(conn, w.record).await?;
+        D::commit(tx).await.map_err(db_error::<D>)?;
+        Ok(audit)
+    }
+
+    pub(crate) async fn anchor_audit(&self, tenant: &TenantId) -> Result<Option<AuditAnchor>> {
+        let mut tx = D::begin(&self.pool, Lock::Tenant(tenant))
+            .await
+            .map_err(db_error::<D>)?;
+        let conn: &mut Conn<D> = &mut tx;
+        let head = D::fetch_optional(conn, build::<D>(&query::select_audit_newest(tenant)))
+            .await
+            .map_err(db_error::<D>)?
+            .map(|row| codec::audit_entry(&row))
+            .transpose()?;
+        let Some(head) = head else {
+            let cp = self.checkpoint_in(conn, tenant).await?;
+            D::commit(tx).await.map_err(db_error::<D>)?;
+            return Ok(cp.map(|cp| AuditAnchor {
+                tenant_id: cp.tenant_id,
+                sequence: cp.sequence,
+                hash: cp.hash,
+                key_id: None,
+                at: OffsetDateTime::UNIX_EPOCH,
+            }));
+        };
+        let anchor = AuditAnchor::of(&head);
+        if let Some(id) = head.record.integration_id {
+            let version =
+                D::fetch_optional(conn, build::<D>(&query::select_live_version(tenant, id)))
+                    .await
+                    .map_err(db_error::<D>)?
+                    .map(|r| codec::version_and_deleted(&r))
+                    .transpose()?
+                    .map_or(0, |(v, _)| v);
+            self.insert_events(conn, &[stored::event(anchor.event(id, version))])
+                .await?;
         }
         D::commit(tx).await.map_err(db_error::<D>)?;
-        Ok(MutationOutcome { integration, audit })
+        Ok(Some(anchor))
+    }
+
+    pub(crate) async fn audit_checkpoint(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<AuditCheckpoint>> {
+        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
+        self.checkpoint_in(&mut conn, tenant).await
+    }
+
+    pub(crate) async fn prune_audit(&self, checkpoint: &AuditCheckpoint) -> Result<u64> {
+        let tenant = &checkpoint.tenant_id;
+        let mut tx = D::begin(&self.pool, Lock::Tenant(tenant))
+            .await
+            .map_err(db_error::<D>)?;
+        let conn: &mut Conn<D> = &mut tx;
+        let at = D::fetch_optional(
+            conn,
+            build::<D>(&query::select_audit_at(tenant, checkpoint.sequence)),
+        )
+        .await
+        .map_err(db_error::<D>)?
+        .map(|row| codec::audit_entry(&row))
+        .transpose()?;
+        if at.is_none_or(|e| e.hash != checkpoint.hash) {
+            return Err(crate::memory::prune_conflict(checkpoint));
+        }
+        // The checkpoint first: the append-only trigger lets deletes through up to it only.
+        D::execute(
+            conn,
+            build::<D>(&query::upsert_checkpoint(
+                checkpoint,
+                OffsetDateTime::now_utc(),
+            )),
+        )
+        .await
+        .map_err(db_error::<D>)?;
+        let deleted = D::execute(
+            conn,
+            build::<D>(&query::delete_audit_through(tenant, checkpoint.sequence)),
+        )
+        .await
+        .map_err(db_error::<D>)?;
+        D::commit(tx).await.map_err(db_error::<D>)?;
+        Ok(deleted)
     }
 
     pub(crate) async fn health_history(
@@ -368,20 +565,97 @@ impl<D: Dialect> SqlStore<D> {
         rows.iter().map(codec::health_check).collect()
     }
 
+    /// The summary computed in the database: counts and series in one aggregate, the
+    /// percentiles with a window function, failure codes grouped, all over the integration's
+    /// index range. Equal to [`HealthSummary::from_records`] over the same rows.
     pub(crate) async fn health_summary(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
         range: TimeRange,
     ) -> Result<HealthSummary> {
-        let rows = self
-            .fetch_all(build::<D>(&query::select_health(tenant, id, range, None)))
-            .await?;
-        let records = rows
-            .iter()
-            .map(codec::health_check)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(HealthSummary::from_records(&records))
+        const T: &str = "health_checks";
+        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
+        let conn: &mut Conn<D> = &mut conn;
+        let counts = D::fetch_optional(conn, build::<D>(&query::summary_counts(tenant, id, range)))
+            .await
+            .map_err(db_error::<D>)?
+            .ok_or_else(|| Error::backend(D::NAME, "an aggregate returned no row"))?;
+        let count = |col| -> Result<u64> {
+            Ok(u64::try_from(counts.opt_int(T, col)?.unwrap_or(0)).unwrap_or(0))
+        };
+        let time = |col| codec::opt_time(&counts, T, col);
+        let checks = count("checks")?;
+        let successes = count("successes")?;
+        let last_failure_micros = counts.opt_int(T, "last_failure_at")?;
+        let mut series = std::collections::BTreeMap::new();
+        for (s, c) in Series::ALL.into_iter().zip(query::SERIES_COLUMNS) {
+            let n = count(c.checks)?;
+            let ok = count(c.successes)?;
+            let last = time(c.last_failure)?;
+            series.insert(s, SeriesSummary::new(n, ok, last));
+        }
+        let mut summary = HealthSummary {
+            checks,
+            successes,
+            uptime_percent: pathops_core::health::percent(successes, checks),
+            p50_latency_ms: None,
+            p95_latency_ms: None,
+            p99_latency_ms: None,
+            last_success_at: time("last_success_at")?,
+            last_failure_at: time("last_failure_at")?,
+            last_failure_code: None,
+            failure_codes: std::collections::BTreeMap::new(),
+            series,
+        };
+        if checks == 0 {
+            return Ok(summary);
+        }
+        let ranks = D::fetch_all(
+            conn,
+            build::<D>(&query::summary_percentiles(tenant, id, range)),
+        )
+        .await
+        .map_err(db_error::<D>)?;
+        for row in &ranks {
+            let rn = row.int(T, "rn")?;
+            let n = row.int(T, "n")?;
+            let latency = u64::try_from(row.int(T, "latency_ms")?).unwrap_or(0);
+            for (p, slot) in [
+                (50, &mut summary.p50_latency_ms),
+                (95, &mut summary.p95_latency_ms),
+                (99, &mut summary.p99_latency_ms),
+            ] {
+                if rn == (p * n + 99) / 100 {
+                    *slot = Some(latency);
+                }
+            }
+        }
+        if let Some(at) = last_failure_micros {
+            let codes = D::fetch_all(
+                conn,
+                build::<D>(&query::summary_failure_codes(tenant, id, range)),
+            )
+            .await
+            .map_err(db_error::<D>)?;
+            for row in &codes {
+                let n = u64::try_from(row.int(T, "n")?).unwrap_or(0);
+                summary.failure_codes.insert(row.text(T, "code")?, n);
+            }
+            let latest = D::fetch_all(
+                conn,
+                build::<D>(&query::summary_codes_at(tenant, id, range, at)),
+            )
+            .await
+            .map_err(db_error::<D>)?;
+            summary.last_failure_code = latest
+                .iter()
+                .map(|row| row.text(T, "code"))
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .min();
+        }
+        Ok(summary)
     }
 
     pub(crate) async fn audit(&self, tenant: &TenantId, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
@@ -500,6 +774,16 @@ impl<D: Dialect> SqlStore<D> {
         Ok(())
     }
 
+    pub(crate) async fn prune_health_excess(&self, keep: u32, limit: u32) -> Result<u64> {
+        let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
+        D::execute(
+            &mut conn,
+            build::<D>(&query::prune_health_excess(keep, limit)),
+        )
+        .await
+        .map_err(db_error::<D>)
+    }
+
     pub(crate) async fn prune_health(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
         let mut conn = self.pool.acquire().await.map_err(db_error::<D>)?;
         D::execute(&mut conn, build::<D>(&query::prune_health(before, limit)))
@@ -583,6 +867,37 @@ macro_rules! forward_catalog_store {
                 mutation: pathops_core::Mutation,
             ) -> pathops_core::Result<pathops_core::MutationOutcome> {
                 self.store.apply(mutation).await
+            }
+            async fn record_check(
+                &self,
+                write: pathops_core::store::HealthWrite,
+            ) -> pathops_core::Result<Option<pathops_core::AuditEntry>> {
+                self.store.record_check(write).await
+            }
+            async fn anchor_audit(
+                &self,
+                tenant: &pathops_core::TenantId,
+            ) -> pathops_core::Result<Option<pathops_core::audit::AuditAnchor>> {
+                self.store.anchor_audit(tenant).await
+            }
+            async fn audit_checkpoint(
+                &self,
+                tenant: &pathops_core::TenantId,
+            ) -> pathops_core::Result<Option<pathops_core::audit::AuditCheckpoint>> {
+                self.store.audit_checkpoint(tenant).await
+            }
+            async fn prune_audit(
+                &self,
+                checkpoint: &pathops_core::audit::AuditCheckpoint,
+            ) -> pathops_core::Result<u64> {
+                self.store.prune_audit(checkpoint).await
+            }
+            async fn prune_health_excess(
+                &self,
+                keep: u32,
+                limit: u32,
+            ) -> pathops_core::Result<u64> {
+                self.store.prune_health_excess(keep, limit).await
             }
             async fn health_history(
                 &self,

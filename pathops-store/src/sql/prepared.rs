@@ -6,14 +6,17 @@
 
 use pathops_core::audit::AuditEntry;
 use pathops_core::event::EventEnvelope;
+use pathops_core::health::Series;
+use pathops_core::lifecycle::LifecycleState;
 use pathops_core::page::CursorPosition;
+use pathops_core::store::HealthFields;
 use pathops_core::{HealthCheckRecord, Integration, IntegrationId, ListFilter, TenantId};
 use sea_query::{Cond, Expr, ExprTrait, Order, Query, Value};
 
 use super::codec::micros;
 use super::schema::{
-    AUDIT_COLUMNS, AuditLogs, HEALTH_COLUMNS, HealthChecks, INTEGRATION_COLUMNS, IntegrationTags,
-    Integrations, Outbox,
+    AUDIT_COLUMNS, AuditLogs, HEALTH_WRITE_COLUMNS, HealthChecks, INTEGRATION_COLUMNS,
+    IntegrationTags, Integrations, Outbox,
 };
 use super::template::{Args, Prepared, Statement, limit_arg, limit_value};
 use crate::stored;
@@ -31,8 +34,8 @@ pub(crate) fn json(value: &impl serde::Serialize) -> Value {
 }
 
 /// The columns an integration row is written with, in value order.
-const WRITE_COLUMNS: [Integrations; 25] = {
-    let mut out = [Integrations::DeletedAt; 25];
+const WRITE_COLUMNS: [Integrations; 26] = {
+    let mut out = [Integrations::DeletedAt; 26];
     let mut k = 0;
     while k < INTEGRATION_COLUMNS.len() {
         out[k] = INTEGRATION_COLUMNS[k];
@@ -64,6 +67,7 @@ fn integration_values(i: &Integration) -> Vec<Value> {
         i.last_tested_at.map(micros).into(),
         i.last_test_success.into(),
         i64::from(i.consecutive_failures).into(),
+        i.flapping.into(),
         micros(i.created_at).into(),
         i.created_by.as_str().into(),
         micros(i.modified_at).into(),
@@ -235,14 +239,36 @@ pub(crate) fn insert_integration(i: &Integration) -> Prepared {
     }
 }
 
-/// Replaces a live integration row if its version is `expected_version`.
-pub(crate) fn update_integration(i: &Integration, expected_version: u64) -> Prepared {
-    fn build(_: u64, mut a: Args) -> Statement {
+/// The health fields: written by checks, kept by edits.
+const HEALTH_FIELDS: [Integrations; 4] = [
+    Integrations::LastTestedAt,
+    Integrations::LastTestSuccess,
+    Integrations::ConsecutiveFailures,
+    Integrations::Flapping,
+];
+
+/// Shape bit of [`update_integration`]: the health fields are written too.
+const WRITES_HEALTH: u64 = 1;
+
+/// Replaces a live integration row if its version is `expected_version`; the health fields
+/// only when `write_health` is set (else the stored ones stay).
+pub(crate) fn update_integration(
+    i: &Integration,
+    expected_version: u64,
+    write_health: bool,
+) -> Prepared {
+    fn written(shape: u64) -> impl Iterator<Item = (usize, Integrations)> {
+        WRITE_COLUMNS
+            .into_iter()
+            .enumerate()
+            .filter(move |(_, c)| shape & WRITES_HEALTH != 0 || !HEALTH_FIELDS.contains(c))
+    }
+    fn build(shape: u64, mut a: Args) -> Statement {
         use Integrations as C;
         let (id, tenant) = (a.next(), a.next());
-        let values: Vec<(Integrations, Expr)> = WRITE_COLUMNS[2..]
-            .iter()
-            .map(|c| (*c, Expr::val(a.next())))
+        let values: Vec<(Integrations, Expr)> = written(shape)
+            .skip(2)
+            .map(|(_, c)| (c, Expr::val(a.next())))
             .collect();
         Statement::Update(
             Query::update()
@@ -256,11 +282,71 @@ pub(crate) fn update_integration(i: &Integration, expected_version: u64) -> Prep
                 .take(),
         )
     }
-    let mut args = integration_values(i);
+    let shape = if write_health { WRITES_HEALTH } else { 0 };
+    let all = integration_values(i);
+    let mut args: Vec<Value> = written(shape).map(|(k, _)| all[k].clone()).collect();
     args.push(big(expected_version).into());
     Prepared {
         name: "update_integration",
-        shape: 0,
+        shape,
+        args,
+        build,
+    }
+}
+
+/// Shape bit of [`update_health`]: no health fields to write (a skipped check).
+const HISTORY_ONLY: u64 = 1;
+
+/// Writes a check's health fields to a live integration whose lifecycle state is still
+/// `expected` (status, verified, consecutive failures), leaving its version alone. With
+/// `health` unset it only matches the row, so the caller learns whether it is still there.
+pub(crate) fn update_health(
+    tenant: &TenantId,
+    id: IntegrationId,
+    expected: &LifecycleState,
+    health: Option<&HealthFields>,
+) -> Prepared {
+    fn build(shape: u64, mut a: Args) -> Statement {
+        use Integrations as C;
+        let mut update = Query::update();
+        update.table(C::Table);
+        if shape & HISTORY_ONLY != 0 {
+            update.value(C::ConsecutiveFailures, Expr::col(C::ConsecutiveFailures));
+        } else {
+            update.values(HEALTH_FIELDS.map(|c| (c, Expr::val(a.next()))));
+        }
+        let (tenant, id) = (a.next(), a.next());
+        Statement::Update(
+            update
+                .cond_where(
+                    live(tenant)
+                        .add(Expr::col(C::Id).eq(id))
+                        .add(Expr::col(C::Status).eq(a.next()))
+                        .add(Expr::col(C::Verified).eq(a.next()))
+                        .add(Expr::col(C::ConsecutiveFailures).eq(a.next())),
+                )
+                .take(),
+        )
+    }
+    let mut args: Vec<Value> = match health {
+        Some(h) => vec![
+            micros(h.last_tested_at).into(),
+            Some(h.last_test_success).into(),
+            i64::from(h.consecutive_failures).into(),
+            h.flapping.into(),
+        ],
+        None => Vec::new(),
+    };
+    args.extend([
+        tenant.as_str().into(),
+        id.as_uuid().into(),
+        expected.status.as_str().into(),
+        expected.verified.into(),
+        i64::from(expected.consecutive_failures).into(),
+    ]);
+    Prepared {
+        name: "update_health",
+        shape: if health.is_none() { HISTORY_ONLY } else { 0 },
         args,
         build,
     }
@@ -387,6 +473,7 @@ pub(crate) fn insert_audit(e: &AuditEntry) -> Prepared {
             r.approver.as_ref().map(|a| a.as_str().to_owned()).into(),
             e.prev_hash.as_str().into(),
             e.hash.as_str().into(),
+            e.key_id.clone().into(),
         ],
         build,
     }
@@ -445,8 +532,8 @@ pub(crate) fn insert_health(h: &HealthCheckRecord) -> Prepared {
         Statement::Insert(
             Query::insert()
                 .into_table(HealthChecks::Table)
-                .columns(HEALTH_COLUMNS)
-                .values_panic(HEALTH_COLUMNS.map(|_| Expr::val(a.next())))
+                .columns(HEALTH_WRITE_COLUMNS)
+                .values_panic(HEALTH_WRITE_COLUMNS.map(|_| Expr::val(a.next())))
                 .take(),
         )
     }
@@ -469,6 +556,9 @@ pub(crate) fn insert_health(h: &HealthCheckRecord) -> Prepared {
             h.latency_ms.map(big).into(),
             h.message.as_str().into(),
             serde_json::Value::Object(h.details.clone()).into(),
+            h.series_outcome(Series::Reachability).into(),
+            h.series_outcome(Series::Authentication).into(),
+            h.series_outcome(Series::WebhookDelivery).into(),
         ],
         build,
     }
@@ -555,8 +645,21 @@ mod tests {
             select_integration(&t, i.id),
             insert_integration(&i),
             insert_integration(&deleted),
-            update_integration(&i, 4),
-            update_integration(&deleted, 4),
+            update_integration(&i, 4, false),
+            update_integration(&i, 4, true),
+            update_integration(&deleted, 4, false),
+            update_health(&t, i.id, &i.lifecycle_state(), None),
+            update_health(
+                &t,
+                i.id,
+                &i.lifecycle_state(),
+                Some(&HealthFields {
+                    last_tested_at: i.created_at,
+                    last_test_success: false,
+                    consecutive_failures: 2,
+                    flapping: true,
+                }),
+            ),
             select_version(&t, i.id),
             delete_tags(i.id),
             insert_tags(&i).unwrap(),

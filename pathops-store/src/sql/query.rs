@@ -331,3 +331,252 @@ pub(crate) fn prune_health(before: OffsetDateTime, limit: u32) -> sea_query::Del
         .and_where(Expr::col(C::Id).in_subquery(oldest))
         .take()
 }
+
+/// The window of one integration's checks a summary covers (skipped checks excluded).
+fn summary_window(tenant: &TenantId, id: IntegrationId, range: TimeRange) -> Cond {
+    use HealthChecks as C;
+    Cond::all()
+        .add(Expr::col(C::IntegrationId).eq(id.as_uuid()))
+        .add(Expr::col(C::TenantId).eq(tenant.as_str()))
+        .add(Expr::col(C::CheckedAt).gte(micros(range.from)))
+        .add(Expr::col(C::CheckedAt).lt(micros(range.to)))
+        .add(Expr::col(C::Status).ne("skipped"))
+}
+
+/// A series column of `health_checks` and the names of its aggregates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeriesColumn {
+    pub(crate) column: &'static str,
+    pub(crate) checks: &'static str,
+    pub(crate) successes: &'static str,
+    pub(crate) last_failure: &'static str,
+}
+
+/// The series columns, in [`Series::ALL`](pathops_core::health::Series::ALL) order.
+pub(crate) const SERIES_COLUMNS: [SeriesColumn; 3] = [
+    SeriesColumn {
+        column: "reach_ok",
+        checks: "reach_n",
+        successes: "reach_successes",
+        last_failure: "reach_last_failure",
+    },
+    SeriesColumn {
+        column: "auth_ok",
+        checks: "auth_n",
+        successes: "auth_successes",
+        last_failure: "auth_last_failure",
+    },
+    SeriesColumn {
+        column: "webhook_ok",
+        checks: "webhook_n",
+        successes: "webhook_successes",
+        last_failure: "webhook_last_failure",
+    },
+];
+
+/// One row of counts over a summary window: `checks`, `successes`, `last_success_at`,
+/// `last_failure_at`, and per series `<prefix>_n`, `<prefix>_ok`, `<prefix>_last_failure`.
+/// The expressions name fixed columns only; every value is bound.
+pub(crate) fn summary_counts(
+    tenant: &TenantId,
+    id: IntegrationId,
+    range: TimeRange,
+) -> SelectStatement {
+    let mut q = Query::select();
+    q.expr_as(Expr::cust("COUNT(*)"), "checks")
+        .expr_as(
+            Expr::cust("COALESCE(SUM(CASE WHEN status = 'healthy' THEN 1 ELSE 0 END), 0)"),
+            "successes",
+        )
+        .expr_as(
+            Expr::cust("MAX(CASE WHEN status = 'healthy' THEN checked_at END)"),
+            "last_success_at",
+        )
+        .expr_as(
+            Expr::cust("MAX(CASE WHEN status = 'unhealthy' THEN checked_at END)"),
+            "last_failure_at",
+        );
+    for c in SERIES_COLUMNS {
+        let col = c.column;
+        q.expr_as(Expr::cust(format!("COUNT({col})")), c.checks)
+            .expr_as(
+                Expr::cust(format!(
+                    "COALESCE(SUM(CASE WHEN {col} THEN 1 ELSE 0 END), 0)"
+                )),
+                c.successes,
+            )
+            .expr_as(
+                Expr::cust(format!("MAX(CASE WHEN NOT {col} THEN checked_at END)")),
+                c.last_failure,
+            );
+    }
+    q.from(HealthChecks::Table)
+        .cond_where(summary_window(tenant, id, range))
+        .take()
+}
+
+/// The nearest-rank 50th, 95th and 99th percentile latencies of a summary window: rows
+/// `(rn, latency_ms)` for the ranks `ceil(p × n / 100)`, computed in the database with a window
+/// function over the integration's index range.
+pub(crate) fn summary_percentiles(
+    tenant: &TenantId,
+    id: IntegrationId,
+    range: TimeRange,
+) -> SelectStatement {
+    use HealthChecks as C;
+    let ranked = Query::select()
+        .column(C::LatencyMs)
+        .expr_as(Expr::cust("ROW_NUMBER() OVER (ORDER BY latency_ms)"), "rn")
+        .expr_as(Expr::cust("COUNT(*) OVER ()"), "n")
+        .from(C::Table)
+        .cond_where(summary_window(tenant, id, range).add(Expr::col(C::LatencyMs).is_not_null()))
+        .take();
+    Query::select()
+        .columns(["rn", "latency_ms", "n"])
+        .from_subquery(ranked, "ranked")
+        .and_where(Expr::cust(
+            "rn IN ((50 * n + 99) / 100, (95 * n + 99) / 100, (99 * n + 99) / 100)",
+        ))
+        .take()
+}
+
+/// Failing checks of a summary window by failure code (`code`, `n`).
+pub(crate) fn summary_failure_codes(
+    tenant: &TenantId,
+    id: IntegrationId,
+    range: TimeRange,
+) -> SelectStatement {
+    use HealthChecks as C;
+    Query::select()
+        .expr_as(Expr::cust("COALESCE(failure_code, 'unknown')"), "code")
+        .expr_as(Expr::cust("COUNT(*)"), "n")
+        .from(C::Table)
+        .cond_where(summary_window(tenant, id, range).add(Expr::col(C::Status).eq("unhealthy")))
+        .add_group_by([Expr::cust("COALESCE(failure_code, 'unknown')")])
+        .take()
+}
+
+/// The failure codes of the failing checks at exactly `at` (the window's last failure).
+pub(crate) fn summary_codes_at(
+    tenant: &TenantId,
+    id: IntegrationId,
+    range: TimeRange,
+    at: i64,
+) -> SelectStatement {
+    use HealthChecks as C;
+    Query::select()
+        .expr_as(Expr::cust("COALESCE(failure_code, 'unknown')"), "code")
+        .from(C::Table)
+        .cond_where(
+            summary_window(tenant, id, range)
+                .add(Expr::col(C::Status).eq("unhealthy"))
+                .add(Expr::col(C::CheckedAt).eq(at)),
+        )
+        .take()
+}
+
+/// Deletes up to `limit` health-check rows beyond the newest `keep` of their integration,
+/// oldest first.
+pub(crate) fn prune_health_excess(keep: u32, limit: u32) -> sea_query::DeleteStatement {
+    use HealthChecks as C;
+    let ranked = Query::select()
+        .column(C::Id)
+        .column(C::CheckedAt)
+        .expr_as(
+            Expr::cust(
+                "ROW_NUMBER() OVER (PARTITION BY integration_id ORDER BY checked_at DESC, id DESC)",
+            ),
+            "rn",
+        )
+        .from(C::Table)
+        .take();
+    let excess = Query::select()
+        .column("id")
+        .from_subquery(ranked, "ranked")
+        .and_where(Expr::col("rn").gt(i64::from(keep)))
+        .order_by("checked_at", Order::Asc)
+        .order_by("id", Order::Asc)
+        .limit(u64::from(limit))
+        .take();
+    Query::delete()
+        .from_table(C::Table)
+        .and_where(Expr::col(C::Id).in_subquery(excess))
+        .take()
+}
+
+/// A tenant's audit checkpoint.
+pub(crate) fn select_checkpoint(tenant: &TenantId) -> SelectStatement {
+    use super::schema::AuditCheckpoints as C;
+    Query::select()
+        .columns([C::TenantId, C::Sequence, C::Hash])
+        .from(C::Table)
+        .and_where(Expr::col(C::TenantId).eq(tenant.as_str()))
+        .take()
+}
+
+/// Records (or moves) a tenant's audit checkpoint.
+pub(crate) fn upsert_checkpoint(
+    checkpoint: &pathops_core::audit::AuditCheckpoint,
+    now: OffsetDateTime,
+) -> InsertStatement {
+    use super::schema::AuditCheckpoints as C;
+    Query::insert()
+        .into_table(C::Table)
+        .columns([C::TenantId, C::Sequence, C::Hash, C::PrunedAt])
+        .values_panic([
+            checkpoint.tenant_id.as_str().into(),
+            big(checkpoint.sequence).into(),
+            checkpoint.hash.as_str().into(),
+            micros(now).into(),
+        ])
+        .on_conflict(
+            OnConflict::column(C::TenantId)
+                .update_columns([C::Sequence, C::Hash, C::PrunedAt])
+                .to_owned(),
+        )
+        .take()
+}
+
+/// The audit entry of a tenant at `sequence` (for checking a checkpoint).
+pub(crate) fn select_audit_at(tenant: &TenantId, sequence: u64) -> SelectStatement {
+    use AuditLogs as C;
+    Query::select()
+        .columns(AUDIT_COLUMNS)
+        .from(C::Table)
+        .and_where(Expr::col(C::TenantId).eq(tenant.as_str()))
+        .and_where(Expr::col(C::Sequence).eq(big(sequence)))
+        .take()
+}
+
+/// The newest audit entry of a tenant.
+pub(crate) fn select_audit_newest(tenant: &TenantId) -> SelectStatement {
+    use AuditLogs as C;
+    Query::select()
+        .columns(AUDIT_COLUMNS)
+        .from(C::Table)
+        .and_where(Expr::col(C::TenantId).eq(tenant.as_str()))
+        .order_by(C::Sequence, Order::Desc)
+        .limit(1)
+        .take()
+}
+
+/// Deletes a tenant's audit entries up to and including `sequence`.
+pub(crate) fn delete_audit_through(tenant: &TenantId, sequence: u64) -> sea_query::DeleteStatement {
+    use AuditLogs as C;
+    Query::delete()
+        .from_table(C::Table)
+        .and_where(Expr::col(C::TenantId).eq(tenant.as_str()))
+        .and_where(Expr::col(C::Sequence).lte(big(sequence)))
+        .take()
+}
+
+/// The version of a live integration (for an anchor event).
+pub(crate) fn select_live_version(tenant: &TenantId, id: IntegrationId) -> SelectStatement {
+    use super::schema::Integrations as C;
+    Query::select()
+        .columns([C::Version, C::DeletedAt])
+        .from(C::Table)
+        .and_where(Expr::col(C::TenantId).eq(tenant.as_str()))
+        .and_where(Expr::col(C::Id).eq(id.as_uuid()))
+        .take()
+}

@@ -9,7 +9,7 @@
 use sea_query::Iden;
 
 /// `integrations`: one row per integration, soft-deleted ones included (`deleted_at` set).
-#[derive(Debug, Clone, Copy, Iden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Iden)]
 pub(crate) enum Integrations {
     Table,
     Id,
@@ -43,11 +43,13 @@ pub(crate) enum Integrations {
     CheckLeaseOwner,
     /// Until when. Migration 2.
     CheckLeaseUntil,
+    /// Whether its health flaps. Migration 3.
+    Flapping,
 }
 
 /// Every column of `integrations` read back into an [`Integration`](pathops_core::Integration),
 /// in select order.
-pub(crate) const INTEGRATION_COLUMNS: [Integrations; 24] = [
+pub(crate) const INTEGRATION_COLUMNS: [Integrations; 25] = [
     Integrations::Id,
     Integrations::TenantId,
     Integrations::Name,
@@ -67,6 +69,7 @@ pub(crate) const INTEGRATION_COLUMNS: [Integrations; 24] = [
     Integrations::LastTestedAt,
     Integrations::LastTestSuccess,
     Integrations::ConsecutiveFailures,
+    Integrations::Flapping,
     Integrations::CreatedAt,
     Integrations::CreatedBy,
     Integrations::ModifiedAt,
@@ -98,9 +101,33 @@ pub(crate) enum HealthChecks {
     LatencyMs,
     Message,
     Details,
+    /// Whether the tool was reachable (NULL: not exercised). Migration 3.
+    ReachOk,
+    /// Whether the credential was accepted (NULL: not exercised). Migration 3.
+    AuthOk,
+    /// Whether a webhook delivery came back (NULL: not exercised). Migration 3.
+    WebhookOk,
 }
 
-/// Every column of `health_checks`, in select order.
+/// The columns a `health_checks` row is inserted with.
+pub(crate) const HEALTH_WRITE_COLUMNS: [HealthChecks; 14] = [
+    HealthChecks::Id,
+    HealthChecks::TenantId,
+    HealthChecks::IntegrationId,
+    HealthChecks::CheckedAt,
+    HealthChecks::Kind,
+    HealthChecks::Status,
+    HealthChecks::FailureCode,
+    HealthChecks::Failure,
+    HealthChecks::LatencyMs,
+    HealthChecks::Message,
+    HealthChecks::Details,
+    HealthChecks::ReachOk,
+    HealthChecks::AuthOk,
+    HealthChecks::WebhookOk,
+];
+
+/// Every column of `health_checks` read back into a record, in select order.
 pub(crate) const HEALTH_COLUMNS: [HealthChecks; 11] = [
     HealthChecks::Id,
     HealthChecks::TenantId,
@@ -132,10 +159,22 @@ pub(crate) enum AuditLogs {
     Approver,
     PrevHash,
     Hash,
+    /// The key that sealed the entry (NULL: unkeyed). Migration 3.
+    KeyId,
+}
+
+/// `audit_checkpoints`: where each tenant's pruned chain continues. Migration 3.
+#[derive(Debug, Clone, Copy, Iden)]
+pub(crate) enum AuditCheckpoints {
+    Table,
+    TenantId,
+    Sequence,
+    Hash,
+    PrunedAt,
 }
 
 /// Every column of `audit_logs`, in select order.
-pub(crate) const AUDIT_COLUMNS: [AuditLogs; 13] = [
+pub(crate) const AUDIT_COLUMNS: [AuditLogs; 14] = [
     AuditLogs::Id,
     AuditLogs::TenantId,
     AuditLogs::Sequence,
@@ -149,6 +188,7 @@ pub(crate) const AUDIT_COLUMNS: [AuditLogs; 13] = [
     AuditLogs::Approver,
     AuditLogs::PrevHash,
     AuditLogs::Hash,
+    AuditLogs::KeyId,
 ];
 
 /// `outbox`: events waiting for delivery, with their delivery state.
@@ -366,6 +406,25 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX integrations_check_due ON integrations (next_check_at, id)
             WHERE deleted_at IS NULL",
             "CREATE INDEX health_checks_time ON health_checks (checked_at, id)",
+        ],
+    },
+    Migration {
+        version: 3,
+        name: "evidence: health fields apart from edits, keyed audit, checkpoints, series",
+        shared: &[
+            "ALTER TABLE integrations ADD COLUMN flapping BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE audit_logs ADD COLUMN key_id TEXT",
+            "CREATE TABLE audit_checkpoints (
+            tenant_id TEXT PRIMARY KEY,
+            sequence BIGINT NOT NULL,
+            hash TEXT NOT NULL,
+            pruned_at BIGINT NOT NULL
+        )",
+            "ALTER TABLE health_checks ADD COLUMN reach_ok BOOLEAN",
+            "ALTER TABLE health_checks ADD COLUMN auth_ok BOOLEAN",
+            "ALTER TABLE health_checks ADD COLUMN webhook_ok BOOLEAN",
+            // Newest-first reads per integration (history, flap counting, retention by count).
+            "CREATE INDEX health_checks_integration_newest ON health_checks (tenant_id, integration_id, checked_at, id)",
         ],
     },
 ];

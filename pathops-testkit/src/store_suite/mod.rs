@@ -49,6 +49,7 @@ use futures::future::BoxFuture;
 use pathops_core::CatalogStore;
 
 pub mod atomicity;
+pub mod chain;
 pub mod concurrency;
 pub mod crud;
 pub mod evidence;
@@ -220,9 +221,19 @@ macro_rules! store_conformance_suite {
             concurrency::concurrent_writers_keep_the_audit_chain_intact,
             concurrency::concurrent_claimers_never_lease_the_same_event,
             fidelity::every_accepted_value_reads_back_equal,
+            chain::a_check_without_transition_leaves_version_and_audit,
+            chain::a_threshold_crossing_writes_exactly_one_audit_row,
+            chain::key_rotation_verifies_across_the_boundary,
+            chain::archived_then_pruned_chains_still_verify,
+            chain::a_flapping_integration_emits_one_flapping_event,
+            chain::summaries_equal_the_brute_force_computation,
+            chain::a_stale_health_write_conflicts_and_writes_nothing,
+            chain::retention_by_count_keeps_the_newest_rows,
         );
         $crate::store_conformance_suite!(@raw $factory;
             fidelity::a_row_corrupted_in_the_database_fails_only_itself,
+            chain::truncation_is_detected_against_an_anchor,
+            chain::a_rehashed_row_is_detected_with_the_key,
         );
     };
     (@raw $factory:expr; $($module:ident :: $check:ident),* $(,)?) => {
