@@ -18,9 +18,10 @@ fn the_embedding_example_registers_tests_pauses_and_relays() {
         "tested: reachability Passed, authentication Passed",
         "-> active",
         "paused: paused",
-        "audit chain: Ok(3) entries verified",
+        "audit chain: 3 entries verified",
         "integration.created v1",
         "integration.paused v3",
+        "audit.anchored v3",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
