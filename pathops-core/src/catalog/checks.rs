@@ -8,10 +8,10 @@ use serde_json::json;
 use tracing::{Span, instrument};
 
 use super::{AuditParts, CHECK_WRITE_ATTEMPTS, Catalog, Principal, Scope};
-use crate::audit::{AuditAction, AuditRecord};
+use crate::audit::AuditAction;
 use crate::connector::{Capability, CheckResult, ConnectorContext, FailureCode};
 use crate::error::{Error, Result};
-use crate::event::{EventEnvelope, EventType};
+use crate::event::EventType;
 use crate::health::{
     CheckKind, FlapPolicy, HealthCheckRecord, HealthStatus, HealthSummary, TimeRange,
 };
@@ -621,31 +621,9 @@ impl Catalog {
         }
         // A scheduled check that changes no lifecycle state leaves no audit entry; a test an
         // actor asked for (a connection test, a doctor run) always does.
-        let audit = (kind != CheckKind::HealthCheck).then(|| {
-            let mut r = AuditRecord::new(
-                principal.tenant.clone(),
-                Some(integration.id),
-                principal.actor.clone(),
-                audit.action,
-                now,
-            );
-            r.changes = audit.changes;
-            r.reason = audit.reason;
-            r
-        });
-        let events = events
-            .into_iter()
-            .map(|(event_type, data)| {
-                EventEnvelope::new(
-                    event_type,
-                    principal.tenant.clone(),
-                    integration.id,
-                    expected_version,
-                    now,
-                    data,
-                )
-            })
-            .collect();
+        let audit = (kind != CheckKind::HealthCheck)
+            .then(|| audit.into_record(principal, integration.id, now));
+        let events = super::envelopes(principal, integration.id, expected_version, now, &events);
         let write = HealthWrite {
             record: record.clone(),
             version: expected_version,

@@ -161,30 +161,8 @@ impl Catalog {
         events: &[(EventType, serde_json::Value)],
     ) -> Mutation {
         let now = integration.modified_at;
-        let mut record = AuditRecord::new(
-            principal.tenant.clone(),
-            Some(integration.id),
-            principal.actor.clone(),
-            audit.action,
-            now,
-        );
-        record.changes = audit.changes;
-        record.reason = audit.reason;
-        record.ticket = audit.ticket;
-        record.approver = audit.approver;
-        let events = events
-            .iter()
-            .map(|(event_type, data)| {
-                EventEnvelope::new(
-                    *event_type,
-                    principal.tenant.clone(),
-                    integration.id,
-                    expected_version + 1,
-                    now,
-                    data.clone(),
-                )
-            })
-            .collect();
+        let record = audit.into_record(principal, integration.id, now);
+        let events = envelopes(principal, integration.id, expected_version + 1, now, events);
         Mutation {
             change: Change::Update {
                 integration,
@@ -223,6 +201,50 @@ impl AuditParts {
             approver: None,
         }
     }
+
+    /// The audit record of `principal` acting on `integration` at `at`.
+    fn into_record(
+        self,
+        principal: &Principal,
+        integration: IntegrationId,
+        at: time::OffsetDateTime,
+    ) -> AuditRecord {
+        let mut record = AuditRecord::new(
+            principal.tenant.clone(),
+            Some(integration),
+            principal.actor.clone(),
+            self.action,
+            at,
+        );
+        record.changes = self.changes;
+        record.reason = self.reason;
+        record.ticket = self.ticket;
+        record.approver = self.approver;
+        record
+    }
+}
+
+/// The outbox events of one write about `integration` at `version`.
+fn envelopes(
+    principal: &Principal,
+    integration: IntegrationId,
+    version: u64,
+    at: time::OffsetDateTime,
+    events: &[(EventType, serde_json::Value)],
+) -> Vec<EventEnvelope> {
+    events
+        .iter()
+        .map(|(event_type, data)| {
+            EventEnvelope::new(
+                *event_type,
+                principal.tenant.clone(),
+                integration,
+                version,
+                at,
+                data.clone(),
+            )
+        })
+        .collect()
 }
 
 impl CatalogBuilder {
