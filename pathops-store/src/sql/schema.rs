@@ -127,20 +127,17 @@ pub(crate) const HEALTH_WRITE_COLUMNS: [HealthChecks; 14] = [
     HealthChecks::WebhookOk,
 ];
 
-/// Every column of `health_checks` read back into a record, in select order.
-pub(crate) const HEALTH_COLUMNS: [HealthChecks; 11] = [
-    HealthChecks::Id,
-    HealthChecks::TenantId,
-    HealthChecks::IntegrationId,
-    HealthChecks::CheckedAt,
-    HealthChecks::Kind,
-    HealthChecks::Status,
-    HealthChecks::FailureCode,
-    HealthChecks::Failure,
-    HealthChecks::LatencyMs,
-    HealthChecks::Message,
-    HealthChecks::Details,
-];
+/// Every column of `health_checks` read back into a record, in select order: the written
+/// columns without the series, which only summaries read.
+pub(crate) const HEALTH_COLUMNS: [HealthChecks; 11] = {
+    let mut out = [HealthChecks::Id; 11];
+    let mut k = 0;
+    while k < out.len() {
+        out[k] = HEALTH_WRITE_COLUMNS[k];
+        k += 1;
+    }
+    out
+};
 
 /// `audit_logs`: append-only, one hash chain per tenant.
 #[derive(Debug, Clone, Copy, Iden)]
