@@ -405,6 +405,20 @@ pub struct AuditCheckpoint {
     pub hash: String,
 }
 
+impl AuditCheckpoint {
+    /// The checkpoint as an anchor (the head of a chain pruned down to it). Its key id and
+    /// time are not kept with the checkpoint, so they read as unknown.
+    pub fn anchor(&self) -> AuditAnchor {
+        AuditAnchor {
+            tenant_id: self.tenant_id.clone(),
+            sequence: self.sequence,
+            hash: self.hash.clone(),
+            key_id: None,
+            at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
 /// The signed head line of an archive (see [`AuditArchive`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchiveHead {
@@ -742,14 +756,12 @@ impl ChainVerifier {
             }
         }
         let head = self.head.or_else(|| {
-            let tenant = self.tenant?;
-            (last > 0).then_some(AuditAnchor {
-                tenant_id: tenant,
+            let checkpoint = AuditCheckpoint {
+                tenant_id: self.tenant?,
                 sequence: last,
                 hash: self.prev_hash,
-                key_id: None,
-                at: OffsetDateTime::UNIX_EPOCH,
-            })
+            };
+            (last > 0).then(|| checkpoint.anchor())
         });
         Ok(VerifiedChain {
             verified: self.verified,

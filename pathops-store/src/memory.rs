@@ -329,13 +329,7 @@ impl CatalogStore for MemoryStore {
     async fn anchor_audit(&self, tenant: &TenantId) -> Result<Option<AuditAnchor>> {
         let mut state = self.state();
         let Some(head) = state.audit.get(tenant).and_then(|c| c.last()).cloned() else {
-            return Ok(state.checkpoints.get(tenant).map(|cp| AuditAnchor {
-                tenant_id: cp.tenant_id.clone(),
-                sequence: cp.sequence,
-                hash: cp.hash.clone(),
-                key_id: None,
-                at: OffsetDateTime::UNIX_EPOCH,
-            }));
+            return Ok(state.checkpoints.get(tenant).map(AuditCheckpoint::anchor));
         };
         let anchor = AuditAnchor::of(&head);
         if let Some(id) = head.record.integration_id {
@@ -357,7 +351,7 @@ impl CatalogStore for MemoryStore {
             .iter()
             .position(|e| e.sequence == checkpoint.sequence && e.hash == checkpoint.hash)
         else {
-            return Err(prune_conflict(checkpoint));
+            return Err(stored::prune_conflict(checkpoint));
         };
         let removed: Vec<AuditEntry> = chain.drain(..=at).collect();
         for e in &removed {
@@ -529,12 +523,7 @@ impl CatalogStore for MemoryStore {
             .collect();
         old.sort();
         old.truncate(limit as usize);
-        let doomed: HashSet<Uuid> = old.into_iter().map(|(_, id)| id).collect();
-        state.health.retain(|r| !doomed.contains(&r.id));
-        for id in &doomed {
-            state.health_ids.remove(id);
-        }
-        Ok(doomed.len() as u64)
+        Ok(state.delete_health(old))
     }
 
     async fn prune_health_excess(&self, keep: u32, limit: u32) -> Result<u64> {
@@ -554,25 +543,7 @@ impl CatalogStore for MemoryStore {
         }
         excess.sort();
         excess.truncate(limit as usize);
-        let doomed: HashSet<Uuid> = excess.into_iter().map(|(_, id)| id).collect();
-        state.health.retain(|r| !doomed.contains(&r.id));
-        for id in &doomed {
-            state.health_ids.remove(id);
-        }
-        Ok(doomed.len() as u64)
-    }
-}
-
-/// The error of a prune whose checkpoint is not a stored entry.
-pub(crate) fn prune_conflict(checkpoint: &AuditCheckpoint) -> Error {
-    Error::Conflict {
-        kind: ResourceKind::Integration,
-        id: format!(
-            "audit entry {} of tenant {}",
-            checkpoint.sequence, checkpoint.tenant_id
-        ),
-        expected: checkpoint.sequence,
-        actual: None,
+        Ok(state.delete_health(excess))
     }
 }
 
@@ -597,6 +568,16 @@ impl State {
             self.push_event(anchor);
         }
         entry
+    }
+
+    /// Deletes the health rows `doomed` names; returns how many.
+    fn delete_health(&mut self, doomed: Vec<(OffsetDateTime, Uuid)>) -> u64 {
+        let doomed: HashSet<Uuid> = doomed.into_iter().map(|(_, id)| id).collect();
+        self.health.retain(|r| !doomed.contains(&r.id));
+        for id in &doomed {
+            self.health_ids.remove(id);
+        }
+        doomed.len() as u64
     }
 
     fn push_event(&mut self, event: EventEnvelope) {

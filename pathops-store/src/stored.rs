@@ -36,6 +36,19 @@ pub(crate) fn set_health(i: &mut Integration, h: &pathops_core::store::HealthFie
     i.flapping = h.flapping;
 }
 
+/// The error of a prune whose checkpoint is not a stored entry.
+pub(crate) fn prune_conflict(checkpoint: &pathops_core::audit::AuditCheckpoint) -> Error {
+    Error::Conflict {
+        kind: pathops_core::ResourceKind::Integration,
+        id: format!(
+            "audit entry {} of tenant {}",
+            checkpoint.sequence, checkpoint.tenant_id
+        ),
+        expected: checkpoint.sequence,
+        actual: None,
+    }
+}
+
 /// Whether storing `i` soft-deletes it.
 pub(crate) fn is_deleted(i: &Integration) -> bool {
     i.status == IntegrationStatus::Deleted

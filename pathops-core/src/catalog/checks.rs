@@ -599,7 +599,6 @@ impl Catalog {
         };
         let mut audit = AuditParts::new(action, changes);
         audit.reason = result.failure.as_ref().map(|f| f.as_str().to_owned());
-        let seal = self.seal_for(&principal.tenant).await?;
 
         if lifecycle_changed {
             integration.modified_at = now;
@@ -615,7 +614,7 @@ impl Catalog {
                 *write_health = true;
             }
             mutation.health_check = Some(record.clone());
-            mutation.seal = seal;
+            mutation.seal = self.seal_for(&principal.tenant).await?;
             integration.version = version_after;
             return Ok((CheckWrite::Lifecycle(mutation), record, integration));
         }
@@ -624,6 +623,11 @@ impl Catalog {
         let audit = (kind != CheckKind::HealthCheck)
             .then(|| audit.into_record(principal, integration.id, now));
         let events = super::envelopes(principal, integration.id, expected_version, now, &events);
+        // Only an audited write needs the key.
+        let seal = match audit {
+            Some(_) => self.seal_for(&principal.tenant).await?,
+            None => AuditSeal::default(),
+        };
         let write = HealthWrite {
             record: record.clone(),
             version: expected_version,

@@ -475,13 +475,7 @@ impl<D: Dialect> SqlStore<D> {
         let Some(head) = head else {
             let cp = self.checkpoint_in(conn, tenant).await?;
             D::commit(tx).await.map_err(db_error::<D>)?;
-            return Ok(cp.map(|cp| AuditAnchor {
-                tenant_id: cp.tenant_id,
-                sequence: cp.sequence,
-                hash: cp.hash,
-                key_id: None,
-                at: OffsetDateTime::UNIX_EPOCH,
-            }));
+            return Ok(cp.as_ref().map(AuditCheckpoint::anchor));
         };
         let anchor = AuditAnchor::of(&head);
         if let Some(id) = head.record.integration_id {
@@ -522,7 +516,7 @@ impl<D: Dialect> SqlStore<D> {
         .map(|row| codec::audit_entry(&row))
         .transpose()?;
         if at.is_none_or(|e| e.hash != checkpoint.hash) {
-            return Err(crate::memory::prune_conflict(checkpoint));
+            return Err(stored::prune_conflict(checkpoint));
         }
         // The checkpoint first: the append-only trigger lets deletes through up to it only.
         D::execute(
