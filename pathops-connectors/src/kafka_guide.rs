@@ -11,7 +11,8 @@
 //! - **The event id is the message key**, and the producer is idempotent
 //!   (`enable.idempotence=true`): the broker drops the producer's own retries, and consumers
 //!   deduplicate relay redeliveries by key.
-//! - **Per-integration order**: the relay publishes one event at a time, in outbox order; a
+//! - **Per-integration order**: the relay publishes one event at a time, in outbox order, and
+//!   never publishes an integration's event while an earlier one of it waits for a retry; a
 //!   topic per tenant, or a partitioner keyed by integration id, keeps one integration's
 //!   events in one partition. (Keying by event id spreads them; then set the partition
 //!   explicitly from the integration id.)

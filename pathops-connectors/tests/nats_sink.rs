@@ -119,6 +119,24 @@ async fn catalog_events_reach_jetstream_through_the_outbox_relay() {
         .unwrap();
 }
 
+#[tokio::test]
+async fn catalog_events_keep_their_order_on_jetstream_across_a_failed_publish() {
+    let Some(url) = nats_url() else { return };
+    let (sink, stream) = isolated_sink(&url).await;
+    let harness = SuiteHarness { sink, stream };
+    pathops_testkit::sink_suite::catalog_events_keep_their_order_across_a_failed_publish(
+        &harness,
+        std::sync::Arc::new(pathops_store::MemoryStore::new()),
+    )
+    .await;
+    harness
+        .sink
+        .jetstream()
+        .delete_stream(&harness.stream)
+        .await
+        .unwrap();
+}
+
 struct SuiteHarness {
     sink: NatsSink,
     stream: String,

@@ -206,6 +206,11 @@ pub enum OutboxRelease {
         /// The last error.
         error: String,
     },
+    /// Not attempted: an earlier event of the same integration failed in this pass, and
+    /// publishing this one first would reorder the integration's events. The lease is freed and
+    /// the claim's attempt is not counted; the event waits behind the earlier one (claims
+    /// never lease an event while an earlier one of its integration is pending and not due).
+    HeldBack,
 }
 
 /// Retry policy for the outbox relay: decorrelated-jitter backoff with a cap, and a maximum

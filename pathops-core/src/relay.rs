@@ -2,10 +2,15 @@
 //!
 //! The relay leases a batch of due events, publishes each to every sink, and records the
 //! outcome: delivered, retry later with jittered exponential backoff ([`OutboxRetryPolicy`]), or dead
-//! after the policy's maximum attempts. Delivery is at least once: a relay that dies after
+//! after the policy's maximum attempts. Each integration's events are delivered in order: the
+//! store leases an event only when no earlier one of its integration is pending elsewhere,
+//! and once an event fails in a pass the relay holds back the later events of its integration
+//! in that batch ([`OutboxRelease::HeldBack`]) instead of publishing past it. An event that is
+//! dead no longer holds the others back. Delivery is at least once: a relay that dies after
 //! claiming a batch loses nothing, because the lease expires and another relay claims the
 //! events again; a sink may see an event twice and deduplicates by [`EventEnvelope::id`].
 
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -20,6 +25,7 @@ use crate::event::{
     BackoffRng, EventEnvelope, OutboxClaim, OutboxRelease, OutboxRetryPolicy, SeededBackoffRng,
 };
 use crate::store::CatalogStore;
+use crate::{IntegrationId, TenantId};
 
 /// Where events go. Object-safe; hold it as `Arc<dyn EventSink>`.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -76,6 +82,9 @@ pub struct RelayStats {
     pub retried: usize,
     /// Given up.
     pub dead: usize,
+    /// Not attempted, because an earlier event of the same integration failed in this pass
+    /// (released as [`OutboxRelease::HeldBack`]).
+    pub held_back: usize,
 }
 
 /// Moves events from the outbox to the sinks.
@@ -162,7 +171,18 @@ impl OutboxRelay {
             claimed: entries.len(),
             ..RelayStats::default()
         };
-        for entry in entries {
+        // Integrations whose earlier event failed in this pass: publishing their later events
+        // now would deliver them out of order.
+        let mut failed: HashSet<(&TenantId, IntegrationId)> = HashSet::new();
+        for entry in &entries {
+            let key = (&entry.envelope.tenant_id, entry.envelope.integration_id);
+            if failed.contains(&key) {
+                stats.held_back += 1;
+                self.store
+                    .release_outbox(entry.envelope.id, OutboxRelease::HeldBack)
+                    .await?;
+                continue;
+            }
             let mut failure: Option<String> = None;
             for sink in &self.sinks {
                 if let Err(e) = sink.publish(&entry.envelope).await {
@@ -189,8 +209,12 @@ impl OutboxRelay {
             };
             match &release {
                 OutboxRelease::Delivered { .. } => stats.delivered += 1,
-                OutboxRelease::Retry { .. } => stats.retried += 1,
+                OutboxRelease::Retry { .. } => {
+                    stats.retried += 1;
+                    failed.insert(key);
+                }
                 OutboxRelease::Dead { .. } => stats.dead += 1,
+                OutboxRelease::HeldBack => stats.held_back += 1,
             }
             self.store
                 .release_outbox(entry.envelope.id, release)

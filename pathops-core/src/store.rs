@@ -376,6 +376,12 @@ pub trait CatalogStore: Send + Sync + fmt::Debug {
 
     /// Leases up to `claim.limit` due events (not delivered, not dead, due, lease free or
     /// expired), oldest first, and counts an attempt on each. Operator call: across tenants.
+    ///
+    /// Events of one integration are claimed in order: an event is not leased while an
+    /// earlier event of its integration (by `occurred_at`, then id) is pending — neither
+    /// delivered nor dead — and not due, because it is leased or waits for a retry. A dead
+    /// event holds nothing back. Claims of concurrent relays must not interleave in a way
+    /// that breaks this (the SQL backends serialize claims).
     async fn claim_outbox(&self, claim: &OutboxClaim) -> Result<Vec<OutboxEntry>>;
 
     /// Records what became of a leased event and frees its lease.

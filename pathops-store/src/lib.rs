@@ -129,8 +129,10 @@ mod stored;
 pub use connect::{StoreScheme, connect, connect_existing};
 
 /// The schema version this code migrates SQL databases to; a database at a newer version is
-/// refused. 1: catalog tables; 2: health-check schedule and leases.
-pub const SCHEMA_VERSION: i64 = 3;
+/// refused. 1: catalog tables; 2: health-check schedule and leases; 3: evidence (health
+/// fields apart from edits, keyed audit entries, checkpoints, per-capability series); 4: the
+/// index that keeps outbox claims in order per integration.
+pub const SCHEMA_VERSION: i64 = 4;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, PostgresStoreBuilder};

@@ -401,22 +401,31 @@ impl CatalogStore for MemoryStore {
     async fn claim_outbox(&self, claim: &OutboxClaim) -> Result<Vec<OutboxEntry>> {
         let lease_until = stored::lease_end(claim.now, claim.lease)?;
         let mut state = self.state();
-        let mut due: Vec<&mut OutboxRow> = state
-            .outbox
-            .values_mut()
-            .filter(|row| is_due(row, claim.now))
-            .collect();
-        due.sort_by_key(|row| (row.entry.envelope.occurred_at, row.entry.envelope.id));
-        Ok(due
-            .into_iter()
-            .take(claim.limit as usize)
-            .map(|row| {
-                row.entry.attempts = row.entry.attempts.saturating_add(1);
-                row.entry.lease_owner = Some(claim.owner.clone());
-                row.entry.lease_until = Some(lease_until);
-                row.entry.clone()
-            })
-            .collect())
+        let mut pending: Vec<&mut OutboxRow> =
+            state.outbox.values_mut().filter(|row| !row.done).collect();
+        pending.sort_by_key(|row| (row.entry.envelope.occurred_at, row.entry.envelope.id));
+        // Integrations with an earlier pending event that is not due: their later events wait.
+        let mut waiting: HashSet<(TenantId, IntegrationId)> = HashSet::new();
+        let mut claimed = Vec::new();
+        for row in pending {
+            if claimed.len() >= claim.limit as usize {
+                break;
+            }
+            let envelope = &row.entry.envelope;
+            let key = (envelope.tenant_id.clone(), envelope.integration_id);
+            if !is_due(row, claim.now) {
+                waiting.insert(key);
+                continue;
+            }
+            if waiting.contains(&key) {
+                continue;
+            }
+            row.entry.attempts = row.entry.attempts.saturating_add(1);
+            row.entry.lease_owner = Some(claim.owner.clone());
+            row.entry.lease_until = Some(lease_until);
+            claimed.push(row.entry.clone());
+        }
+        Ok(claimed)
     }
 
     async fn release_outbox(&self, event_id: Uuid, release: OutboxRelease) -> Result<()> {
@@ -439,6 +448,9 @@ impl CatalogStore for MemoryStore {
             OutboxRelease::Dead { error, .. } => {
                 row.done = true;
                 row.entry.last_error = Some(error);
+            }
+            OutboxRelease::HeldBack => {
+                row.entry.attempts = row.entry.attempts.saturating_sub(1);
             }
         }
         Ok(())

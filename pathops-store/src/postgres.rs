@@ -92,8 +92,13 @@ impl Dialect for PostgresDialect {
         let key = match lock {
             Lock::Tenant(tenant) => Some(format!("tenant/{tenant}")),
             Lock::Migrations => Some("migrations".to_owned()),
-            // Claims lock the rows they pick (SKIP LOCKED): claimers need no common lock.
-            Lock::Outbox | Lock::Checks => None,
+            // Outbox claims read the pending events of each integration to keep their order;
+            // two claims in flight at once could each lease a part of one integration's queue
+            // (neither sees the other's uncommitted lease), so outbox claimers take turns.
+            // Claims are one short select and update.
+            Lock::Outbox => Some("outbox".to_owned()),
+            // Check claims lock the rows they pick (SKIP LOCKED): they need no common lock.
+            Lock::Checks => None,
             Lock::Rows => None,
         };
         if let Some(key) = key {

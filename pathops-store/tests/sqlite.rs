@@ -119,7 +119,8 @@ async fn migrations_are_recorded_idempotent_and_survive_reopening() {
                 3,
                 "evidence: health fields apart from edits, keyed audit, checkpoints, series"
                     .to_owned()
-            )
+            ),
+            (4, "outbox order per integration".to_owned())
         ],
         "each version recorded once"
     );

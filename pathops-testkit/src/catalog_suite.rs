@@ -828,6 +828,74 @@ pub async fn relay_delivers_every_event_after_a_sink_recovers(store: Arc<dyn Cat
     );
 }
 
+/// Each integration's events reach the sink in the order the catalog wrote them even when
+/// one publish fails: the relay holds back the integration's later events of the batch and the
+/// store leases none of them while the failed one waits for its retry; other integrations'
+/// events flow meanwhile.
+pub async fn relay_keeps_each_integrations_order_across_a_failure(store: Arc<dyn CatalogStore>) {
+    let h = Harness::new(store);
+    let c = &h.catalog;
+    let x = c
+        .create(&h.admin, Harness::input("ordered"), true)
+        .await
+        .unwrap();
+    c.pause(&h.admin, x.id, "maintenance", None).await.unwrap();
+    c.resume(&h.admin, x.id).await.unwrap();
+    let y = c
+        .create(&h.admin, Harness::input("bystander"), true)
+        .await
+        .unwrap();
+    // Resuming tests the connection again: healthy, then active again (updated).
+    let want_x = [
+        EventType::Created,
+        EventType::Paused,
+        EventType::Resumed,
+        EventType::Healthy,
+        EventType::Updated,
+    ];
+    let want_y = [EventType::Created];
+
+    // The second publish (the integration's second event) fails once.
+    let sink = Arc::new(FlakySink::failing_call(2));
+    let relay = OutboxRelay::new(h.store.clone(), vec![sink.clone()], "relay-1")
+        .with_clock(h.clock.clone())
+        .with_retry_policy(OutboxRetryPolicy {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(1),
+            max_attempts: 5,
+        });
+    let first = relay.relay_once().await.unwrap();
+    assert_eq!(first.retried, 1, "{first:?}");
+    assert_eq!(
+        first.held_back,
+        want_x.len() - 2,
+        "the failed event's followers are held back: {first:?}"
+    );
+    assert_eq!(
+        first.delivered,
+        1 + want_y.len(),
+        "the first event and the other integration's flow: {first:?}"
+    );
+    assert_eq!(
+        relay.relay_once().await.unwrap().claimed,
+        0,
+        "nothing is claimed while the failed event waits for its retry"
+    );
+    h.clock.advance(Duration::from_secs(2));
+    let second = relay.relay_once().await.unwrap();
+    assert_eq!(second.delivered, want_x.len() - 1, "{second:?}");
+    let got = |id: IntegrationId| -> Vec<EventType> {
+        sink.received_events()
+            .into_iter()
+            .filter(|e| e.integration_id == id)
+            .map(|e| e.event_type)
+            .collect()
+    };
+    assert_eq!(got(x.id), want_x, "in the order they were written");
+    assert_eq!(got(y.id), want_y);
+    assert_eq!(relay.relay_once().await.unwrap().claimed, 0);
+}
+
 /// Events that keep failing are marked dead after the policy's limit instead of being retried
 /// forever.
 pub async fn relay_marks_events_dead_after_the_limit(store: Arc<dyn CatalogStore>) {
@@ -936,19 +1004,37 @@ pub async fn the_secret_never_leaks(store: Arc<dyn CatalogStore>) {
     );
 }
 
-/// A sink that fails its first `n` publishes, then records event ids.
+/// A sink that refuses some publishes (its first `n`, or one given call) and records the events
+/// it accepts.
 #[derive(Debug)]
 pub struct FlakySink {
-    remaining_failures: Mutex<usize>,
+    refuse: Refuse,
+    calls: Mutex<usize>,
     failures: Mutex<usize>,
-    received: Mutex<Vec<uuid::Uuid>>,
+    received: Mutex<Vec<EventEnvelope>>,
+}
+
+#[derive(Debug)]
+enum Refuse {
+    FirstN(usize),
+    Call(usize),
 }
 
 impl FlakySink {
     /// Fails the first `n` publishes.
     pub fn failing(n: usize) -> Self {
+        Self::refusing(Refuse::FirstN(n))
+    }
+
+    /// Fails only the `n`th publish (counting from 1).
+    pub fn failing_call(n: usize) -> Self {
+        Self::refusing(Refuse::Call(n))
+    }
+
+    fn refusing(refuse: Refuse) -> Self {
         Self {
-            remaining_failures: Mutex::new(n),
+            refuse,
+            calls: Mutex::new(0),
             failures: Mutex::new(0),
             received: Mutex::new(Vec::new()),
         }
@@ -956,6 +1042,11 @@ impl FlakySink {
 
     /// Ids accepted, in order, deduplicated by id (a redelivered event is not counted twice).
     pub fn received(&self) -> Vec<uuid::Uuid> {
+        self.received.lock().unwrap().iter().map(|e| e.id).collect()
+    }
+
+    /// Events accepted, in order, deduplicated by id.
+    pub fn received_events(&self) -> Vec<EventEnvelope> {
         self.received.lock().unwrap().clone()
     }
 
@@ -972,20 +1063,25 @@ impl EventSink for FlakySink {
     }
 
     async fn publish(&self, event: &EventEnvelope) -> pathops_core::Result<()> {
-        {
-            let mut remaining = self.remaining_failures.lock().unwrap();
-            if *remaining > 0 {
-                *remaining -= 1;
-                *self.failures.lock().unwrap() += 1;
-                return Err(Error::backend(
-                    "flaky",
-                    std::io::Error::other("sink unavailable"),
-                ));
-            }
+        let call = {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            *calls
+        };
+        let refused = match self.refuse {
+            Refuse::FirstN(n) => call <= n,
+            Refuse::Call(n) => call == n,
+        };
+        if refused {
+            *self.failures.lock().unwrap() += 1;
+            return Err(Error::backend(
+                "flaky",
+                std::io::Error::other("sink unavailable"),
+            ));
         }
         let mut received = self.received.lock().unwrap();
-        if !received.contains(&event.id) {
-            received.push(event.id);
+        if !received.iter().any(|e| e.id == event.id) {
+            received.push(event.clone());
         }
         Ok(())
     }
@@ -1010,6 +1106,7 @@ macro_rules! catalog_conformance_tests {
             audit_chain_verifies_and_detects_tampering,
             plugin_discovery_persists_descriptors,
             relay_delivers_every_event_after_a_sink_recovers,
+            relay_keeps_each_integrations_order_across_a_failure,
             relay_marks_events_dead_after_the_limit,
             a_relay_that_dies_after_claiming_loses_nothing,
             the_secret_never_leaks,

@@ -7,9 +7,10 @@
 //!   error means it does not, so the relay's retry is what delivers it.
 //!
 //! Each check makes events of its own (fresh ids and integrations) and looks only at those, so
-//! the checks share one stream. Run them all with [`run_all`]; the end-to-end check through a
-//! catalog and its outbox relay, [`catalog_events_arrive_through_the_outbox_relay`], also needs
-//! an empty catalog store.
+//! the checks share one stream. Run them all with [`run_all`]; the end-to-end checks through a
+//! catalog and its outbox relay, [`catalog_events_arrive_through_the_outbox_relay`] and
+//! [`catalog_events_keep_their_order_across_a_failed_publish`], also need an empty catalog
+//! store.
 
 use std::sync::Arc;
 
@@ -98,6 +99,107 @@ pub async fn catalog_events_arrive_through_the_outbox_relay(
         0,
         "acknowledged, not redelivered"
     );
+}
+
+/// Catalog changes keep their order per integration on the server when one publish fails
+/// mid-batch: the relay holds the integration's later events back until the failed one is
+/// delivered, while another integration's events flow. `store` is an empty catalog store.
+pub async fn catalog_events_keep_their_order_across_a_failed_publish(
+    h: &dyn SinkHarness,
+    store: Arc<dyn CatalogStore>,
+) {
+    use crate::catalog_suite::Harness;
+    use pathops_core::event::OutboxRetryPolicy;
+    use std::time::Duration;
+
+    let c = Harness::new(store);
+    let mut ids = Vec::new();
+    for name in ["ordered-a", "ordered-b"] {
+        let created = c
+            .catalog
+            .create(&c.admin, Harness::input(name), true)
+            .await
+            .expect("create");
+        for reason in ["first", "second"] {
+            c.catalog
+                .pause(&c.admin, created.id, reason, None)
+                .await
+                .expect("pause");
+            c.catalog
+                .resume(&c.admin, created.id)
+                .await
+                .expect("resume");
+        }
+        ids.push(created.id);
+    }
+    let sink = Arc::new(RefusingCall::new(h.sink(), 2));
+    let relay = OutboxRelay::new(c.store.clone(), vec![sink], "relay-sink-order")
+        .with_clock(c.clock.clone())
+        .with_retry_policy(OutboxRetryPolicy {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(1),
+            max_attempts: 5,
+        });
+    let first = relay.relay_once().await.expect("relay pass");
+    c.clock.advance(Duration::from_secs(2));
+    while relay.relay_once().await.expect("relay pass").claimed > 0 {}
+
+    let got = h.delivered().await;
+    for id in ids {
+        let types: Vec<&str> = got
+            .iter()
+            .filter(|e| e.known().is_some_and(|k| k.integration_id == id))
+            .map(|e| e.type_name())
+            .collect();
+        let paused = ["integration.paused", "integration.resumed"];
+        assert_eq!(types.first(), Some(&"integration.created"), "{types:?}");
+        assert_eq!(
+            types.iter().filter(|t| paused.contains(t)).collect::<Vec<_>>(),
+            [&paused[0], &paused[1], &paused[0], &paused[1]],
+            "{}: per-integration order across a failed publish: {types:?}",
+            h.sink().name()
+        );
+    }
+    assert_eq!(first.retried, 1, "{first:?}");
+    assert!(first.held_back > 0, "{first:?}");
+}
+
+/// Delegates to a sink but refuses its `n`th publish (counting from 1) without forwarding it.
+#[derive(Debug)]
+struct RefusingCall {
+    inner: Arc<dyn EventSink>,
+    refuse: usize,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl RefusingCall {
+    fn new(inner: Arc<dyn EventSink>, refuse: usize) -> Self {
+        Self {
+            inner,
+            refuse,
+            calls: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl EventSink for RefusingCall {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn publish(&self, event: &EventEnvelope) -> pathops_core::Result<()> {
+        let call = 1 + self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if call == self.refuse {
+            return Err(pathops_core::Error::backend(
+                "sink-suite",
+                std::io::Error::other("refused once by the suite"),
+            ));
+        }
+        self.inner.publish(event).await
+    }
 }
 
 /// A redelivered event (the relay's at-least-once) is not delivered a second time.

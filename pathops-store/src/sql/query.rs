@@ -10,8 +10,8 @@ use pathops_core::health::TimeRange;
 use pathops_core::store::{AuditQuery, PluginMetadata};
 use pathops_core::{IntegrationId, TenantId};
 use sea_query::{
-    Cond, Expr, ExprTrait, Func, InsertStatement, LockBehavior, LockType, OnConflict, Order, Query,
-    SelectStatement, UpdateStatement,
+    Cond, DynIden, Expr, ExprTrait, Func, InsertStatement, IntoIden, LockBehavior, LockType,
+    OnConflict, Order, Query, SelectStatement, UpdateStatement,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -73,34 +73,76 @@ pub(crate) fn select_health(
         .take()
 }
 
-/// Whether an outbox row is due at `now`: not delivered, not dead, its next attempt reached
-/// and its lease free or expired.
-fn due(now: i64) -> Cond {
-    use Outbox as C;
+/// `column` of the outbox row named `table` (the table itself or an alias).
+fn outbox_col(table: &DynIden, column: Outbox) -> Expr {
+    Expr::col((table.clone(), column))
+}
+
+/// Whether outbox row `table` is pending: neither delivered nor dead.
+fn pending(table: &DynIden) -> Cond {
     Cond::all()
-        .add(Expr::col(C::DeliveredAt).is_null())
-        .add(Expr::col(C::DeadAt).is_null())
-        .add(Expr::col(C::NextAttemptAt).lte(now))
+        .add(outbox_col(table, Outbox::DeliveredAt).is_null())
+        .add(outbox_col(table, Outbox::DeadAt).is_null())
+}
+
+/// Whether pending outbox row `table` is due at `now`: its next attempt reached and its lease
+/// free or expired.
+fn ready(table: &DynIden, now: i64) -> Cond {
+    Cond::all()
+        .add(outbox_col(table, Outbox::NextAttemptAt).lte(now))
         .add(
             Cond::any()
-                .add(Expr::col(C::LeaseUntil).is_null())
-                .add(Expr::col(C::LeaseUntil).lte(now)),
+                .add(outbox_col(table, Outbox::LeaseUntil).is_null())
+                .add(outbox_col(table, Outbox::LeaseUntil).lte(now)),
         )
 }
 
-/// Ids of up to `limit` due events, oldest first; with `skip_locked`, rows another transaction
-/// is claiming are skipped and the selected ones stay locked until commit.
+/// Whether an outbox row is due at `now`: pending and ready.
+fn due(now: i64) -> Cond {
+    let outbox = Outbox::Table.into_iden();
+    pending(&outbox).add(ready(&outbox, now))
+}
+
+/// Ids of up to `limit` due events, oldest first, leaving out every event behind a pending
+/// event of its integration that is not due (leased elsewhere or waiting for a retry), so
+/// each integration's events are claimed in order. With `skip_locked`, rows another
+/// transaction is claiming are skipped and the selected ones stay locked until commit.
 pub(crate) fn select_due_events(
     now: OffsetDateTime,
     limit: u32,
     skip_locked: bool,
 ) -> SelectStatement {
     use Outbox as C;
+    let now = micros(now);
+    let outbox = C::Table.into_iden();
+    let earlier = "earlier".into_iden();
+    let before = Cond::any()
+        .add(outbox_col(&earlier, C::OccurredAt).lt(outbox_col(&outbox, C::OccurredAt)))
+        .add(
+            Cond::all()
+                .add(outbox_col(&earlier, C::OccurredAt).eq(outbox_col(&outbox, C::OccurredAt)))
+                .add(outbox_col(&earlier, C::EventId).lt(outbox_col(&outbox, C::EventId))),
+        );
+    let waiting_behind = Query::select()
+        .expr(Expr::val(1))
+        .from_as(C::Table, earlier.clone())
+        .cond_where(
+            Cond::all()
+                .add(outbox_col(&earlier, C::TenantId).eq(outbox_col(&outbox, C::TenantId)))
+                .add(
+                    outbox_col(&earlier, C::IntegrationId)
+                        .eq(outbox_col(&outbox, C::IntegrationId)),
+                )
+                .add(pending(&earlier))
+                .add(before)
+                .add(ready(&earlier, now).not()),
+        )
+        .take();
     let mut select = Query::select();
     select
         .column(C::EventId)
         .from(C::Table)
-        .cond_where(due(micros(now)))
+        .cond_where(due(now).add(Expr::not_exists(waiting_behind)))
         .order_by(C::OccurredAt, Order::Asc)
         .order_by(C::EventId, Order::Asc)
         .limit(u64::from(limit));
@@ -147,6 +189,14 @@ pub(crate) fn release_event(id: Uuid, release: &OutboxRelease) -> UpdateStatemen
         OutboxRelease::Dead { at, error } => update
             .value(C::DeadAt, micros(*at))
             .value(C::LastError, error.as_str()),
+        OutboxRelease::HeldBack => update.value(
+            C::Attempts,
+            Expr::case(
+                Expr::col(C::Attempts).gt(0i64),
+                Expr::col(C::Attempts).sub(1i64),
+            )
+            .finally(0i64),
+        ),
     };
     update
 }

@@ -424,6 +424,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX health_checks_integration_newest ON health_checks (tenant_id, integration_id, checked_at, id)",
         ],
     },
+    Migration {
+        version: 4,
+        name: "outbox order per integration",
+        shared: &[
+            // Claims look for an earlier pending event of the same integration.
+            "CREATE INDEX outbox_pending_integration ON outbox (tenant_id, integration_id, occurred_at, event_id)
+            WHERE delivered_at IS NULL AND dead_at IS NULL",
+        ],
+    },
 ];
 
 /// The newest schema version this code knows.

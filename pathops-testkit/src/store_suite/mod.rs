@@ -213,6 +213,7 @@ macro_rules! store_conformance_suite {
             evidence::audit_reads_by_integration_actor_range_and_sequence,
             evidence::audit_chains_are_per_tenant_and_verify,
             outbox::claims_lease_the_oldest_due_events_and_count_attempts,
+            outbox::claims_keep_each_integrations_order,
             outbox::releases_deliver_retry_with_backoff_and_bury,
             outbox::releasing_an_unknown_event_is_not_found,
             plugins::plugins_upsert_by_id_and_list_in_order,

@@ -91,8 +91,9 @@ pub async fn claims_lease_the_oldest_due_events_and_count_attempts(store: Arc<dy
         .expect("claim");
     assert_eq!(
         ids(&second),
-        ids_of(&events[2..4]),
-        "leased events are skipped; later ones not due"
+        ids_of(&events[3..4]),
+        "leased events are skipped, so is the event queued behind one in its integration, \
+         and later ones are not due"
     );
     assert!(
         store
@@ -112,10 +113,15 @@ pub async fn claims_lease_the_oldest_due_events_and_count_attempts(store: Arc<dy
         ids_of(&events[..4]),
         "expired leases are claimable again"
     );
+    assert_eq!(
+        third.iter().map(|e| e.attempts).collect::<Vec<_>>(),
+        [2, 2, 1, 2],
+        "the held-back event was never claimed before"
+    );
     assert!(
         third
             .iter()
-            .all(|e| e.attempts == 2 && e.lease_owner.as_deref() == Some("relay-3"))
+            .all(|e| e.lease_owner.as_deref() == Some("relay-3"))
     );
 
     let later = store
@@ -129,8 +135,158 @@ pub async fn claims_lease_the_oldest_due_events_and_count_attempts(store: Arc<dy
     );
     assert_eq!(
         later.iter().map(|e| e.attempts).collect::<Vec<_>>(),
-        [3, 3, 3, 3, 1]
+        [3, 3, 2, 3, 1]
     );
+}
+
+/// Events of one integration are claimed in order: none is leased while an earlier pending
+/// event of its integration is leased elsewhere or waits for a retry, while other
+/// integrations' events flow; a held-back release frees the lease without counting the
+/// attempt or touching the schedule; a dead event holds nothing back.
+pub async fn claims_keep_each_integrations_order(store: Arc<dyn CatalogStore>) {
+    let store = store.as_ref();
+    let alpha = IntegrationBuilder::new(ACME, "alpha").at(at(1)).build();
+    let mut m = create_mutation(alpha.clone());
+    for second in [1i64, 2] {
+        m.events.push(EventEnvelope::new(
+            EventType::Updated,
+            alpha.tenant_id.clone(),
+            alpha.id,
+            1 + second as u64,
+            at(1) + time::Duration::seconds(second),
+            serde_json::json!({ "n": second }),
+        ));
+    }
+    let a: Vec<Uuid> = m.events.iter().map(|e| e.id).collect();
+    store.apply(m).await.expect("create alpha");
+    let beta = IntegrationBuilder::new(ACME, "beta").at(at(2)).build();
+    let m = create_mutation(beta);
+    let b = m.events[0].id;
+    store.apply(m).await.expect("create beta");
+    let now = at(10);
+
+    let first = store
+        .claim_outbox(&claim("relay-1", 1, now, 300))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&first), [a[0]]);
+    let second = store
+        .claim_outbox(&claim("relay-2", 10, now, 300))
+        .await
+        .expect("claim");
+    assert_eq!(
+        ids(&second),
+        [b],
+        "alpha's later events wait while its first is leased to another relay"
+    );
+
+    let retry_at = at(20);
+    store
+        .release_outbox(
+            a[0],
+            OutboxRelease::Retry {
+                retry_at,
+                error: "sink down".into(),
+            },
+        )
+        .await
+        .expect("retry");
+    store
+        .release_outbox(b, OutboxRelease::Delivered { at: now })
+        .await
+        .expect("delivered");
+    assert!(
+        store
+            .claim_outbox(&claim("relay-2", 10, now, 300))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "alpha's later events wait behind the one waiting for its retry"
+    );
+
+    let batch = store
+        .claim_outbox(&claim("relay-1", 10, retry_at, 300))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&batch), a, "once it is due, the whole queue, in order");
+    assert_eq!(
+        batch.iter().map(|e| e.attempts).collect::<Vec<_>>(),
+        [2, 1, 1]
+    );
+    store
+        .release_outbox(
+            a[0],
+            OutboxRelease::Retry {
+                retry_at: at(30),
+                error: "sink down".into(),
+            },
+        )
+        .await
+        .expect("retry");
+    for id in &a[1..] {
+        store
+            .release_outbox(*id, OutboxRelease::HeldBack)
+            .await
+            .expect("held back");
+    }
+    assert!(
+        store
+            .claim_outbox(&claim("relay-1", 10, retry_at, 300))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "held-back events are free but still wait behind the failed one"
+    );
+
+    let batch = store
+        .claim_outbox(&claim("relay-1", 10, at(30), 300))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&batch), a);
+    assert_eq!(
+        batch.iter().map(|e| e.attempts).collect::<Vec<_>>(),
+        [3, 1, 1],
+        "a held-back release does not count the attempt"
+    );
+    for (entry, second) in batch[1..].iter().zip([1, 2]) {
+        assert_eq!(entry.last_error, None, "a held-back release records no error");
+        assert_eq!(
+            entry.next_attempt_at,
+            at(1) + time::Duration::seconds(second),
+            "and leaves the due time"
+        );
+    }
+    store
+        .release_outbox(
+            a[0],
+            OutboxRelease::Dead {
+                at: at(30),
+                error: "refused".into(),
+            },
+        )
+        .await
+        .expect("dead");
+    store
+        .release_outbox(a[2], OutboxRelease::HeldBack)
+        .await
+        .expect("held back");
+    assert!(
+        store
+            .claim_outbox(&claim("relay-2", 10, at(30), 300))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the last waits behind the middle one, still leased"
+    );
+    store
+        .release_outbox(a[1], OutboxRelease::HeldBack)
+        .await
+        .expect("held back");
+    let rest = store
+        .claim_outbox(&claim("relay-2", 10, at(30), 300))
+        .await
+        .expect("claim");
+    assert_eq!(ids(&rest), a[1..], "a dead event holds nothing back");
 }
 
 fn ids_of(events: &[EventEnvelope]) -> Vec<Uuid> {
