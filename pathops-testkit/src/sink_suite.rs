@@ -154,7 +154,10 @@ pub async fn catalog_events_keep_their_order_across_a_failed_publish(
         let paused = ["integration.paused", "integration.resumed"];
         assert_eq!(types.first(), Some(&"integration.created"), "{types:?}");
         assert_eq!(
-            types.iter().filter(|t| paused.contains(t)).collect::<Vec<_>>(),
+            types
+                .iter()
+                .filter(|t| paused.contains(t))
+                .collect::<Vec<_>>(),
             [&paused[0], &paused[1], &paused[0], &paused[1]],
             "{}: per-integration order across a failed publish: {types:?}",
             h.sink().name()
@@ -189,9 +192,7 @@ impl EventSink for RefusingCall {
     }
 
     async fn publish(&self, event: &EventEnvelope) -> pathops_core::Result<()> {
-        let call = 1 + self
-            .calls
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let call = 1 + self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if call == self.refuse {
             return Err(pathops_core::Error::backend(
                 "sink-suite",

@@ -249,7 +249,10 @@ pub async fn claims_keep_each_integrations_order(store: Arc<dyn CatalogStore>) {
         "a held-back release does not count the attempt"
     );
     for (entry, second) in batch[1..].iter().zip([1, 2]) {
-        assert_eq!(entry.last_error, None, "a held-back release records no error");
+        assert_eq!(
+            entry.last_error, None,
+            "a held-back release records no error"
+        );
         assert_eq!(
             entry.next_attempt_at,
             at(1) + time::Duration::seconds(second),
