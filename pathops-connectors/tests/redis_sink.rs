@@ -228,6 +228,90 @@ async fn an_unreachable_server_is_a_backend_error() {
     );
 }
 
+/// A consumer reads every entry once, in stream order, across reads; an event type this
+/// version does not know comes back as `Unknown` and an entry that is not a PathOps event as
+/// an error for that entry alone, never failing the batch; an idle read waits `block`, then
+/// returns nothing.
+#[tokio::test]
+async fn a_follower_reads_each_entry_once_in_order_and_tolerates_what_it_cannot_read() {
+    use pathops_connectors::redis::StreamFollower;
+
+    let Some(url) = redis_url() else { return };
+    let sink = isolated_sink(&url).await;
+    let stream = sink.stream_key(&acme());
+    let known = [
+        event(EventType::Created),
+        event(EventType::Paused),
+        event(EventType::Resumed),
+    ];
+    for e in &known {
+        sink.publish(e).await.expect("publish");
+    }
+    let future = event(EventType::Updated);
+    let mut document = future.to_cloudevent("/pathops/test");
+    document["type"] = "integration.renamed".into();
+    let mut connection = sink.connection();
+    let _: String = connection
+        .xadd(
+            &stream,
+            "*",
+            &[
+                ("id", future.id.to_string()),
+                ("type", "integration.renamed".to_owned()),
+                ("cloudevent", document.to_string()),
+            ],
+        )
+        .await
+        .expect("XADD a future event type");
+    let _: String = connection
+        .xadd(&stream, "*", &[("note", "written by something else")])
+        .await
+        .expect("XADD a foreign entry");
+
+    let mut follower = StreamFollower::new(
+        sink.connection(),
+        stream.clone(),
+        "0",
+        Duration::from_millis(200),
+    );
+    let batch = follower.next_batch().await.expect("read");
+    assert_eq!(batch.len(), 5, "{batch:?}");
+    let read: Vec<&ReceivedEvent> = batch[..4]
+        .iter()
+        .map(|(_, e)| e.as_ref().expect("a PathOps event"))
+        .collect();
+    for (got, want) in read.iter().zip(&known) {
+        assert_eq!(got.known(), Some(want));
+    }
+    match read[3] {
+        ReceivedEvent::Unknown(unknown) => {
+            assert_eq!(unknown.id, future.id);
+            assert_eq!(unknown.event_type, "integration.renamed");
+        }
+        other => panic!("a future type is read as unknown: {other:?}"),
+    }
+    assert!(batch[4].1.is_err(), "{:?}", batch[4]);
+
+    let idle = std::time::Instant::now();
+    let nothing = follower.next_batch().await.expect("idle read");
+    assert!(
+        nothing.is_empty(),
+        "already read entries come back: {nothing:?}"
+    );
+    assert!(
+        idle.elapsed() >= Duration::from_millis(150) && idle.elapsed() < Duration::from_secs(10),
+        "an idle read blocks about `block`: {:?}",
+        idle.elapsed()
+    );
+
+    let later = event(EventType::Deleted);
+    sink.publish(&later).await.expect("publish");
+    let next = follower.next_batch().await.expect("read");
+    assert_eq!(next.len(), 1, "only the new entry: {next:?}");
+    assert_eq!(next[0].1.as_ref().expect("event").known(), Some(&later));
+    drop_stream(&sink).await;
+}
+
 #[tokio::test]
 async fn catalog_events_keep_their_order_on_the_stream_across_a_failed_publish() {
     let Some(url) = redis_url() else { return };
