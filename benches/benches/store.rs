@@ -6,7 +6,16 @@
 //! - `create`: one integration with its audit entry and outbox event, in one transaction;
 //! - `get`: one integration by id;
 //! - `list_first_page` and `list_deep_page`: 50 rows from the start, and from 90 % of the way
-//!   through the seeded rows (keyset cursor).
+//!   through the seeded rows (keyset cursor);
+//! - `check` (issue 12): a recorded check that changes no lifecycle state, through
+//!   `Catalog::record_health`, spread over the first 10,000 integrations; the raw side reads
+//!   the integration and, in one transaction, updates its health fields and inserts the
+//!   history row. Also printed: checks per second, and what one check wrote (history, audit
+//!   and outbox rows counted, versions read back);
+//! - `summary_24h` (issue 12): `health_summary` over the last 24 hours (1,440 checks) of an
+//!   integration with `PATHOPS_BENCH_HISTORY` history rows (default 1,000,000) against one
+//!   hand-written aggregate query, and the same summary for that integration against one
+//!   with 10,000 rows (flatness).
 //!
 //! Each has a `pathops` and a `raw` variant. The raw variant binds values by hand into the
 //! SQL text PathOps renders (copied below) and decodes rows into the same domain types.
@@ -14,7 +23,8 @@
 //! Seeding: `PATHOPS_BENCH_ROWS` integrations of one tenant (default 100,000; the issue's
 //! target is 1,000,000), inserted in bulk before measuring.
 //!
-//! Targets: deep/first page ≤ 1.3; pathops/raw ≤ 1.15 for get and list, ≤ 1.25 for create.
+//! Targets: deep/first page ≤ 1.3; pathops/raw ≤ 1.15 for get, list and check, ≤ 1.25 for
+//! create, ≤ 2 for the summary; summary with 1,000,000 rows / with 10,000 ≤ 1.3.
 
 #![allow(
     missing_docs,
@@ -26,11 +36,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use pathops_benches::env_size;
 use pathops_core::audit::GENESIS_HASH;
+use pathops_core::catalog::{Catalog, Principal};
+use pathops_core::health::{CheckKind, Series};
 use pathops_core::page::CursorPosition;
 use pathops_core::{
-    AuditEntry, CatalogStore, Change, Cursor, Integration, IntegrationId, ListFilter, ListQuery,
-    Mutation, Provider, TenantId,
+    AuditEntry, CatalogStore, Change, CheckResult, Cursor, HealthCheckRecord, Integration,
+    IntegrationId, ListFilter, ListQuery, Mutation, Provider, TenantId, TimeRange,
 };
 use pathops_testkit::fixtures::{IntegrationBuilder, create_mutation};
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -40,7 +53,7 @@ const TENANT: &str = "bench";
 const PAGE: u32 = 50;
 
 // The statements PathOps renders (SQLite placeholders; PostgreSQL gets `$n`).
-const COLUMNS: &str = r#""id", "tenant_id", "name", "description", "integration_type", "provider", "base_url", "auth_ref", "configuration", "environment", "tags", "owner_id", "status", "verified", "pause_reason", "pause_ticket", "last_tested_at", "last_test_success", "consecutive_failures", "created_at", "created_by", "modified_at", "modified_by", "version""#;
+const COLUMNS: &str = r#""id", "tenant_id", "name", "description", "integration_type", "provider", "base_url", "auth_ref", "configuration", "environment", "tags", "owner_id", "status", "verified", "pause_reason", "pause_ticket", "last_tested_at", "last_test_success", "consecutive_failures", "flapping", "created_at", "created_by", "modified_at", "modified_by", "version""#;
 
 fn get_sql() -> String {
     format!(
@@ -59,12 +72,22 @@ fn list_after_sql() -> String {
 }
 fn insert_sql() -> String {
     format!(
-        r#"INSERT INTO "integrations" ({COLUMNS}, "deleted_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#
+        r#"INSERT INTO "integrations" ({COLUMNS}, "deleted_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#
     )
 }
 const HEAD_SQL: &str = r#"SELECT "sequence", "hash" FROM "audit_logs" WHERE "tenant_id" = ? ORDER BY "sequence" DESC LIMIT ?"#;
 const AUDIT_SQL: &str = r#"INSERT INTO "audit_logs" ("id", "tenant_id", "sequence", "integration_id", "actor", "action", "at", "changes", "reason", "ticket", "approver", "prev_hash", "hash") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#;
 const EVENTS_SQL: &str = r#"INSERT INTO "outbox" ("event_id", "tenant_id", "integration_id", "event_type", "version", "occurred_at", "data", "attempts", "next_attempt_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"#;
+const UPDATE_HEALTH_SQL: &str = r#"UPDATE "integrations" SET "last_tested_at" = ?, "last_test_success" = ?, "consecutive_failures" = ?, "flapping" = ? WHERE "tenant_id" = ? AND "deleted_at" IS NULL AND "id" = ? AND "status" = ? AND "verified" = ? AND "consecutive_failures" = ?"#;
+const INSERT_HEALTH_SQL: &str = r#"INSERT INTO "health_checks" ("id", "tenant_id", "integration_id", "checked_at", "kind", "status", "failure_code", "failure", "latency_ms", "message", "details", "reach_ok", "auth_ok", "webhook_ok") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#;
+/// The hand-written aggregate a summary is compared with: one pass over the window.
+const SUMMARY_SQL: &str = r#"SELECT COUNT(*) AS "checks", COALESCE(SUM(CASE WHEN "status" = 'healthy' THEN 1 ELSE 0 END), 0) AS "successes", MAX(CASE WHEN "status" = 'healthy' THEN "checked_at" END) AS "last_success", MAX(CASE WHEN "status" = 'unhealthy' THEN "checked_at" END) AS "last_failure", AVG("latency_ms") AS "latency" FROM "health_checks" WHERE "tenant_id" = ? AND "integration_id" = ? AND "checked_at" >= ? AND "checked_at" < ?"#;
+/// Seeds one check a minute back from `?4` (one in 20 a timeout), `?3` rows in all.
+const SEED_HISTORY_SQLITE: &str = r#"WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n + 1 < ?3)
+INSERT INTO "health_checks" ("id", "tenant_id", "integration_id", "checked_at", "kind", "status", "failure_code", "failure", "latency_ms", "message", "details", "reach_ok", "auth_ok", "webhook_ok")
+SELECT randomblob(16), ?1, ?2, ?4 - n * 60000000, 'health_check', CASE WHEN n % 20 = 7 THEN 'unhealthy' ELSE 'healthy' END, CASE WHEN n % 20 = 7 THEN 'timeout' END, CASE WHEN n % 20 = 7 THEN '"timeout"' END, (n * 37) % 500, 'seeded', '{}', n % 20 <> 7, CASE WHEN n % 20 = 7 THEN NULL ELSE TRUE END, NULL FROM k"#;
+const SEED_HISTORY_POSTGRES: &str = r#"INSERT INTO "health_checks" ("id", "tenant_id", "integration_id", "checked_at", "kind", "status", "failure_code", "failure", "latency_ms", "message", "details", "reach_ok", "auth_ok", "webhook_ok")
+SELECT gen_random_uuid(), $1, $2, $4 - n * 60000000, 'health_check', CASE WHEN n % 20 = 7 THEN 'unhealthy' ELSE 'healthy' END, CASE WHEN n % 20 = 7 THEN 'timeout' END, CASE WHEN n % 20 = 7 THEN '"timeout"'::jsonb END, (n * 37) % 500, 'seeded', '{}'::jsonb, n % 20 <> 7, CASE WHEN n % 20 = 7 THEN NULL ELSE TRUE END, NULL FROM generate_series(0, $3 - 1) AS n"#;
 const PG_LOCK_SQL: &str = "SELECT pg_advisory_xact_lock(hashtextextended('pathops:' || current_schema() || ':' || $1, 0))";
 
 /// The statement texts for one backend.
@@ -76,6 +99,10 @@ struct Sql {
     head: &'static str,
     audit: &'static str,
     events: &'static str,
+    update_health: &'static str,
+    insert_health: &'static str,
+    summary: &'static str,
+    seed_history: &'static str,
 }
 
 impl Sql {
@@ -92,6 +119,14 @@ impl Sql {
             head: render(HEAD_SQL.to_owned()),
             audit: render(AUDIT_SQL.to_owned()),
             events: render(EVENTS_SQL.to_owned()),
+            update_health: render(UPDATE_HEALTH_SQL.to_owned()),
+            insert_health: render(INSERT_HEALTH_SQL.to_owned()),
+            summary: render(SUMMARY_SQL.to_owned()),
+            seed_history: if postgres {
+                SEED_HISTORY_POSTGRES
+            } else {
+                SEED_HISTORY_SQLITE
+            },
         }
     }
 }
@@ -244,6 +279,7 @@ macro_rules! raw_backend {
                     .bind(i.last_tested_at.map(micros))
                     .bind(i.last_test_success)
                     .bind(i64::from(i.consecutive_failures))
+                    .bind(i.flapping)
                     .bind(micros(i.created_at))
                     .bind(i.created_by.as_str())
                     .bind(micros(i.modified_at))
@@ -298,6 +334,94 @@ macro_rules! raw_backend {
                 audit
             }
 
+            /// A recorded check that changes no lifecycle state, by hand: read the
+            /// integration, then in one transaction update its health fields (guarded by the
+            /// state read) and insert the history row.
+            pub(crate) async fn check(pool: &Pool, sql: &Sql, id: IntegrationId, result: &CheckResult) {
+                let i = get(pool, sql, id).await;
+                let now = time::OffsetDateTime::now_utc();
+                let h = HealthCheckRecord::from_result(i.tenant_id.clone(), i.id, CheckKind::HealthCheck, now, result);
+                let success = result.is_success();
+                let failures = if success { 0 } else { i.consecutive_failures + 1 };
+                let mut tx = if $postgres {
+                    pool.begin().await.expect("begin")
+                } else {
+                    pool.begin_with("BEGIN IMMEDIATE").await.expect("begin")
+                };
+                let updated = sqlx::query(sql.update_health)
+                    .bind(micros(now))
+                    .bind(Some(success))
+                    .bind(i64::from(failures))
+                    .bind(i.flapping)
+                    .bind(TENANT)
+                    .bind(id.as_uuid())
+                    .bind(i.status.as_str())
+                    .bind(i.verified)
+                    .bind(i64::from(i.consecutive_failures))
+                    .execute(&mut *tx)
+                    .await
+                    .expect("update health")
+                    .rows_affected();
+                assert_eq!(updated, 1, "the state read is still there");
+                sqlx::query(sql.insert_health)
+                    .bind(h.id)
+                    .bind(TENANT)
+                    .bind(id.as_uuid())
+                    .bind(micros(now))
+                    .bind(h.kind.as_str())
+                    .bind(h.status.as_str())
+                    .bind(h.failure.as_ref().map(|f| f.as_str().to_owned()))
+                    .bind(h.failure.as_ref().map(|f| serde_json::to_value(f).expect("code")))
+                    .bind(h.latency_ms.map(|l| l as i64))
+                    .bind(h.message.as_str())
+                    .bind(serde_json::Value::Object(h.details.clone()))
+                    .bind(h.series_outcome(Series::Reachability))
+                    .bind(h.series_outcome(Series::Authentication))
+                    .bind(h.series_outcome(Series::WebhookDelivery))
+                    .execute(&mut *tx)
+                    .await
+                    .expect("insert health");
+                tx.commit().await.expect("commit");
+            }
+
+            /// The hand-written aggregate over `range`: (checks, successes).
+            pub(crate) async fn summary(pool: &Pool, sql: &Sql, id: IntegrationId, range: TimeRange) -> (i64, i64) {
+                let row = sqlx::query(sql.summary)
+                    .bind(TENANT)
+                    .bind(id.as_uuid())
+                    .bind(micros(range.from))
+                    .bind(micros(range.to))
+                    .fetch_one(pool)
+                    .await
+                    .expect("summary");
+                let _: Option<i64> = row.try_get("last_success").expect("last_success");
+                let _: Option<i64> = row.try_get("last_failure").expect("last_failure");
+                let _: Option<f64> = row.try_get::<Option<f64>, _>("latency").ok().flatten();
+                (row.try_get("checks").expect("checks"), row.try_get("successes").expect("successes"))
+            }
+
+            /// `rows` history rows for `id`, one a minute back from `now`.
+            pub(crate) async fn seed_history(pool: &Pool, sql: &Sql, id: IntegrationId, rows: usize, now: time::OffsetDateTime) {
+                sqlx::query(sql.seed_history)
+                    .bind(TENANT)
+                    .bind(id.as_uuid())
+                    .bind(rows as i64)
+                    .bind(micros(now))
+                    .execute(pool)
+                    .await
+                    .expect("seed history");
+                let analyze = if $postgres { "ANALYZE health_checks" } else { "ANALYZE" };
+                sqlx::query(analyze).execute(pool).await.expect("analyze");
+            }
+
+            /// Rows in `table` (a fixed name of the schema).
+            pub(crate) async fn count(pool: &Pool, table: &'static str) -> i64 {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(r#"SELECT COUNT(*) FROM "{table}""#)))
+                    .fetch_one(pool)
+                    .await
+                    .expect("count")
+            }
+
             /// Inserts `rows` integrations of the bench tenant named `integration-0000000`…,
             /// returning their ids in name order.
             pub(crate) async fn seed(pool: &Pool, rows: usize) -> Vec<IntegrationId> {
@@ -331,6 +455,7 @@ macro_rules! raw_backend {
                             .push_bind(Some(micros(created)))
                             .push_bind(Some(true))
                             .push_bind(0i64)
+                            .push_bind(false)
                             .push_bind(micros(created))
                             .push_bind("seed")
                             .push_bind(micros(created))
@@ -492,6 +617,77 @@ macro_rules! bench_target {
     }};
 }
 
+/// History rows of the big integration in the summary benchmark.
+fn history() -> usize {
+    let default = if measuring() { 1_000_000 } else { 20_000 };
+    env_size("PATHOPS_BENCH_HISTORY", default)
+}
+
+/// Records 100 unchanged checks through the catalog and describes what they wrote, from row
+/// counts and the integrations read back: history rows, audit rows, outbox rows, versions.
+async fn rows_per_check<P: RawCounts>(
+    t: &Target<P>,
+    tenant: &TenantId,
+    catalog: &Catalog,
+    system: &Principal,
+    passed: &CheckResult,
+    ids: &[IntegrationId],
+) -> String {
+    const CHECKS: usize = 100;
+    let ids = &ids[..CHECKS.min(ids.len())];
+    let before = t.pool.counts().await;
+    let mut versions = Vec::new();
+    for id in ids {
+        let was = t.store.get(tenant, *id).await.expect("get");
+        catalog
+            .record_health(system, *id, CheckKind::HealthCheck, passed.clone())
+            .await
+            .expect("check");
+        let now = t.store.get(tenant, *id).await.expect("get");
+        assert_ne!(
+            was.last_tested_at, now.last_tested_at,
+            "health fields updated"
+        );
+        versions.push((was.version, now.version));
+    }
+    let after = t.pool.counts().await;
+    let per = |k: usize| (after[k] - before[k]) as f64 / ids.len() as f64;
+    let unchanged = versions.iter().all(|(a, b)| a == b);
+    assert_eq!(per(0), 1.0, "one history row per check");
+    format!(
+        "per unchanged check: {} health_checks insert, 1 integrations update (health fields), {} audit rows, {} outbox rows, version {}",
+        per(0),
+        per(1),
+        per(2),
+        if unchanged { "unchanged" } else { "CHANGED" }
+    )
+}
+
+/// Row counts of `health_checks`, `audit_logs` and `outbox`.
+trait RawCounts {
+    async fn counts(&self) -> [i64; 3];
+}
+
+impl RawCounts for raw_sqlite::Pool {
+    async fn counts(&self) -> [i64; 3] {
+        [
+            raw_sqlite::count(self, "health_checks").await,
+            raw_sqlite::count(self, "audit_logs").await,
+            raw_sqlite::count(self, "outbox").await,
+        ]
+    }
+}
+
+impl RawCounts for raw_postgres::Pool {
+    async fn counts(&self) -> [i64; 3] {
+        [
+            raw_postgres::count(self, "health_checks").await,
+            raw_postgres::count(self, "audit_logs").await,
+            raw_postgres::count(self, "outbox").await,
+        ]
+    }
+}
+
 /// The first-page query of the paired summary.
 fn first_query_for_pairs() -> ListQuery {
     ListQuery::default().with_limit(PAGE)
@@ -585,6 +781,61 @@ macro_rules! paired_summary {
                 },
             )
             .await;
+            // Recorded checks that change nothing (an active, healthy integration passing
+            // again) over 10,000 integrations: pathops on even ones, raw on odd ones.
+            let catalog = Catalog::builder(t.store.clone()).build().expect("catalog");
+            let system = Principal::system(tenant.clone(), "bench-monitor".parse().expect("actor"));
+            let passed = CheckResult::passed(Duration::from_millis(12), "ok");
+            let checked = &t.ids[..t.ids.len().min(10_000)];
+            let written = rows_per_check(t, tenant, &catalog, &system, &passed, checked).await;
+            let mut mine = checked.iter().step_by(2).copied().cycle();
+            let mut theirs = checked.iter().skip(1).step_by(2).copied().cycle();
+            let check = paired(
+                n,
+                || {
+                    let id = mine.next().expect("cycles");
+                    let (catalog, system, passed) = (&catalog, &system, passed.clone());
+                    async move {
+                        catalog
+                            .record_health(system, id, CheckKind::HealthCheck, passed)
+                            .await
+                            .expect("check")
+                    }
+                },
+                || $raw::check(&t.pool, &t.sql, theirs.next().expect("cycles"), &passed),
+            )
+            .await;
+
+            // Summaries of the last 24 h (1,440 checks) for an integration with 10,000 rows
+            // of history and one with `history()` rows.
+            let now = pathops_core::clock::truncate_to_micros(time::OffsetDateTime::now_utc());
+            let (small, big) = (t.ids[t.ids.len() - 1], t.ids[t.ids.len() - 2]);
+            let history = history();
+            let started = Instant::now();
+            $raw::seed_history(&t.pool, &t.sql, small, 10_000, now).await;
+            $raw::seed_history(&t.pool, &t.sql, big, history, now).await;
+            eprintln!("seeded {} history rows in {:.1?}", 10_000 + history, started.elapsed());
+            let second = time::Duration::seconds(1);
+            let day = TimeRange::new(now - time::Duration::days(1) + second, now + second);
+            for id in [small, big] {
+                let summary = t.store.health_summary(tenant, id, day).await.expect("summary");
+                let (checks, successes) = $raw::summary(&t.pool, &t.sql, id, day).await;
+                assert_eq!((summary.checks as i64, summary.successes as i64), (checks, successes));
+                assert_eq!(checks, 1_440, "one check a minute");
+            }
+            let summary = paired(
+                n,
+                || async { t.store.health_summary(tenant, big, day).await.expect("summary") },
+                || $raw::summary(&t.pool, &t.sql, big, day),
+            )
+            .await;
+            let flat = paired(
+                n,
+                || async { t.store.health_summary(tenant, big, day).await.expect("summary") },
+                || async { t.store.health_summary(tenant, small, day).await.expect("summary") },
+            )
+            .await;
+
             eprintln!("\n{} rows, {n} alternating pairs, medians:", t.ids.len());
             if !measuring() {
                 eprintln!("(smoke test, `cargo test --benches`: not a measurement; run `cargo bench`)");
@@ -593,6 +844,22 @@ macro_rules! paired_summary {
             report(t.name, "list_first_page", list_first, 1.15);
             report(t.name, "list_deep_page", list_deep, 1.15);
             report(t.name, "create", create, 1.25);
+            report(t.name, "check", check, 1.15);
+            eprintln!(
+                "{:>8} check            {:.0} checks/s through the catalog, {:.0} raw; {written}",
+                t.name,
+                1.0 / check.0.as_secs_f64(),
+                1.0 / check.1.as_secs_f64(),
+            );
+            report(t.name, "summary_24h", summary, 2.0);
+            let flat_ratio = flat.0.as_secs_f64() / flat.1.as_secs_f64();
+            eprintln!(
+                "{:>8} summary {history}/10k rows  {flat_ratio:.3} ({} <= 1.3; pathops, paired: {:.1?} vs {:.1?})",
+                t.name,
+                if flat_ratio <= 1.3 { "meets" } else { "MISSES" },
+                flat.0,
+                flat.1,
+            );
             let (deep_m, first_m) = deep_vs_first;
             let ratio = deep_m.as_secs_f64() / first_m.as_secs_f64();
             eprintln!(
