@@ -571,38 +571,48 @@ impl<D: Dialect> SqlStore<D> {
         const T: &str = "health_checks";
         let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
         let conn: &mut Conn<D> = &mut conn;
-        let counts = D::fetch_optional(conn, build::<D>(&query::summary_counts(tenant, id, range)))
+        let groups = D::fetch_all(conn, build::<D>(&query::summary_counts(tenant, id, range)))
             .await
-            .map_err(db_error::<D>)?
-            .ok_or_else(|| Error::backend(D::NAME, "an aggregate returned no row"))?;
-        let count = |col| -> Result<u64> {
-            Ok(u64::try_from(counts.opt_int(T, col)?.unwrap_or(0)).unwrap_or(0))
+            .map_err(db_error::<D>)?;
+        let count = |row: &<D as Dialect>::Row, col| -> Result<u64> {
+            Ok(u64::try_from(row.opt_int(T, col)?.unwrap_or(0)).unwrap_or(0))
         };
-        let time = |col| codec::opt_time(&counts, T, col);
-        let checks = count("checks")?;
-        let successes = count("successes")?;
-        let last_failure_micros = counts.opt_int(T, "last_failure_at")?;
-        let mut series = std::collections::BTreeMap::new();
-        for (s, c) in Series::ALL.into_iter().zip(query::SERIES_COLUMNS) {
-            let n = count(c.checks)?;
-            let ok = count(c.successes)?;
-            let last = time(c.last_failure)?;
-            series.insert(s, SeriesSummary::new(n, ok, last));
+        let mut summary = HealthSummary::from_records(&[]);
+        let mut series = [(0u64, 0u64, None); 3];
+        // (code, failing checks, last failure) of each failure code.
+        let mut codes = Vec::new();
+        for row in &groups {
+            let checks = count(row, "checks")?;
+            summary.checks += checks;
+            summary.successes += count(row, "successes")?;
+            summary.last_success_at =
+                summary
+                    .last_success_at
+                    .max(codec::opt_time(row, T, "last_success_at")?);
+            let last_failure = codec::opt_time(row, T, "last_failure_at")?;
+            summary.last_failure_at = summary.last_failure_at.max(last_failure);
+            for ((n, ok, last), c) in series.iter_mut().zip(query::SERIES_COLUMNS) {
+                *n += count(row, c.checks)?;
+                *ok += count(row, c.successes)?;
+                *last = (*last).max(codec::opt_time(row, T, c.last_failure)?);
+            }
+            if let Some(code) = row.opt_text(T, "failure_key")? {
+                codes.push((code, checks, last_failure));
+            }
         }
-        let mut summary = HealthSummary {
-            checks,
-            successes,
-            uptime_percent: pathops_core::health::percent(successes, checks),
-            p50_latency_ms: None,
-            p95_latency_ms: None,
-            p99_latency_ms: None,
-            last_success_at: time("last_success_at")?,
-            last_failure_at: time("last_failure_at")?,
-            last_failure_code: None,
-            failure_codes: std::collections::BTreeMap::new(),
-            series,
-        };
-        if checks == 0 {
+        summary.uptime_percent = pathops_core::health::percent(summary.successes, summary.checks);
+        summary.series = Series::ALL
+            .into_iter()
+            .zip(series)
+            .map(|(s, (n, ok, last))| (s, SeriesSummary::new(n, ok, last)))
+            .collect();
+        summary.last_failure_code = codes
+            .iter()
+            .filter(|(_, _, last)| last.is_some() && *last == summary.last_failure_at)
+            .map(|(code, _, _)| code.clone())
+            .min();
+        summary.failure_codes = codes.into_iter().map(|(code, n, _)| (code, n)).collect();
+        if summary.checks == 0 {
             return Ok(summary);
         }
         let ranks = D::fetch_all(
@@ -624,30 +634,6 @@ impl<D: Dialect> SqlStore<D> {
                     *slot = Some(latency);
                 }
             }
-        }
-        if let Some(at) = last_failure_micros {
-            let codes = D::fetch_all(
-                conn,
-                build::<D>(&query::summary_failure_codes(tenant, id, range)),
-            )
-            .await
-            .map_err(db_error::<D>)?;
-            for row in &codes {
-                let n = u64::try_from(row.int(T, "n")?).unwrap_or(0);
-                summary.failure_codes.insert(row.text(T, "code")?, n);
-            }
-            let latest = D::fetch_all(
-                conn,
-                build::<D>(&query::summary_codes_at(tenant, id, range, at)),
-            )
-            .await
-            .map_err(db_error::<D>)?;
-            summary.last_failure_code = latest
-                .iter()
-                .map(|row| row.text(T, "code"))
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .min();
         }
         Ok(summary)
     }

@@ -424,16 +424,25 @@ pub(crate) const SERIES_COLUMNS: [SeriesColumn; 3] = [
     },
 ];
 
-/// One row of counts over a summary window: `checks`, `successes`, `last_success_at`,
-/// `last_failure_at`, and per series `<prefix>_n`, `<prefix>_ok`, `<prefix>_last_failure`.
-/// The expressions name fixed columns only; every value is bound.
+/// The failing checks' key in a summary: the failure code (`unknown` without one) of an
+/// unhealthy check, `NULL` for every other check.
+const FAILURE_KEY: &str =
+    "CASE WHEN status = 'unhealthy' THEN COALESCE(failure_code, 'unknown') END";
+
+/// The aggregates of a summary window in one pass, one row per failure key (`failure_key`:
+/// a failure code, or `NULL` for the checks that did not fail): checks, successes, last
+/// success and failure, and each series' checks, successes and last failure. The caller adds
+/// the rows up; the keyed rows are the failure codes by count, and those whose last failure
+/// is the window's are the codes of the last failure. The expressions name fixed columns
+/// only; every value is bound.
 pub(crate) fn summary_counts(
     tenant: &TenantId,
     id: IntegrationId,
     range: TimeRange,
 ) -> SelectStatement {
     let mut q = Query::select();
-    q.expr_as(Expr::cust("COUNT(*)"), "checks")
+    q.expr_as(Expr::cust(FAILURE_KEY), "failure_key")
+        .expr_as(Expr::cust("COUNT(*)"), "checks")
         .expr_as(
             Expr::cust("COALESCE(SUM(CASE WHEN status = 'healthy' THEN 1 ELSE 0 END), 0)"),
             "successes",
@@ -462,6 +471,7 @@ pub(crate) fn summary_counts(
     }
     q.from(HealthChecks::Table)
         .cond_where(summary_window(tenant, id, range))
+        .add_group_by([Expr::cust(FAILURE_KEY)])
         .take()
 }
 
@@ -487,41 +497,6 @@ pub(crate) fn summary_percentiles(
         .and_where(Expr::cust(
             "rn IN ((50 * n + 99) / 100, (95 * n + 99) / 100, (99 * n + 99) / 100)",
         ))
-        .take()
-}
-
-/// Failing checks of a summary window by failure code (`code`, `n`).
-pub(crate) fn summary_failure_codes(
-    tenant: &TenantId,
-    id: IntegrationId,
-    range: TimeRange,
-) -> SelectStatement {
-    use HealthChecks as C;
-    Query::select()
-        .expr_as(Expr::cust("COALESCE(failure_code, 'unknown')"), "code")
-        .expr_as(Expr::cust("COUNT(*)"), "n")
-        .from(C::Table)
-        .cond_where(summary_window(tenant, id, range).add(Expr::col(C::Status).eq("unhealthy")))
-        .add_group_by([Expr::cust("COALESCE(failure_code, 'unknown')")])
-        .take()
-}
-
-/// The failure codes of the failing checks at exactly `at` (the window's last failure).
-pub(crate) fn summary_codes_at(
-    tenant: &TenantId,
-    id: IntegrationId,
-    range: TimeRange,
-    at: i64,
-) -> SelectStatement {
-    use HealthChecks as C;
-    Query::select()
-        .expr_as(Expr::cust("COALESCE(failure_code, 'unknown')"), "code")
-        .from(C::Table)
-        .cond_where(
-            summary_window(tenant, id, range)
-                .add(Expr::col(C::Status).eq("unhealthy"))
-                .add(Expr::col(C::CheckedAt).eq(at)),
-        )
         .take()
 }
 
