@@ -13,8 +13,10 @@
 //!   history row. Also printed: checks per second, and what one check wrote (history, audit
 //!   and outbox rows counted, versions read back);
 //! - `summary_24h` (issue 12): `health_summary` over the last 24 hours (1,440 checks) of an
-//!   integration with `PATHOPS_BENCH_HISTORY` history rows (default 1,000,000) against one
-//!   hand-written aggregate query, and the same summary for that integration against one
+//!   integration with `PATHOPS_BENCH_HISTORY` history rows (default 1,000,000) against the
+//!   same numbers by hand (checks, successes, last success and failure, nearest-rank
+//!   p50/p95/p99: one aggregate with `percentile_disc` on PostgreSQL, an aggregate and a
+//!   ranking statement on SQLite), and the same summary for that integration against one
 //!   with 10,000 rows (flatness).
 //!
 //! Each has a `pathops` and a `raw` variant. The raw variant binds values by hand into the
@@ -80,8 +82,13 @@ const AUDIT_SQL: &str = r#"INSERT INTO "audit_logs" ("id", "tenant_id", "sequenc
 const EVENTS_SQL: &str = r#"INSERT INTO "outbox" ("event_id", "tenant_id", "integration_id", "event_type", "version", "occurred_at", "data", "attempts", "next_attempt_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"#;
 const UPDATE_HEALTH_SQL: &str = r#"UPDATE "integrations" SET "last_tested_at" = ?, "last_test_success" = ?, "consecutive_failures" = ?, "flapping" = ? WHERE "tenant_id" = ? AND "deleted_at" IS NULL AND "id" = ? AND "status" = ? AND "verified" = ? AND "consecutive_failures" = ?"#;
 const INSERT_HEALTH_SQL: &str = r#"INSERT INTO "health_checks" ("id", "tenant_id", "integration_id", "checked_at", "kind", "status", "failure_code", "failure", "latency_ms", "message", "details", "reach_ok", "auth_ok", "webhook_ok") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#;
-/// The hand-written aggregate a summary is compared with: one pass over the window.
-const SUMMARY_SQL: &str = r#"SELECT COUNT(*) AS "checks", COALESCE(SUM(CASE WHEN "status" = 'healthy' THEN 1 ELSE 0 END), 0) AS "successes", MAX(CASE WHEN "status" = 'healthy' THEN "checked_at" END) AS "last_success", MAX(CASE WHEN "status" = 'unhealthy' THEN "checked_at" END) AS "last_failure", AVG("latency_ms") AS "latency" FROM "health_checks" WHERE "tenant_id" = ? AND "integration_id" = ? AND "checked_at" >= ? AND "checked_at" < ?"#;
+/// The hand-written aggregate a summary is compared with: checks, successes, last success and
+/// failure in one pass over the window, then the nearest-rank p50/p95/p99 latencies. SQLite
+/// has no percentile aggregate, so a second statement ranks the window; PostgreSQL's
+/// `percentile_disc` (the same nearest rank) does it inside the one aggregate.
+const SUMMARY_SQL: &str = r#"SELECT COUNT(*) AS "checks", COALESCE(SUM(CASE WHEN "status" = 'healthy' THEN 1 ELSE 0 END), 0) AS "successes", MAX(CASE WHEN "status" = 'healthy' THEN "checked_at" END) AS "last_success", MAX(CASE WHEN "status" = 'unhealthy' THEN "checked_at" END) AS "last_failure" FROM "health_checks" WHERE "tenant_id" = ? AND "integration_id" = ? AND "checked_at" >= ? AND "checked_at" < ?"#;
+const PERCENTILES_SQLITE: &str = r#"SELECT "rn", "latency_ms" FROM (SELECT "latency_ms", ROW_NUMBER() OVER (ORDER BY "latency_ms") AS "rn", COUNT(*) OVER () AS "n" FROM "health_checks" WHERE "tenant_id" = ? AND "integration_id" = ? AND "checked_at" >= ? AND "checked_at" < ? AND "latency_ms" IS NOT NULL) AS "ranked" WHERE "rn" IN ((50 * "n" + 99) / 100, (95 * "n" + 99) / 100, (99 * "n" + 99) / 100) ORDER BY "rn""#;
+const SUMMARY_POSTGRES: &str = r#"SELECT COUNT(*) AS "checks", COALESCE(SUM(CASE WHEN "status" = 'healthy' THEN 1 ELSE 0 END), 0) AS "successes", MAX(CASE WHEN "status" = 'healthy' THEN "checked_at" END) AS "last_success", MAX(CASE WHEN "status" = 'unhealthy' THEN "checked_at" END) AS "last_failure", percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY "latency_ms") AS "latencies" FROM "health_checks" WHERE "tenant_id" = $1 AND "integration_id" = $2 AND "checked_at" >= $3 AND "checked_at" < $4"#;
 /// Seeds one check a minute back from `?4` (one in 20 a timeout), `?3` rows in all.
 const SEED_HISTORY_SQLITE: &str = r#"WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n + 1 < ?3)
 INSERT INTO "health_checks" ("id", "tenant_id", "integration_id", "checked_at", "kind", "status", "failure_code", "failure", "latency_ms", "message", "details", "reach_ok", "auth_ok", "webhook_ok")
@@ -102,6 +109,8 @@ struct Sql {
     update_health: &'static str,
     insert_health: &'static str,
     summary: &'static str,
+    /// A separate percentile statement, where the summary cannot compute them itself.
+    percentiles: Option<&'static str>,
     seed_history: &'static str,
 }
 
@@ -121,7 +130,12 @@ impl Sql {
             events: render(EVENTS_SQL.to_owned()),
             update_health: render(UPDATE_HEALTH_SQL.to_owned()),
             insert_health: render(INSERT_HEALTH_SQL.to_owned()),
-            summary: render(SUMMARY_SQL.to_owned()),
+            summary: if postgres {
+                SUMMARY_POSTGRES
+            } else {
+                SUMMARY_SQL
+            },
+            percentiles: (!postgres).then_some(PERCENTILES_SQLITE),
             seed_history: if postgres {
                 SEED_HISTORY_POSTGRES
             } else {
@@ -210,7 +224,7 @@ where
 
 /// Raw-sqlx operations and bulk seeding, written once per backend.
 macro_rules! raw_backend {
-    ($module:ident, $db:ty, $postgres:expr) => {
+    ($module:ident, $db:ty, $postgres:expr, $latencies:ident) => {
         mod $module {
             use super::*;
 
@@ -384,8 +398,8 @@ macro_rules! raw_backend {
                 tx.commit().await.expect("commit");
             }
 
-            /// The hand-written aggregate over `range`: (checks, successes).
-            pub(crate) async fn summary(pool: &Pool, sql: &Sql, id: IntegrationId, range: TimeRange) -> (i64, i64) {
+            /// The hand-written summary over `range`: (checks, successes, [p50, p95, p99]).
+            pub(crate) async fn summary(pool: &Pool, sql: &Sql, id: IntegrationId, range: TimeRange) -> (i64, i64, Vec<i64>) {
                 let row = sqlx::query(sql.summary)
                     .bind(TENANT)
                     .bind(id.as_uuid())
@@ -396,8 +410,21 @@ macro_rules! raw_backend {
                     .expect("summary");
                 let _: Option<i64> = row.try_get("last_success").expect("last_success");
                 let _: Option<i64> = row.try_get("last_failure").expect("last_failure");
-                let _: Option<f64> = row.try_get::<Option<f64>, _>("latency").ok().flatten();
-                (row.try_get("checks").expect("checks"), row.try_get("successes").expect("successes"))
+                let latencies = match sql.percentiles {
+                    None => $latencies(&row),
+                    Some(percentiles) => sqlx::query(percentiles)
+                        .bind(TENANT)
+                        .bind(id.as_uuid())
+                        .bind(micros(range.from))
+                        .bind(micros(range.to))
+                        .fetch_all(pool)
+                        .await
+                        .expect("percentiles")
+                        .iter()
+                        .map(|r| r.try_get::<i64, _>("latency_ms").expect("latency"))
+                        .collect(),
+                };
+                (row.try_get("checks").expect("checks"), row.try_get("successes").expect("successes"), latencies)
             }
 
             /// `rows` history rows for `id`, one a minute back from `now`.
@@ -477,8 +504,20 @@ macro_rules! raw_backend {
     };
 }
 
-raw_backend!(raw_sqlite, sqlx::Sqlite, false);
-raw_backend!(raw_postgres, sqlx::Postgres, true);
+/// PostgreSQL's `percentile_disc` array of a summary row.
+fn latencies(row: &sqlx::postgres::PgRow) -> Vec<i64> {
+    row.try_get::<Option<Vec<i64>>, _>("latencies")
+        .expect("latencies")
+        .unwrap_or_default()
+}
+
+/// SQLite rows carry no percentile array (a separate statement ranks the window).
+fn latencies_sqlite(_: &sqlx::sqlite::SqliteRow) -> Vec<i64> {
+    unreachable!("SQLite summaries rank percentiles in a second statement")
+}
+
+raw_backend!(raw_sqlite, sqlx::Sqlite, false, latencies_sqlite);
+raw_backend!(raw_postgres, sqlx::Postgres, true, latencies);
 
 /// Whether criterion measures (`cargo bench`) rather than smoke-tests each benchmark once
 /// (`cargo test --benches`); smoke tests seed and pair little.
@@ -819,8 +858,13 @@ macro_rules! paired_summary {
             let day = TimeRange::new(now - time::Duration::days(1) + second, now + second);
             for id in [small, big] {
                 let summary = t.store.health_summary(tenant, id, day).await.expect("summary");
-                let (checks, successes) = $raw::summary(&t.pool, &t.sql, id, day).await;
+                let (checks, successes, latencies) = $raw::summary(&t.pool, &t.sql, id, day).await;
                 assert_eq!((summary.checks as i64, summary.successes as i64), (checks, successes));
+                let ours: Vec<i64> = [summary.p50_latency_ms, summary.p95_latency_ms, summary.p99_latency_ms]
+                    .into_iter()
+                    .map(|l| l.expect("latency") as i64)
+                    .collect();
+                assert_eq!(ours, latencies, "the same percentiles");
                 assert_eq!(checks, 1_440, "one check a minute");
             }
             let summary = paired(
