@@ -29,6 +29,7 @@ pub(crate) struct PostgresDialect;
 impl Dialect for PostgresDialect {
     const NAME: &'static str = BACKEND;
     const SKIP_LOCKED: bool = true;
+    const PERCENTILE_AGGREGATE: bool = true;
     const DDL: DdlTypes = DdlTypes {
         uuid: "UUID",
         json: "JSONB",

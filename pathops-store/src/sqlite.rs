@@ -31,6 +31,7 @@ pub(crate) struct SqliteDialect;
 impl Dialect for SqliteDialect {
     const NAME: &'static str = BACKEND;
     const SKIP_LOCKED: bool = false;
+    const PERCENTILE_AGGREGATE: bool = false;
     const DDL: DdlTypes = DdlTypes {
         uuid: "BLOB",
         json: "TEXT",

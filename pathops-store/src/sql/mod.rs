@@ -73,6 +73,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// claimers never pick the same event; without it the write transaction must exclude other
     /// writers (SQLite's database-wide write lock does).
     const SKIP_LOCKED: bool;
+    /// Whether the database has `percentile_disc` and `GROUPING SETS`, so a health summary's
+    /// percentiles come out of the same single pass as its counts (PostgreSQL); without them
+    /// a second statement ranks the window (SQLite).
+    const PERCENTILE_AGGREGATE: bool;
     /// The column types of the DDL templates.
     const DDL: DdlTypes;
     /// The sqlx row type.
@@ -571,17 +575,37 @@ impl<D: Dialect> SqlStore<D> {
         const T: &str = "health_checks";
         let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
         let conn: &mut Conn<D> = &mut conn;
-        let groups = D::fetch_all(conn, build::<D>(&query::summary_counts(tenant, id, range)))
-            .await
-            .map_err(db_error::<D>)?;
+        let groups = D::fetch_all(
+            conn,
+            build::<D>(&query::summary_counts(
+                tenant,
+                id,
+                range,
+                D::PERCENTILE_AGGREGATE,
+            )),
+        )
+        .await
+        .map_err(db_error::<D>)?;
         let count = |row: &<D as Dialect>::Row, col| -> Result<u64> {
             Ok(u64::try_from(row.opt_int(T, col)?.unwrap_or(0)).unwrap_or(0))
+        };
+        let latency = |row: &<D as Dialect>::Row, col| -> Result<Option<u64>> {
+            Ok(row.opt_int(T, col)?.map(|l| u64::try_from(l).unwrap_or(0)))
         };
         let mut summary = HealthSummary::from_records(&[]);
         let mut series = [(0u64, 0u64, None); 3];
         // (code, failing checks, last failure) of each failure code.
         let mut codes = Vec::new();
+        let mut percentiles_done = false;
         for row in &groups {
+            if D::PERCENTILE_AGGREGATE && row.int(T, "grand_total")? == 1 {
+                // The grouping set over the whole window: its percentiles, not more counts.
+                summary.p50_latency_ms = latency(row, "p50")?;
+                summary.p95_latency_ms = latency(row, "p95")?;
+                summary.p99_latency_ms = latency(row, "p99")?;
+                percentiles_done = true;
+                continue;
+            }
             let checks = count(row, "checks")?;
             summary.checks += checks;
             summary.successes += count(row, "successes")?;
@@ -612,7 +636,7 @@ impl<D: Dialect> SqlStore<D> {
             .map(|(code, _, _)| code.clone())
             .min();
         summary.failure_codes = codes.into_iter().map(|(code, n, _)| (code, n)).collect();
-        if summary.checks == 0 {
+        if summary.checks == 0 || percentiles_done {
             return Ok(summary);
         }
         let ranks = D::fetch_all(

@@ -433,12 +433,16 @@ const FAILURE_KEY: &str =
 /// a failure code, or `NULL` for the checks that did not fail): checks, successes, last
 /// success and failure, and each series' checks, successes and last failure. The caller adds
 /// the rows up; the keyed rows are the failure codes by count, and those whose last failure
-/// is the window's are the codes of the last failure. The expressions name fixed columns
-/// only; every value is bound.
+/// is the window's are the codes of the last failure. With `percentiles` (PostgreSQL), one more
+/// row, `grand_total = 1`, is the grouping set of the whole window carrying the nearest-rank
+/// `p50`, `p95` and `p99` latencies (`percentile_disc`: the first latency whose rank reaches
+/// `ceil(p × n)`, the rule of [`HealthSummary`](pathops_core::HealthSummary)). The expressions
+/// name fixed columns only; every value is bound.
 pub(crate) fn summary_counts(
     tenant: &TenantId,
     id: IntegrationId,
     range: TimeRange,
+    percentiles: bool,
 ) -> SelectStatement {
     let mut q = Query::select();
     q.expr_as(Expr::cust(FAILURE_KEY), "failure_key")
@@ -470,9 +474,25 @@ pub(crate) fn summary_counts(
             );
     }
     q.from(HealthChecks::Table)
-        .cond_where(summary_window(tenant, id, range))
-        .add_group_by([Expr::cust(FAILURE_KEY)])
-        .take()
+        .cond_where(summary_window(tenant, id, range));
+    if percentiles {
+        for (p, name) in [("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99")] {
+            q.expr_as(
+                Expr::cust(format!(
+                    "percentile_disc({p}) WITHIN GROUP (ORDER BY latency_ms)"
+                )),
+                name,
+            );
+        }
+        q.expr_as(
+            Expr::cust(format!("CAST(GROUPING({FAILURE_KEY}) AS BIGINT)")),
+            "grand_total",
+        )
+        .add_group_by([Expr::cust(format!("GROUPING SETS (({FAILURE_KEY}), ())"))]);
+    } else {
+        q.add_group_by([Expr::cust(FAILURE_KEY)]);
+    }
+    q.take()
 }
 
 /// The nearest-rank 50th, 95th and 99th percentile latencies of a summary window: rows

@@ -240,6 +240,84 @@ pub async fn a_rehashed_row_is_detected_with_the_key(store: Arc<dyn CatalogStore
     );
 }
 
+/// Tampering done in the database itself, triggers dropped, is found at the first entry it
+/// touched: an edited row (hash), a removed one (gap), a removal with the rest renumbered
+/// (link), two rows swapped. Each scenario starts again from the intact chain.
+pub async fn tampering_in_the_database_is_found_where_it_starts(
+    store: Arc<dyn CatalogStore>,
+    raw: RawSql,
+) {
+    let h = Harness::new(store.clone());
+    let c = &h.catalog;
+    let i = c
+        .create(&h.admin, Harness::input("audited"), true)
+        .await
+        .unwrap();
+    c.test_connection(&h.admin, i.id).await.unwrap();
+    c.pause(&h.admin, i.id, "freeze", None).await.unwrap();
+    c.resume(&h.admin, i.id).await.unwrap();
+    let intact = verify(c, &h, &VerifyOptions::default()).await;
+    assert!(matches!(intact, Ok(n) if n >= 4), "{intact:?}");
+    drop_audit_triggers(store.backend(), &raw).await;
+    raw("CREATE TABLE audit_logs_intact AS SELECT * FROM audit_logs".to_owned()).await;
+
+    let scenarios: [(&str, &[&str], u64, Option<ChainBreakKind>); 4] = [
+        (
+            "edited",
+            &["UPDATE audit_logs SET reason = 'nothing to see' WHERE sequence = 3"],
+            3,
+            Some(ChainBreakKind::HashMismatch),
+        ),
+        (
+            "removed",
+            &["DELETE FROM audit_logs WHERE sequence = 2"],
+            3,
+            Some(ChainBreakKind::SequenceGap),
+        ),
+        (
+            "renumbered",
+            &[
+                "DELETE FROM audit_logs WHERE sequence = 2",
+                "UPDATE audit_logs SET sequence = sequence - 1 WHERE sequence > 2",
+            ],
+            2,
+            Some(ChainBreakKind::LinkMismatch),
+        ),
+        (
+            "swapped",
+            &[
+                "UPDATE audit_logs SET sequence = -1 WHERE sequence = 2",
+                "UPDATE audit_logs SET sequence = 2 WHERE sequence = 3",
+                "UPDATE audit_logs SET sequence = 3 WHERE sequence = -1",
+            ],
+            2,
+            None,
+        ),
+    ];
+    for (name, statements, sequence, kind) in scenarios {
+        raw("DELETE FROM audit_logs".to_owned()).await;
+        raw("INSERT INTO audit_logs SELECT * FROM audit_logs_intact".to_owned()).await;
+        assert_eq!(
+            verify(c, &h, &VerifyOptions::default()).await,
+            intact,
+            "restored before {name}"
+        );
+        for statement in statements {
+            raw((*statement).to_owned()).await;
+        }
+        let broken = c
+            .verify_audit_chain(&h.admin, &VerifyOptions::default())
+            .await
+            .expect("verification runs")
+            .expect_err(name);
+        assert_eq!(broken.sequence, sequence, "{name}: {broken}");
+        if let Some(kind) = kind {
+            assert_eq!(broken.kind, kind, "{name}: {broken}");
+        }
+    }
+    raw("DROP TABLE audit_logs_intact".to_owned()).await;
+}
+
 /// A key rotates: entries sealed with the old key verify with it kept as retired; without it
 /// the first old entry names the missing key.
 pub async fn key_rotation_verifies_across_the_boundary(store: Arc<dyn CatalogStore>) {

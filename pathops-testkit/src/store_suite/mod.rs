@@ -235,6 +235,7 @@ macro_rules! store_conformance_suite {
             fidelity::a_row_corrupted_in_the_database_fails_only_itself,
             chain::truncation_is_detected_against_an_anchor,
             chain::a_rehashed_row_is_detected_with_the_key,
+            chain::tampering_in_the_database_is_found_where_it_starts,
         );
     };
     (@raw $factory:expr; $($module:ident :: $check:ident),* $(,)?) => {
