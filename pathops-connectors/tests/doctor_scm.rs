@@ -649,6 +649,84 @@ async fn triggers_on_one_project_are_spaced_and_a_429_is_rate_limited_with_a_ret
     assert_eq!(w.challenges.pending(), 0);
 }
 
+/// Arrival times of the fake's hook test calls, in order.
+fn test_call_times(w: &World) -> Vec<std::time::Instant> {
+    w.gitlab
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/test/"))
+        .map(|r| r.received_at)
+        .collect()
+}
+
+/// A doctor over the world's catalog and receiver spacing triggers by `spacing`.
+fn doctor_spacing(w: &World, spacing: Duration) -> Doctor {
+    Doctor::builder(w.catalog.clone(), w.challenges.clone())
+        .with_public_url(w.public_url.clone())
+        .with_delivery_timeout(Duration::from_secs(2))
+        .with_trigger_spacing(spacing)
+        .build()
+}
+
+/// GitLab limits test calls per project and user, not per hook: two integrations on one
+/// project with one credential are spaced although their hooks differ; on another project
+/// the same credential is not held back.
+#[tokio::test]
+async fn triggers_are_spaced_per_project_and_credential_not_per_hook() {
+    const SPACING: Duration = Duration::from_millis(800);
+    let w = world().await;
+    let (first, second) = (w.good_gitlab_hook(), w.good_gitlab_hook());
+    w.gitlab_integration("gitlab-a", first).await;
+    w.gitlab_integration("gitlab-b", second).await;
+    let report = doctor_spacing(&w, SPACING)
+        .run(&w.admin, &Selection::All)
+        .await
+        .unwrap();
+    assert_eq!(report.summary.passed, 2, "{}", pretty(&report));
+    let times = test_call_times(&w);
+    assert_eq!(times.len(), 2);
+    let gap = times[1] - times[0];
+    assert!(
+        gap >= SPACING,
+        "one project and user: spaced by {SPACING:?}, were {gap:?}"
+    );
+
+    let w = world().await;
+    const OTHER: u64 = 43;
+    w.gitlab.add_project(
+        pathops_testkit::fake::gitlab::GitLabProject::new(OTHER, "platform/web")
+            .member(FakeGitLab::USER_ID, 40),
+    );
+    let url = format!("{}/webhooks/gitlab", w.public_url);
+    let here = w.good_gitlab_hook();
+    let there = w
+        .gitlab
+        .add_hook(GitLabHook::new(OTHER, &url).token(GITLAB_HOOK_SECRET));
+    w.gitlab_integration("gitlab-here", here).await;
+    let input = NewIntegration::builder("gitlab-there", Provider::GitLab, w.gitlab.url())
+        .with_auth_ref("ref://acme/gitlab/token")
+        .with_configuration(json!({
+            "project": OTHER,
+            "hook_id": there,
+            "webhook_secret_ref": "ref://acme/gitlab/hook",
+        }))
+        .build()
+        .unwrap();
+    w.catalog.create(&w.admin, input, true).await.unwrap();
+    let report = doctor_spacing(&w, SPACING)
+        .run(&w.admin, &Selection::All)
+        .await
+        .unwrap();
+    assert_eq!(report.summary.passed, 2, "{}", pretty(&report));
+    let times = test_call_times(&w);
+    assert_eq!(times.len(), 2);
+    let gap = times[1].max(times[0]) - times[1].min(times[0]);
+    assert!(
+        gap < SPACING,
+        "two projects: no spacing between them, yet {gap:?} passed"
+    );
+}
+
 #[tokio::test]
 async fn a_token_without_the_api_scope_is_reported_as_a_missing_scope() {
     let w = world().await;

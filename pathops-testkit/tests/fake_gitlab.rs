@@ -371,3 +371,60 @@ async fn the_test_trigger_refuses_like_gitlab() {
     );
     assert_eq!(ok.requests().len(), 5);
 }
+
+/// The test trigger's limit is GitLab's application rate limiter: a fixed one-minute window
+/// per project and user that counts every call, answered past the limit with 429 and a
+/// `Retry-After` that counts down to the window's end (a refused call does not push it back);
+/// another project of the same user has a budget of its own. The throttle headers on every
+/// answer name the end of the current minute.
+#[tokio::test]
+async fn the_test_trigger_limit_is_a_fixed_window_with_retry_after() {
+    let gl = FakeGitLab::start_with_defaults().await;
+    let ok = receiver(StatusCode::OK, "").await;
+    let hook = gl.add_hook(GitLabHook::new(P, &format!("{}/hook", ok.url())));
+    gl.add_project(GitLabProject::new(10, "platform/other").member(FakeGitLab::USER_ID, 40));
+    let other = gl.add_hook(GitLabHook::new(10, &format!("{}/hook", ok.url())));
+    let http = reqwest::Client::new();
+    let call = |project: u64, hook: u64| {
+        http.post(format!(
+            "{}/api/v4/projects/{project}/hooks/{hook}/test/push_events",
+            gl.url()
+        ))
+        .header("PRIVATE-TOKEN", FakeGitLab::API_TOKEN)
+        .send()
+    };
+    for _ in 0..5 {
+        let answer = call(P, hook).await.unwrap();
+        assert_eq!(answer.status(), 201);
+        assert!(answer.headers().get("retry-after").is_none());
+        let reset: i64 = answer.headers()["ratelimit-reset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        assert_eq!(reset % 60, 0, "the end of a minute: {reset}");
+        assert!(reset > now && reset <= now + 60, "{reset} vs {now}");
+    }
+    let refused = call(P, hook).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry = |r: &reqwest::Response| -> u64 {
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let first = retry(&refused);
+    assert!((1..=60).contains(&first), "{first}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = call(P, hook).await.unwrap();
+    assert_eq!(again.status(), 429);
+    assert!(
+        retry(&again) < first,
+        "a fixed window counts down: {} then {first}",
+        retry(&again)
+    );
+    assert_eq!(call(10, other).await.unwrap().status(), 201, "per project");
+    assert_eq!(ok.requests().len(), 6, "refused calls deliver nothing");
+}

@@ -368,9 +368,13 @@ impl Doctor {
                 return (result, check);
             }
         };
+        // GitLab limits test calls per project and user, whatever the hook: integrations
+        // that share a credential (one user) and a project are spaced together.
         let spacing_key = format!(
-            "{}|{:?}|{:?}",
-            integration.base_url, expectation.project_id, expectation.hook_id
+            "{}|{:?}|{}",
+            integration.base_url,
+            expectation.project_id,
+            integration.auth_ref.as_ref().map_or("", |r| r.as_str())
         );
         self.space_triggers(&spacing_key).await;
         let trip = self
@@ -701,7 +705,8 @@ impl DoctorBuilder {
         self
     }
 
-    /// Least time between two test triggers for one project.
+    /// Least time between two test triggers for one project with one credential (GitLab
+    /// limits test calls per project and user). Default 12 s: five a minute.
     pub fn with_trigger_spacing(mut self, spacing: Duration) -> Self {
         self.trigger_spacing = spacing;
         self

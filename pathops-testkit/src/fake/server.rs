@@ -38,6 +38,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub received_at: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -362,6 +364,7 @@ async fn observe(State(observer): State<Arc<Observer>>, req: Request, next: Next
         .lock()
         .expect("request log lock")
         .push(RecordedRequest {
+            received_at: std::time::Instant::now(),
             method: parts.method.to_string(),
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),

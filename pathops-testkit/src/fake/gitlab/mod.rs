@@ -11,7 +11,7 @@
 //! | `GET /projects/:id` | numeric id or `%2F`-encoded path; `permissions`; 404 when not visible |
 //! | `GET/POST /projects/:id/hooks`, `GET/PUT/DELETE …/hooks/:hook_id` | 200/201/204; token write-only; `alert_status`, `disabled_until`; `api` scope and Maintainer for writes |
 //! | `GET …/hooks/:hook_id/events` | the deliveries made by test triggers, token `[REDACTED]` |
-//! | `POST …/hooks/:hook_id/test/:trigger` | synchronous delivery: 201 on a 2xx receiver, else 422 with its body or the connection error; 400 unknown trigger; 429 past 5 calls per minute per project and user |
+//! | `POST …/hooks/:hook_id/test/:trigger` | synchronous delivery: 201 on a 2xx receiver, else 422 with its body or the connection error; 400 unknown trigger; 429 with `Retry-After` past 5 calls per project and user in a one-minute window (fixed, from the window's first call; refused calls count) |
 //!
 //! Authentication: `PRIVATE-TOKEN` or `Authorization: Bearer`; a missing, unknown, revoked or
 //! expired token is 401 `{"message":"401 Unauthorized"}`; a missing scope is 403

@@ -25,6 +25,7 @@ use crate::fake::server::{json, unexpected};
 
 /// Hook test calls allowed per minute per (project, user).
 const TEST_CALLS_PER_MINUTE: usize = 5;
+const TEST_LIMIT_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub(super) struct State_ {
@@ -34,9 +35,12 @@ pub(super) struct State_ {
     pub(super) projects: Vec<GitLabProject>,
     pub(super) hooks: Vec<GitLabHook>,
     pub(super) events: Vec<GitLabHookEvent>,
-    pub(super) test_calls: HashMap<(u64, u64), Vec<Instant>>,
+    /// Hook-test calls per (project, user): the start of the current one-minute window and
+    /// the calls counted in it.
+    pub(super) test_calls: HashMap<(u64, u64), (Instant, usize)>,
     next_id: u64,
-    api_calls: u64,
+    /// API calls in the current minute (Unix minute, calls), for the `RateLimit-*` headers.
+    api_calls: (i64, u64),
 }
 
 impl State_ {
@@ -85,7 +89,7 @@ impl Shared {
             events: Vec::new(),
             test_calls: HashMap::new(),
             next_id: 1000,
-            api_calls: 0,
+            api_calls: (0, 0),
         };
         for token in seed.tokens {
             state.insert_token(token);
@@ -142,13 +146,21 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// Rack::Attack's throttle headers: a fixed one-minute window, `RateLimit-Reset` the Unix time
+/// the current window ends.
 async fn rate_limit_headers(State(shared): S, mut response: Response) -> Response {
+    let minute = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .div_euclid(60);
     let observed = {
         let mut state = shared.state();
-        state.api_calls += 1;
-        state.api_calls
+        if state.api_calls.0 != minute {
+            state.api_calls = (minute, 0);
+        }
+        state.api_calls.1 += 1;
+        state.api_calls.1
     };
-    let reset = time::OffsetDateTime::now_utc().unix_timestamp() + 60;
+    let reset = (minute + 1) * 60;
     let limit = 2000u64;
     let h = response.headers_mut();
     let mut set = |name: &'static str, value: String| {
@@ -639,15 +651,29 @@ async fn test_hook(
             let project = visible_project(&state, &id, &user)?;
             require_maintainer(&project, &user)?;
             let hook = hook_of(&state, &project, &hook_id)?;
+            // GitLab's application rate limiter: a counter per project and user that starts
+            // a one-minute window at its first call and counts every call in it, refused ones
+            // too; past the limit, 429 with `Retry-After` until the window ends.
             let now = Instant::now();
-            let calls = state.test_calls.entry((project.id, user.id)).or_default();
-            calls.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-            calls.push(now);
-            if calls.len() > TEST_CALLS_PER_MINUTE {
-                return Err(json(
+            let (started, calls) = state
+                .test_calls
+                .entry((project.id, user.id))
+                .or_insert((now, 0));
+            if now.duration_since(*started) >= TEST_LIMIT_WINDOW {
+                (*started, *calls) = (now, 0);
+            }
+            *calls += 1;
+            if *calls > TEST_CALLS_PER_MINUTE {
+                let left = TEST_LIMIT_WINDOW.saturating_sub(now.duration_since(*started));
+                let mut refused = json(
                     StatusCode::TOO_MANY_REQUESTS,
                     json!({"message": {"error": "This endpoint has been requested too many times. Try again later."}}),
-                ));
+                );
+                refused.headers_mut().insert(
+                    "retry-after",
+                    HeaderValue::from(left.as_secs_f64().ceil().max(1.0) as u64),
+                );
+                return Err(refused);
             }
             trigger_precondition(&trigger, &project)
                 .map_err(|m| json(StatusCode::UNPROCESSABLE_ENTITY, json!({"message": m})))?;
