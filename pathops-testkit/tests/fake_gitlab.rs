@@ -428,3 +428,50 @@ async fn the_test_trigger_limit_is_a_fixed_window_with_retry_after() {
     assert_eq!(call(10, other).await.unwrap().status(), 201, "per project");
     assert_eq!(ok.requests().len(), 6, "refused calls deliver nothing");
 }
+
+/// The `Link` header's `rel="next"` can be followed verbatim, also for a project addressed by
+/// its encoded path, and keeps the request's other parameters.
+#[tokio::test]
+async fn pagination_links_can_be_followed_for_a_project_addressed_by_path() {
+    let gl = FakeGitLab::start_with_defaults().await;
+    let ok = receiver(StatusCode::OK, "").await;
+    let hooks: Vec<u64> = (0..3)
+        .map(|_| gl.add_hook(GitLabHook::new(P, &format!("{}/hook", ok.url()))))
+        .collect();
+    let http = reqwest::Client::new();
+    let next = |r: &reqwest::Response| -> Option<String> {
+        let link = r.headers().get("link")?.to_str().ok()?.to_owned();
+        link.split(", ").find_map(|part| {
+            let (url, rel) = part.split_once("; ")?;
+            (rel == "rel=\"next\"").then(|| url.trim_matches(['<', '>']).to_owned())
+        })
+    };
+    let encoded = FakeGitLab::PROJECT_PATH.replace('/', "%2F");
+    let mut url = Some(format!(
+        "{}/api/v4/projects/{encoded}/hooks?per_page=1&order_by=id",
+        gl.url()
+    ));
+    let mut seen = Vec::new();
+    while let Some(u) = url {
+        let page = http
+            .get(&u)
+            .header("PRIVATE-TOKEN", FakeGitLab::API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{u}");
+        url = next(&page);
+        if let Some(n) = &url {
+            assert!(n.contains(&encoded), "the path stays encoded: {n}");
+            assert!(n.contains("order_by=id"), "other parameters kept: {n}");
+        }
+        let body: Value = page.json().await.unwrap();
+        seen.extend(
+            body.as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["id"].as_u64().unwrap()),
+        );
+    }
+    assert_eq!(seen, hooks);
+}

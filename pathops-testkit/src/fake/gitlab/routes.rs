@@ -360,14 +360,24 @@ async fn list_hooks(
             .collect();
         Ok(paginated(
             &s.base,
-            &format!("/api/v4/projects/{id}/hooks"),
+            &format!("/api/v4/projects/{}/hooks", path_segment(&id)),
             hooks,
             &query,
         ))
     })())
 }
 
-/// One page of `items` with GitLab's offset-pagination headers.
+/// `segment` as one percent-encoded path segment (a project path's `/` becomes `%2F`), the
+/// way the caller had to send it.
+fn path_segment(segment: &str) -> String {
+    let mut url = url::Url::parse("http://x/").expect("a base");
+    url.path_segments_mut()
+        .expect("a base with a path")
+        .push(segment);
+    url.path()[1..].to_owned()
+}
+
+/// One page of `items` with GitLab's offset-pagination headers; `path` is percent-encoded.
 fn paginated(
     base: &str,
     path: &str,
@@ -392,8 +402,26 @@ fn paginated(
         .take(per_page)
         .collect();
     let mut response = json(StatusCode::OK, Value::Array(slice));
-    let link =
-        |p: usize, rel: &str| format!("<{base}{path}?page={p}&per_page={per_page}>; rel=\"{rel}\"");
+    // Links repeat the request's other parameters (sorted, for stable headers), like GitLab's.
+    let mut kept: Vec<(&String, &String)> = query
+        .iter()
+        .filter(|(k, _)| k.as_str() != "page" && k.as_str() != "per_page")
+        .collect();
+    kept.sort();
+    let link = |p: usize, rel: &str| {
+        let mut url = format!("{base}{path}");
+        {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &kept {
+                q.append_pair(k, v);
+            }
+            q.append_pair("page", &p.to_string());
+            q.append_pair("per_page", &per_page.to_string());
+            url.push('?');
+            url.push_str(&q.finish());
+        }
+        format!("<{url}>; rel=\"{rel}\"")
+    };
     let mut links = vec![link(1, "first"), link(pages, "last")];
     let next = (page < pages).then(|| page + 1);
     let prev = (page > 1).then(|| page - 1);
@@ -595,7 +623,11 @@ async fn hook_events(
             .collect();
         Ok(paginated(
             &s.base,
-            &format!("/api/v4/projects/{id}/hooks/{hook_id}/events"),
+            &format!(
+                "/api/v4/projects/{}/hooks/{}/events",
+                path_segment(&id),
+                path_segment(&hook_id)
+            ),
             events,
             &query,
         ))
