@@ -96,7 +96,10 @@ impl fmt::Debug for TokenCache {
 
 impl TokenCache {
     pub(crate) fn get(&self, key: &TokenKey, now: OffsetDateTime) -> Option<InstallationToken> {
-        let tokens = self.tokens.lock().expect("token cache lock");
+        let tokens = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         tokens
             .get(key)
             .filter(|t| t.expires_at - TOKEN_REFRESH_MARGIN > now)
@@ -111,6 +114,9 @@ impl TokenCache {
     }
 
     pub(crate) fn forget(&self, key: &TokenKey) {
-        self.tokens.lock().expect("token cache lock").remove(key);
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
     }
 }

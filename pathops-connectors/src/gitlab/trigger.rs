@@ -73,7 +73,10 @@ impl ResolvedProjects {
     }
 
     pub(super) fn remember(&self, integration: &Integration, path: &str, id: u64) {
-        let mut map = self.0.lock().expect("resolved projects lock");
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= Self::CAPACITY {
             map.clear();
         }

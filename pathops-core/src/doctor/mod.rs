@@ -620,7 +620,11 @@ impl Doctor {
     /// Waits until `trigger_spacing` has passed since the last trigger for `key`.
     async fn space_triggers(&self, key: &str) {
         let wait = {
-            let mut last = self.inner.last_trigger.lock().expect("doctor lock");
+            let mut last = self
+                .inner
+                .last_trigger
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let now = Instant::now();
             let next = last
                 .get(key)

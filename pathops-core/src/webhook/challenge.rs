@@ -105,7 +105,11 @@ impl ChallengeRegistry {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().expect("challenge registry lock")
+        // Every critical section leaves the map whole, so a panic elsewhere while holding the
+        // lock must not turn every later delivery into a panic: take the state back.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Registers a challenge for `integration_id` expecting a `kind` delivery signed with
@@ -265,5 +269,25 @@ impl ChallengeRegistry {
     /// The tenant of a pending challenge.
     pub fn tenant_of(&self, id: Uuid) -> Option<TenantId> {
         self.lock().pending.get(&id).map(|p| p.tenant.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic while the registry's lock is held does not make every later call panic.
+    #[test]
+    fn a_poisoned_lock_is_recovered() {
+        let registry = std::sync::Arc::new(ChallengeRegistry::new());
+        let holder = registry.clone();
+        let panicked = std::thread::spawn(move || {
+            let _guard = holder.lock();
+            panic!("a bug while the lock is held");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(registry.state.is_poisoned());
+        assert_eq!(registry.pending(), 0, "the registry still answers");
     }
 }

@@ -181,7 +181,11 @@ impl ReplayGuard {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().expect("replay guard lock")
+        // As the challenge registry: recover the state from a poisoned lock (every critical
+        // section leaves it whole) rather than fail every later delivery.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn window_nanos(&self) -> i128 {

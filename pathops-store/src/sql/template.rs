@@ -234,6 +234,11 @@ mod tests {
             assert_eq!(sql.as_ref(), direct.0);
             assert_eq!(values.0, direct.1);
         }
-        assert_eq!(templates.cache.read().unwrap().len(), 1);
+        let cached = templates
+            .cache
+            .read()
+            .map(|cache| cache.len())
+            .expect("no test panicked holding the cache");
+        assert_eq!(cached, 1);
     }
 }
