@@ -5,12 +5,14 @@
 //! | call | behaviour |
 //! |---|---|
 //! | `GET /app`, `GET /app/installations` | App JWT only: RS256, signature checked against the App's key, `iss` = App ID or client ID, `iat` an integer not in the future, `exp` in the future and at most 10 minutes ahead; 401 with GitHub's messages otherwise |
+//! | `GET /app/installations/:id`, `GET /repos/:owner/:repo/installation` | App JWT: the installation (with an absolute `access_tokens_url`), 404 when the App has none there |
 //! | `POST /app/installations/:id/access_tokens` | 201 `{token: "ghs_…", expires_at: +1 h, …}`; 404 unknown, 403 suspended |
 //! | `GET /rate_limit` | installation token: `resources.core` (and the deprecated `rate`); anonymous: the unauthenticated limit of 60; an unknown or expired token: 401 `Bad credentials`; not counted |
 //! | `POST /repos/:owner/:repo/hooks/:hook_id/pings` | installation token (`Authorization: Bearer …` or `token …`); delivers a `ping` signed with `X-Hub-Signature-256` synchronously, then 204 |
 //!
-//! Every answer carries `x-ratelimit-*` headers; counted calls past the limit get 403 with
-//! `x-ratelimit-remaining: 0`, as GitHub does. A request without `User-Agent` is 403.
+//! Every answer carries `x-ratelimit-*` headers, from one of two budgets: calls with the App's
+//! JWT and calls with an installation token are counted apart, as GitHub does. Counted calls
+//! past the limit get 403 with `x-ratelimit-remaining: 0`. A request without `User-Agent` is 403.
 //! The TEST-ONLY keys in this directory are public: [`FakeGitHub::TEST_APP_PRIVATE_KEY_PEM`]
 //! signs JWTs the default App accepts.
 
@@ -56,13 +58,18 @@ struct RateLimit {
 struct StateInner {
     seed: GitHubSeed,
     tokens: Vec<IssuedToken>,
+    /// Calls with an installation token (or none).
     rate: RateLimit,
+    /// Calls with the App's JWT: GitHub counts them apart from the installation's.
+    app_rate: RateLimit,
     deliveries: Vec<GitHubDelivery>,
 }
 
 #[derive(Debug)]
 struct Shared {
     enterprise: bool,
+    /// The API root as clients reach it (absolute URLs in answers start with it).
+    api_url: String,
     clock: Arc<dyn Clock>,
     state: Mutex<StateInner>,
     client: reqwest::Client,
@@ -126,13 +133,25 @@ impl FakeGitHubBuilder {
     pub async fn start(self) -> std::io::Result<FakeGitHub> {
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
         let reset = self.clock.now().unix_timestamp() + 3600;
+        let root = format!("http://{}", listener.local_addr()?);
+        let api_url = if self.enterprise {
+            format!("{root}/api/v3")
+        } else {
+            root
+        };
         let shared = Arc::new(Shared {
             enterprise: self.enterprise,
+            api_url,
             clock: self.clock,
             state: Mutex::new(StateInner {
                 seed: self.seed,
                 tokens: Vec::new(),
                 rate: RateLimit {
+                    limit: 5000,
+                    remaining: 5000,
+                    reset,
+                },
+                app_rate: RateLimit {
                     limit: 5000,
                     remaining: 5000,
                     reset,
@@ -233,11 +252,19 @@ impl FakeGitHub {
         }
     }
 
-    /// Sets the core rate limit: `remaining` calls until `reset` (Unix seconds).
+    /// Sets the core rate limit of installation-token calls: `remaining` calls until `reset`
+    /// (Unix seconds).
     pub fn set_rate_limit(&self, remaining: u64, reset: i64) {
         let mut state = self.shared.lock();
         state.rate.remaining = remaining;
         state.rate.reset = reset;
+    }
+
+    /// Sets the rate limit of App JWT calls, counted apart from installation-token calls.
+    pub fn set_app_rate_limit(&self, remaining: u64, reset: i64) {
+        let mut state = self.shared.lock();
+        state.app_rate.remaining = remaining;
+        state.app_rate.reset = reset;
     }
 
     /// Adds a repository hook.
@@ -275,7 +302,9 @@ fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/app", get(get_app))
         .route("/app/installations", get(list_installations))
+        .route("/app/installations/{id}", get(get_installation))
         .route("/app/installations/{id}/access_tokens", post(create_token))
+        .route("/repos/{owner}/{repo}/installation", get(repo_installation))
         .route("/rate_limit", get(rate_limit))
         .route(
             "/repos/{owner}/{repo}/hooks/{hook_id}/pings",
@@ -307,6 +336,8 @@ async fn common_headers(
     next: axum::middleware::Next,
 ) -> Response {
     let counted = !req.uri().path().ends_with("/rate_limit");
+    // An App JWT (three dot-separated parts) is counted in the App's bucket.
+    let app = bearer(req.headers()).is_some_and(|t| t.split('.').count() == 3);
     let mut response = if !req.headers().contains_key("user-agent") {
         message(
             StatusCode::FORBIDDEN,
@@ -315,11 +346,16 @@ async fn common_headers(
     } else {
         let exhausted = {
             let mut state = s.lock();
-            if counted && state.rate.remaining == 0 {
+            let rate = if app {
+                &mut state.app_rate
+            } else {
+                &mut state.rate
+            };
+            if counted && rate.remaining == 0 {
                 true
             } else {
                 if counted {
-                    state.rate.remaining -= 1;
+                    rate.remaining -= 1;
                 }
                 false
             }
@@ -335,7 +371,8 @@ async fn common_headers(
     };
     let (limit, remaining, reset) = {
         let state = s.lock();
-        (state.rate.limit, state.rate.remaining, state.rate.reset)
+        let rate = if app { &state.app_rate } else { &state.rate };
+        (rate.limit, rate.remaining, rate.reset)
     };
     let h = response.headers_mut();
     for (name, value) in [
@@ -473,6 +510,7 @@ async fn get_app(State(s): S, headers: HeaderMap) -> Response {
 }
 
 fn installation_json(
+    api_url: &str,
     i: &GitHubInstallation,
     permissions: &serde_json::Map<String, Value>,
 ) -> Value {
@@ -481,7 +519,7 @@ fn installation_json(
         "account": {"login": i.account, "id": 1, "type": i.target_type},
         "target_type": i.target_type, "repository_selection": "selected",
         "permissions": permissions, "events": ["push"], "suspended_at": i.suspended_at,
-        "access_tokens_url": format!("/app/installations/{}/access_tokens", i.id),
+        "access_tokens_url": format!("{api_url}/app/installations/{}/access_tokens", i.id),
     })
 }
 
@@ -494,12 +532,64 @@ async fn list_installations(State(s): S, headers: HeaderMap) -> Response {
                 .installations
                 .iter()
                 .filter(|i| i.app_id == app.id)
-                .map(|i| installation_json(i, &app.permissions))
+                .map(|i| installation_json(&s.api_url, i, &app.permissions))
                 .collect();
             json(StatusCode::OK, Value::Array(list))
         }
         Err(r) => r,
     }
+}
+
+/// `GET /app/installations/:id` (JWT): one installation of the App, or 404.
+async fn get_installation(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let app = match verify_jwt(&s, &headers) {
+        Ok(app) => app,
+        Err(r) => return r,
+    };
+    let state = s.lock();
+    state
+        .seed
+        .installations
+        .iter()
+        .find(|i| i.id.to_string() == id && i.app_id == app.id)
+        .map_or_else(
+            || message(StatusCode::NOT_FOUND, "Not Found"),
+            |i| {
+                json(
+                    StatusCode::OK,
+                    installation_json(&s.api_url, i, &app.permissions),
+                )
+            },
+        )
+}
+
+/// `GET /repos/:owner/:repo/installation` (JWT): the App's installation covering the
+/// repository, or 404.
+async fn repo_installation(
+    State(s): S,
+    headers: HeaderMap,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Response {
+    let app = match verify_jwt(&s, &headers) {
+        Ok(app) => app,
+        Err(r) => return r,
+    };
+    let full = format!("{owner}/{repo}");
+    let state = s.lock();
+    state
+        .seed
+        .installations
+        .iter()
+        .find(|i| i.app_id == app.id && i.repositories.contains(&full))
+        .map_or_else(
+            || message(StatusCode::NOT_FOUND, "Not Found"),
+            |i| {
+                json(
+                    StatusCode::OK,
+                    installation_json(&s.api_url, i, &app.permissions),
+                )
+            },
+        )
 }
 
 async fn create_token(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
