@@ -22,8 +22,8 @@
 //! Each has a `pathops` and a `raw` variant. The raw variant binds values by hand into the
 //! SQL text PathOps renders (copied below) and decodes rows into the same domain types.
 //!
-//! Seeding: `PATHOPS_BENCH_ROWS` integrations of one tenant (default 100,000; the issue's
-//! target is 1,000,000), inserted in bulk before measuring.
+//! Seeding: `PATHOPS_BENCH_ROWS` integrations of one tenant (default 100,000; the
+//! target size is 1,000,000), inserted in bulk before measuring.
 //!
 //! Targets: deep/first page ≤ 1.3; pathops/raw ≤ 1.15 for get, list and check, ≤ 1.25 for
 //! create, ≤ 2 for the summary; summary with 1,000,000 rows / with 10,000 ≤ 1.3.

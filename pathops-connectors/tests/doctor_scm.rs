@@ -1,6 +1,6 @@
 //! The doctor over loopback HTTP with the SCM webhook tests: the fake GitLab's synchronous
 //! hook test and the fake GitHub's signed ping, delivered to the receiver router and
-//! correlated to the doctor's challenges. Every fix the issue names, replay and expiry, the
+//! correlated to the doctor's challenges. Every fix the doctor reports for SCM hooks, replay and expiry, the
 //! GitLab test-endpoint limit, and that the doctor mutates nothing but the test trigger.
 #![cfg(all(feature = "gitlab", feature = "github-app", feature = "receiver"))]
 

@@ -87,7 +87,7 @@ pathops_testkit::store_conformance_suite!(Postgres);
 pathops_testkit::catalog_conformance_tests!(Postgres);
 pathops_testkit::monitor_conformance_tests!(Postgres);
 
-/// The scale-out check at the size the issue names: three monitors over 1,000 integrations on
+/// The scale-out check at test size: three monitors over 1,000 integrations on
 /// one PostgreSQL schema, each integration checked exactly once per interval, and the two left
 /// covering all of them within one interval after one stops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
