@@ -7,7 +7,7 @@
 //! reply — what a hand-written publisher without an outbox would do:
 //!
 //! - Redis Streams (`PATHOPS_BENCH_REDIS_URL` or `PATHOPS_TEST_REDIS_URL`): the sink's
-//!   de-duplicating append script (copied below) through `EVALSHA`, with the CloudEvent JSON;
+//!   de-duplicating append script (`APPEND_SCRIPT`) through `EVALSHA`, with the CloudEvent JSON;
 //! - NATS JetStream (`PATHOPS_BENCH_NATS_URL` or `PATHOPS_TEST_NATS_URL`): a publish with the
 //!   `Nats-Msg-Id` header, awaiting the stream's acknowledgement.
 //!
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use pathops_benches::env_size;
 use pathops_connectors::nats::NatsSink;
-use pathops_connectors::redis::{RedisSinkBuilder, RedisStreamSink};
+use pathops_connectors::redis::{APPEND_SCRIPT, RedisSinkBuilder, RedisStreamSink};
 use pathops_core::relay::{EventSink, OutboxRelay};
 use pathops_core::{CatalogStore, EventEnvelope, EventType, TenantId};
 use pathops_store::MemoryStore;
@@ -31,24 +31,6 @@ use pathops_testkit::fixtures::{IntegrationBuilder, create_mutation};
 
 const PER_INTEGRATION: usize = 100;
 const SOURCE: &str = "/pathops/bench";
-
-/// The sink's append script (`pathops_connectors::redis`), for the bare loop.
-const APPEND_SCRIPT: &str = r"
-local seen = redis.call('GET', KEYS[2])
-if seen then
-  return {0, seen}
-end
-local entry
-if tonumber(ARGV[2]) > 0 then
-  entry = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
-    'id', ARGV[3], 'type', ARGV[4], 'subject', ARGV[5], 'cloudevent', ARGV[6])
-else
-  entry = redis.call('XADD', KEYS[1], '*',
-    'id', ARGV[3], 'type', ARGV[4], 'subject', ARGV[5], 'cloudevent', ARGV[6])
-end
-redis.call('SET', KEYS[2], entry, 'PX', ARGV[1])
-return {1, entry}
-";
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -96,6 +78,12 @@ async fn outbox(events: &[EventEnvelope]) -> Arc<dyn CatalogStore> {
         store.apply(m).await.expect("seed the outbox");
     }
     store
+}
+
+/// Puts `events` in a fresh outbox and relays them to `sink`; returns the time relaying took.
+async fn relay_to(sink: Arc<dyn EventSink>, events: Vec<EventEnvelope>) -> Duration {
+    let n = events.len();
+    relay_all(outbox(&events).await, sink, n).await
 }
 
 /// Relays everything in `store` to `sink`; returns the time it took.
@@ -211,16 +199,7 @@ fn bench_redis(c: &mut Criterion) {
     let bare_stream = format!("{prefix}-bare:{{bench}}");
     let script = Arc::new(redis::Script::new(APPEND_SCRIPT));
     let dedup_ms: u64 = 24 * 60 * 60 * 1000;
-    let relay = {
-        let sink = sink.clone();
-        move |events: Vec<EventEnvelope>| {
-            let sink: Arc<dyn EventSink> = Arc::new(sink.clone());
-            async move {
-                let n = events.len();
-                relay_all(outbox(&events).await, sink, n).await
-            }
-        }
-    };
+    let relay = |events| relay_to(Arc::new(sink.clone()), events);
     let bare = {
         let connection = sink.connection();
         let stream = bare_stream.clone();
@@ -250,7 +229,7 @@ fn bench_redis(c: &mut Criterion) {
             }
         }
     };
-    pair(c, &rt, "redis", n, &relay, &bare);
+    pair(c, &rt, "redis", n, relay, &bare);
     // Leave nothing behind on the shared server: both streams and every marker.
     rt.block_on(async {
         let mut connection = sink.connection();
@@ -291,16 +270,7 @@ fn bench_nats(c: &mut Criterion) {
             .expect("stream");
         sink
     });
-    let relay = {
-        let sink = sink.clone();
-        move |events: Vec<EventEnvelope>| {
-            let sink: Arc<dyn EventSink> = Arc::new(sink.clone());
-            async move {
-                let n = events.len();
-                relay_all(outbox(&events).await, sink, n).await
-            }
-        }
-    };
+    let relay = |events| relay_to(Arc::new(sink.clone()), events);
     let bare = {
         let jetstream = sink.jetstream().clone();
         let prefix = prefix.clone();
@@ -326,7 +296,7 @@ fn bench_nats(c: &mut Criterion) {
             }
         }
     };
-    pair(c, &rt, "nats", n, &relay, &bare);
+    pair(c, &rt, "nats", n, relay, &bare);
     rt.block_on(async {
         sink.jetstream()
             .delete_stream(&stream)

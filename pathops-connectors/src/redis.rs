@@ -61,11 +61,12 @@ pub const DEFAULT_PREFIX: &str = "pathops:events";
 /// any retry schedule of the default [`OutboxRetryPolicy`](pathops_core::event::OutboxRetryPolicy).
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Check the marker, append, set the marker: atomic on the server.
+/// The Lua script every append runs: check the marker, append, set the marker, atomic on the
+/// server. Public so that a consumer or a benchmark can send exactly what the sink sends.
 ///
 /// KEYS: stream, marker. ARGV: marker expiry (ms), MAXLEN (0: no trimming), id, type,
 /// subject, CloudEvent JSON. Returns `{appended (0/1), entry id}`.
-const APPEND_SCRIPT: &str = r"
+pub const APPEND_SCRIPT: &str = r"
 local seen = redis.call('GET', KEYS[2])
 if seen then
   return {0, seen}

@@ -659,13 +659,21 @@ fn test_call_times(w: &World) -> Vec<std::time::Instant> {
         .collect()
 }
 
-/// A doctor over the world's catalog and receiver spacing triggers by `spacing`.
-fn doctor_spacing(w: &World, spacing: Duration) -> Doctor {
-    Doctor::builder(w.catalog.clone(), w.challenges.clone())
+/// Runs a doctor over the world's catalog and receiver that spaces triggers by `spacing`;
+/// both integrations pass; returns the time between the fake's two test calls.
+async fn gap_between_two_triggers(w: &World, spacing: Duration) -> Duration {
+    let report = Doctor::builder(w.catalog.clone(), w.challenges.clone())
         .with_public_url(w.public_url.clone())
         .with_delivery_timeout(Duration::from_secs(2))
         .with_trigger_spacing(spacing)
         .build()
+        .run(&w.admin, &Selection::All)
+        .await
+        .unwrap();
+    assert_eq!(report.summary.passed, 2, "{}", pretty(&report));
+    let times = test_call_times(w);
+    assert_eq!(times.len(), 2);
+    times[1].max(times[0]) - times[1].min(times[0])
 }
 
 /// GitLab limits test calls per project and user, not per hook: two integrations on one
@@ -678,14 +686,7 @@ async fn triggers_are_spaced_per_project_and_credential_not_per_hook() {
     let (first, second) = (w.good_gitlab_hook(), w.good_gitlab_hook());
     w.gitlab_integration("gitlab-a", first).await;
     w.gitlab_integration("gitlab-b", second).await;
-    let report = doctor_spacing(&w, SPACING)
-        .run(&w.admin, &Selection::All)
-        .await
-        .unwrap();
-    assert_eq!(report.summary.passed, 2, "{}", pretty(&report));
-    let times = test_call_times(&w);
-    assert_eq!(times.len(), 2);
-    let gap = times[1] - times[0];
+    let gap = gap_between_two_triggers(&w, SPACING).await;
     assert!(
         gap >= SPACING,
         "one project and user: spaced by {SPACING:?}, were {gap:?}"
@@ -713,14 +714,7 @@ async fn triggers_are_spaced_per_project_and_credential_not_per_hook() {
         .build()
         .unwrap();
     w.catalog.create(&w.admin, input, true).await.unwrap();
-    let report = doctor_spacing(&w, SPACING)
-        .run(&w.admin, &Selection::All)
-        .await
-        .unwrap();
-    assert_eq!(report.summary.passed, 2, "{}", pretty(&report));
-    let times = test_call_times(&w);
-    assert_eq!(times.len(), 2);
-    let gap = times[1].max(times[0]) - times[1].min(times[0]);
+    let gap = gap_between_two_triggers(&w, SPACING).await;
     assert!(
         gap < SPACING,
         "two projects: no spacing between them, yet {gap:?} passed"
