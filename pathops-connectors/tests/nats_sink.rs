@@ -101,16 +101,15 @@ async fn an_unreachable_server_is_a_backend_error() {
     );
 }
 
-#[tokio::test]
-async fn catalog_events_reach_jetstream_through_the_outbox_relay() {
+/// Runs an end-to-end sink-suite check (catalog, outbox relay, JetStream) on a stream of its
+/// own, deleted afterwards.
+async fn through_the_relay<F>(check: impl FnOnce(SuiteHarness) -> F)
+where
+    F: std::future::Future<Output = SuiteHarness>,
+{
     let Some(url) = nats_url() else { return };
     let (sink, stream) = isolated_sink(&url).await;
-    let harness = SuiteHarness { sink, stream };
-    pathops_testkit::sink_suite::catalog_events_arrive_through_the_outbox_relay(
-        &harness,
-        std::sync::Arc::new(pathops_store::MemoryStore::new()),
-    )
-    .await;
+    let harness = check(SuiteHarness { sink, stream }).await;
     harness
         .sink
         .jetstream()
@@ -120,21 +119,29 @@ async fn catalog_events_reach_jetstream_through_the_outbox_relay() {
 }
 
 #[tokio::test]
-async fn catalog_events_keep_their_order_on_jetstream_across_a_failed_publish() {
-    let Some(url) = nats_url() else { return };
-    let (sink, stream) = isolated_sink(&url).await;
-    let harness = SuiteHarness { sink, stream };
-    pathops_testkit::sink_suite::catalog_events_keep_their_order_across_a_failed_publish(
-        &harness,
-        std::sync::Arc::new(pathops_store::MemoryStore::new()),
-    )
+async fn catalog_events_reach_jetstream_through_the_outbox_relay() {
+    through_the_relay(|h| async move {
+        pathops_testkit::sink_suite::catalog_events_arrive_through_the_outbox_relay(
+            &h,
+            std::sync::Arc::new(pathops_store::MemoryStore::new()),
+        )
+        .await;
+        h
+    })
     .await;
-    harness
-        .sink
-        .jetstream()
-        .delete_stream(&harness.stream)
-        .await
-        .unwrap();
+}
+
+#[tokio::test]
+async fn catalog_events_keep_their_order_on_jetstream_across_a_failed_publish() {
+    through_the_relay(|h| async move {
+        pathops_testkit::sink_suite::catalog_events_keep_their_order_across_a_failed_publish(
+            &h,
+            std::sync::Arc::new(pathops_store::MemoryStore::new()),
+        )
+        .await;
+        h
+    })
+    .await;
 }
 
 struct SuiteHarness {
