@@ -150,3 +150,8 @@ pub mod vault;
 
 /// The `User-Agent` of every request: `pathops/<crate version>`.
 pub const USER_AGENT: &str = concat!("pathops/", env!("CARGO_PKG_VERSION"));
+
+/// The README's quick start, compiled as a doc test so it cannot drift from the API.
+#[cfg(all(doctest, feature = "directping"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeQuickStart;
