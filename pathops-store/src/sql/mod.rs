@@ -596,14 +596,12 @@ impl<D: Dialect> SqlStore<D> {
         let mut series = [(0u64, 0u64, None); 3];
         // (code, failing checks, last failure) of each failure code.
         let mut codes = Vec::new();
-        let mut percentiles_done = false;
         for row in &groups {
             if D::PERCENTILE_AGGREGATE && row.int(T, "grand_total")? == 1 {
                 // The grouping set over the whole window: its percentiles, not more counts.
                 summary.p50_latency_ms = latency(row, "p50")?;
                 summary.p95_latency_ms = latency(row, "p95")?;
                 summary.p99_latency_ms = latency(row, "p99")?;
-                percentiles_done = true;
                 continue;
             }
             let checks = count(row, "checks")?;
@@ -636,7 +634,8 @@ impl<D: Dialect> SqlStore<D> {
             .map(|(code, _, _)| code.clone())
             .min();
         summary.failure_codes = codes.into_iter().map(|(code, n, _)| (code, n)).collect();
-        if summary.checks == 0 || percentiles_done {
+        // With a percentile aggregate the grand-total row already carried them.
+        if summary.checks == 0 || D::PERCENTILE_AGGREGATE {
             return Ok(summary);
         }
         let ranks = D::fetch_all(
