@@ -540,9 +540,13 @@ async fn list_installations(State(s): S, headers: HeaderMap) -> Response {
     }
 }
 
-/// `GET /app/installations/:id` (JWT): one installation of the App, or 404.
-async fn get_installation(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let app = match verify_jwt(&s, &headers) {
+/// The App's (JWT) installation that `matches`, with an absolute `access_tokens_url`, or 404.
+fn app_installation(
+    s: &Shared,
+    headers: &HeaderMap,
+    matches: impl Fn(&GitHubInstallation) -> bool,
+) -> Response {
+    let app = match verify_jwt(s, headers) {
         Ok(app) => app,
         Err(r) => return r,
     };
@@ -551,7 +555,7 @@ async fn get_installation(State(s): S, headers: HeaderMap, Path(id): Path<String
         .seed
         .installations
         .iter()
-        .find(|i| i.id.to_string() == id && i.app_id == app.id)
+        .find(|i| i.app_id == app.id && matches(i))
         .map_or_else(
             || message(StatusCode::NOT_FOUND, "Not Found"),
             |i| {
@@ -563,6 +567,11 @@ async fn get_installation(State(s): S, headers: HeaderMap, Path(id): Path<String
         )
 }
 
+/// `GET /app/installations/:id` (JWT): one installation of the App, or 404.
+async fn get_installation(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    app_installation(&s, &headers, |i| i.id.to_string() == id)
+}
+
 /// `GET /repos/:owner/:repo/installation` (JWT): the App's installation covering the
 /// repository, or 404.
 async fn repo_installation(
@@ -570,26 +579,8 @@ async fn repo_installation(
     headers: HeaderMap,
     Path((owner, repo)): Path<(String, String)>,
 ) -> Response {
-    let app = match verify_jwt(&s, &headers) {
-        Ok(app) => app,
-        Err(r) => return r,
-    };
     let full = format!("{owner}/{repo}");
-    let state = s.lock();
-    state
-        .seed
-        .installations
-        .iter()
-        .find(|i| i.app_id == app.id && i.repositories.contains(&full))
-        .map_or_else(
-            || message(StatusCode::NOT_FOUND, "Not Found"),
-            |i| {
-                json(
-                    StatusCode::OK,
-                    installation_json(&s.api_url, i, &app.permissions),
-                )
-            },
-        )
+    app_installation(&s, &headers, |i| i.repositories.contains(&full))
 }
 
 async fn create_token(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
