@@ -130,6 +130,22 @@ impl Harness {
             .expect("valid input")
     }
 
+    /// Creates `name` for `acme` and tests, pauses and resumes it through the catalog: an audit
+    /// trail of several entries of different actions.
+    pub async fn audited_integration(&self, name: &str) -> Integration {
+        let c = &self.catalog;
+        let i = c
+            .create(&self.admin, Self::input(name), true)
+            .await
+            .expect("create");
+        c.test_connection(&self.admin, i.id).await.expect("test");
+        c.pause(&self.admin, i.id, "freeze", None)
+            .await
+            .expect("pause");
+        c.resume(&self.admin, i.id).await.expect("resume");
+        i
+    }
+
     /// Every event in the outbox, delivered through a relay to a broadcast sink.
     pub async fn drain_events(&self) -> Vec<EventEnvelope> {
         let sink = BroadcastSink::new(10_000);
@@ -727,13 +743,7 @@ pub async fn check_failures_are_recorded_with_their_codes(store: Arc<dyn Catalog
 pub async fn audit_chain_verifies_and_detects_tampering(store: Arc<dyn CatalogStore>) {
     let h = Harness::new(store);
     let c = &h.catalog;
-    let i = c
-        .create(&h.admin, Harness::input("audited"), true)
-        .await
-        .unwrap();
-    c.test_connection(&h.admin, i.id).await.unwrap();
-    c.pause(&h.admin, i.id, "freeze", None).await.unwrap();
-    c.resume(&h.admin, i.id).await.unwrap();
+    h.audited_integration("audited").await;
     c.create(
         &h.other_tenant,
         Harness::other_tenant_input("elsewhere"),

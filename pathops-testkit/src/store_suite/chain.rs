@@ -249,13 +249,7 @@ pub async fn tampering_in_the_database_is_found_where_it_starts(
 ) {
     let h = Harness::new(store.clone());
     let c = &h.catalog;
-    let i = c
-        .create(&h.admin, Harness::input("audited"), true)
-        .await
-        .unwrap();
-    c.test_connection(&h.admin, i.id).await.unwrap();
-    c.pause(&h.admin, i.id, "freeze", None).await.unwrap();
-    c.resume(&h.admin, i.id).await.unwrap();
+    h.audited_integration("audited").await;
     let intact = verify(c, &h, &VerifyOptions::default()).await;
     assert!(matches!(intact, Ok(n) if n >= 4), "{intact:?}");
     drop_audit_triggers(store.backend(), &raw).await;
