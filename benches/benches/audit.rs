@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use pathops_benches::env_size;
+use pathops_benches::{env_size, measuring, runtime};
 use pathops_core::audit::{AuditAction, AuditEntry, AuditKey, AuditRecord, GENESIS_HASH};
 use pathops_core::catalog::{Catalog, Principal, VerifyOptions};
 use pathops_core::secret::StaticResolver;
@@ -26,10 +26,6 @@ const TENANT: &str = "bench";
 const KEY_ID: &str = "bench-2026";
 const KEY: &str = "bench-audit-key-0123456789abcdef-0123456789abcdef";
 const KEY_REF: &str = "ref://bench/audit/key";
-
-fn measuring() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
 
 /// Resident and peak resident memory of this process, in bytes (`VmRSS`, `VmHWM`).
 fn memory() -> Option<(u64, u64)> {
@@ -97,11 +93,7 @@ async fn seed(pool: &sqlx::SqlitePool, n: usize, key: &AuditKey) {
 }
 
 fn verify(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let n = env_size(
         "PATHOPS_BENCH_AUDIT_ENTRIES",
         if measuring() { 1_000_000 } else { 20_000 },

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::StreamExt as _;
-use pathops_benches::{env_size, peak_rss_bytes, process_cpu_time};
+use pathops_benches::{env_size, peak_rss_bytes, process_cpu_time, runtime};
 use pathops_connectors::directping::DirectPingConnector;
 use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::health::CheckKind;
@@ -35,14 +35,6 @@ use pathops_testkit::fake::ping_tool::FakePingTool;
 const INTERVAL: Duration = Duration::from_secs(300);
 const LATENCY: Duration = Duration::from_millis(50);
 const CONCURRENCY: usize = 256;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// Registers `n` integrations and makes them Active without contacting anything.
 async fn seed(

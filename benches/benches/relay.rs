@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use pathops_benches::env_size;
+use pathops_benches::{env_size, runtime};
 use pathops_connectors::nats::NatsSink;
 use pathops_connectors::redis::{APPEND_SCRIPT, RedisSinkBuilder, RedisStreamSink};
 use pathops_core::relay::{EventSink, OutboxRelay};
@@ -31,14 +31,6 @@ use pathops_testkit::fixtures::{IntegrationBuilder, create_mutation};
 
 const PER_INTEGRATION: usize = 100;
 const SOURCE: &str = "/pathops/bench";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 fn env_url(names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| std::env::var(n).ok())

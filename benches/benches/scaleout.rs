@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use pathops_benches::env_size;
+use pathops_benches::{env_size, measuring, micros, runtime};
 use pathops_core::monitor::{HealthMonitor, MonitorConfig};
 use pathops_core::store::CheckClaim;
 use pathops_core::{CatalogStore, Clock as _};
@@ -36,14 +36,6 @@ use pathops_testkit::catalog_suite::{AUTH_REF, Harness};
 
 const INTERVAL: Duration = Duration::from_secs(300);
 const LEASE: Duration = Duration::from_secs(60);
-
-fn measuring() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
-fn micros(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
-}
 
 /// `n` active, verified in-memory integrations of `acme`, inserted in one statement.
 async fn seed(pool: &sqlx::PgPool, n: usize, now: time::OffsetDateTime) {
@@ -144,11 +136,7 @@ fn scale_out(c: &mut Criterion) {
         "PATHOPS_BENCH_SCALE_N",
         if measuring() { 100_000 } else { 2_000 },
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let schema = format!("pathops_scale_{}", uuid::Uuid::now_v7().simple());
     let (h, replicas, admin) = rt.block_on(run(&url, &schema, n));
     // Then criterion times one simulated second of the three replicas at this scale (about

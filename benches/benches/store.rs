@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use pathops_benches::env_size;
+use pathops_benches::{env_size, measuring, micros, runtime};
 use pathops_core::audit::GENESIS_HASH;
 use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::health::{CheckKind, Series};
@@ -158,10 +158,6 @@ fn numbered(sql: &str) -> String {
             }
         })
         .collect()
-}
-
-fn micros(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
 }
 
 fn from_micros(us: i64) -> time::OffsetDateTime {
@@ -441,12 +437,17 @@ macro_rules! raw_backend {
                 sqlx::query(analyze).execute(pool).await.expect("analyze");
             }
 
-            /// Rows in `table` (a fixed name of the schema).
-            pub(crate) async fn count(pool: &Pool, table: &'static str) -> i64 {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(r#"SELECT COUNT(*) FROM "{table}""#)))
-                    .fetch_one(pool)
-                    .await
-                    .expect("count")
+            impl RawCounts for Pool {
+                async fn counts(&self) -> [i64; 3] {
+                    let mut out = [0; 3];
+                    for (n, table) in out.iter_mut().zip(["health_checks", "audit_logs", "outbox"]) {
+                        *n = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(r#"SELECT COUNT(*) FROM "{table}""#)))
+                            .fetch_one(self)
+                            .await
+                            .expect("count");
+                    }
+                    out
+                }
             }
 
             /// Inserts `rows` integrations of the bench tenant named `integration-0000000`…,
@@ -518,12 +519,6 @@ fn latencies_sqlite(_: &sqlx::sqlite::SqliteRow) -> Vec<i64> {
 
 raw_backend!(raw_sqlite, sqlx::Sqlite, false, latencies_sqlite);
 raw_backend!(raw_postgres, sqlx::Postgres, true, latencies);
-
-/// Whether criterion measures (`cargo bench`) rather than smoke-tests each benchmark once
-/// (`cargo test --benches`); smoke tests seed and pair little.
-fn measuring() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
 
 fn rows() -> usize {
     let default = if measuring() { 100_000 } else { 1_000 };
@@ -705,26 +700,6 @@ async fn rows_per_check<P: RawCounts>(
 /// Row counts of `health_checks`, `audit_logs` and `outbox`.
 trait RawCounts {
     async fn counts(&self) -> [i64; 3];
-}
-
-impl RawCounts for raw_sqlite::Pool {
-    async fn counts(&self) -> [i64; 3] {
-        [
-            raw_sqlite::count(self, "health_checks").await,
-            raw_sqlite::count(self, "audit_logs").await,
-            raw_sqlite::count(self, "outbox").await,
-        ]
-    }
-}
-
-impl RawCounts for raw_postgres::Pool {
-    async fn counts(&self) -> [i64; 3] {
-        [
-            raw_postgres::count(self, "health_checks").await,
-            raw_postgres::count(self, "audit_logs").await,
-            raw_postgres::count(self, "outbox").await,
-        ]
-    }
 }
 
 /// The first-page query of the paired summary.
@@ -919,11 +894,7 @@ macro_rules! paired_summary {
 }
 
 fn store_benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let rows = rows();
 
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1,5 +1,5 @@
 //! Criterion benchmarks for PathOps live under `benches/`; this library holds what they share:
-//! process resource readings from `/proc` (Linux).
+//! process resource readings from `/proc` (Linux), the runtime, sizes and time encoding.
 
 use std::time::Duration;
 
@@ -21,6 +21,26 @@ pub fn process_cpu_time() -> Option<Duration> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Whether criterion measures (`cargo bench`) rather than smoke-tests each benchmark once
+/// (`cargo test --benches`); smoke tests use small sizes.
+pub fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// The runtime every benchmark runs on: two worker threads, like the machines it targets.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A time as the SQL stores keep it: microseconds since the Unix epoch.
+pub fn micros(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
 }
 
 /// Reads a size from the environment, falling back to `default`.
