@@ -20,9 +20,8 @@
 //! | `vault` | [`VaultResolver`](vault::VaultResolver): a [`SecretResolver`](pathops_core::SecretResolver) for KV v2 |
 //! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
 //! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
+//! | `api` | `api::Api`: the catalog's REST API (`/api/v1/integrations`, plugins, doctor runs) as one axum router with its OpenAPI 3.1 document, problem+json errors and a static bearer-token resolver; mounts the receiver |
 //! | `nats` | an event sink publishing CloudEvents to NATS JetStream |
-//! | `redis` | an event sink appending CloudEvents to Valkey/Redis Streams, idempotent by event id, and a stream follower for consumers |
-//! | [`kafka_guide`] | how to write a Kafka sink against `EventSink` (documentation only) |
 //! | `redis` | an event sink appending CloudEvents to Valkey/Redis Streams, idempotent by event id; a stream follower for consumers |
 //! | [`kafka_guide`] | how to write a Kafka sink against `EventSink` (the contract; no Kafka code ships) |
 //! | [`registry`] | connectors by provider at run time; a disabled provider is an error naming its feature |
@@ -67,6 +66,7 @@
 //! | `vault` | via `full` | the Vault secret resolver |
 //! | `directping` | via `full` | the direct-ping connector |
 //! | `receiver` | via `full` | the axum webhook receiver router (adds `axum`) |
+//! | `api` | via `full` | the REST API router (adds `utoipa`, `utoipa-axum`, `serde_path_to_error`, `subtle`; implies `receiver`) |
 //! | `nats` | via `full` | the NATS JetStream event sink (adds `async-nats`, `bytes`) |
 //! | `redis` | via `full` | the Valkey/Redis Streams event sink (adds `redis`) |
 //!
@@ -127,6 +127,8 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #[cfg(any(feature = "gitlab", feature = "github-app", feature = "harbor"))]
+#[cfg(feature = "api")]
+pub mod api;
 mod check;
 #[cfg(feature = "directping")]
 pub mod directping;

@@ -111,13 +111,20 @@ pub fn router(receiver: WebhookReceiver) -> Router {
 
 /// The receiver's routes under `/webhooks/{kind}`, bounded by `options`.
 pub fn router_with(receiver: WebhookReceiver, options: RouterOptions) -> Router {
+    routes(receiver, options).fallback(not_found)
+}
+
+/// The route `/webhooks/{kind}` alone, without a fallback, for a router that merges it with
+/// its own routes and answers unknown paths itself.
+pub(crate) fn routes(receiver: WebhookReceiver, options: RouterOptions) -> Router {
     // One byte over the receiver's own cap reaches it, so it answers 413 itself; nothing
     // larger is read.
     let limit = receiver.max_body_bytes().saturating_add(1);
     Router::new()
-        .route("/webhooks/{kind}", post(handle))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .route(
+            "/webhooks/{kind}",
+            post(handle).fallback(method_not_allowed),
+        )
         .with_state(receiver)
         .layer(
             ServiceBuilder::new()

@@ -396,6 +396,14 @@ impl Catalog {
         self.inner.store.list_plugins().await
     }
 
+    /// Every plugin recorded in `plugin_metadata` (by the last discovery), without
+    /// discovering again.
+    #[instrument(name = "catalog.plugins", skip_all, fields(tenant_id = %principal.tenant, action = "plugins"))]
+    pub async fn plugins(&self, principal: &Principal) -> Result<Vec<PluginMetadata>> {
+        principal.require(Scope::IntegrationsRead)?;
+        self.inner.store.list_plugins().await
+    }
+
     /// Applies a lifecycle event that needs no extra data, audited as `action` with a status
     /// diff, and emits `event_type`.
     async fn lifecycle_change(
