@@ -113,7 +113,11 @@ impl StaticTokens {
             });
         }
         let digest = digest(token);
-        if self.tokens.iter().any(|(d, _)| bool::from(d.ct_eq(&digest))) {
+        if self
+            .tokens
+            .iter()
+            .any(|(d, _)| bool::from(d.ct_eq(&digest)))
+        {
             return Err(Error::InvalidConfig {
                 message: "the same static token is listed twice".to_owned(),
             });
@@ -140,10 +144,7 @@ impl StaticTokens {
             let tenant: TenantId = entry.tenant.parse().map_err(|e| bad(format!("{e}")))?;
             let actor: ActorId = entry.actor.parse().map_err(|e| bad(format!("{e}")))?;
             tokens = tokens
-                .with_token(
-                    &entry.token,
-                    Principal::new(tenant, actor, entry.scopes),
-                )
+                .with_token(&entry.token, Principal::new(tenant, actor, entry.scopes))
                 .map_err(|e| bad(e.to_string()))?;
         }
         Ok(tokens)
@@ -207,7 +208,9 @@ impl PrincipalResolver for StaticTokens {
             .to_str()
             .map_err(|_| unauthenticated("the Authorization header is not ASCII"))?;
         let Some((scheme, token)) = value.split_once(' ') else {
-            return Err(unauthenticated("the Authorization header is not `Bearer <token>`"));
+            return Err(unauthenticated(
+                "the Authorization header is not `Bearer <token>`",
+            ));
         };
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(unauthenticated("the Authorization scheme must be Bearer"));
@@ -297,16 +300,28 @@ mod tests {
         assert!(short.to_string().contains("at least 16"), "{short}");
         assert!(!short.to_string().contains("short-secret"));
         let unknown = StaticTokens::from_json(r#"{"tokens":[],"extra":1}"#).unwrap_err();
-        assert!(unknown.to_string().contains("unknown field `extra`"), "{unknown}");
+        assert!(
+            unknown.to_string().contains("unknown field `extra`"),
+            "{unknown}"
+        );
         let bad_tenant = StaticTokens::from_json(
             r#"{"tokens":[{"token":"0123456789abcdef","tenant":"A B","actor":"a","scopes":[]}]}"#,
         )
         .unwrap_err();
-        assert!(bad_tenant.to_string().contains("token entry 0"), "{bad_tenant}");
+        assert!(
+            bad_tenant.to_string().contains("token entry 0"),
+            "{bad_tenant}"
+        );
         let twice = StaticTokens::new()
-            .with_token("0123456789abcdef", Principal::reader("a".parse().unwrap(), "b".parse().unwrap()))
+            .with_token(
+                "0123456789abcdef",
+                Principal::reader("a".parse().unwrap(), "b".parse().unwrap()),
+            )
             .unwrap()
-            .with_token("0123456789abcdef", Principal::reader("a".parse().unwrap(), "b".parse().unwrap()))
+            .with_token(
+                "0123456789abcdef",
+                Principal::reader("a".parse().unwrap(), "b".parse().unwrap()),
+            )
             .unwrap_err();
         assert!(twice.to_string().contains("twice"));
     }

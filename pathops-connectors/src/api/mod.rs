@@ -261,8 +261,8 @@ impl Api {
             .routes(routes!(routes::discover_plugins))
             .routes(routes!(routes::run_doctor))
             .split_for_parts();
-        let mut document =
-            serde_json::to_value(openapi::finish(openapi)).expect("the OpenAPI document serializes");
+        let mut document = serde_json::to_value(openapi::finish(openapi))
+            .expect("the OpenAPI document serializes");
         openapi::add_links(&mut document);
         (router, document)
     }
@@ -368,6 +368,9 @@ fn with_instance(response: Response, path: &str) -> Response {
     let Some(mut details) = response.extensions().get::<ProblemDetails>().cloned() else {
         return response;
     };
+    if details.instance.is_some() {
+        return response;
+    }
     details.instance = Some(path.to_owned());
     let (mut parts, _) = response.into_parts();
     let body = serde_json::to_vec(&details).expect("problem details serialize");

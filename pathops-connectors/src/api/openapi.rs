@@ -66,7 +66,9 @@ fn extra_statuses(operation_id: &str) -> &'static [u16] {
 
 fn describe(status: u16) -> &'static str {
     match status {
-        400 => "A malformed request: a parameter, a path id that is not a UUID, JSON syntax, a cursor.",
+        400 => {
+            "A malformed request: a parameter, a path id that is not a UUID, JSON syntax, a cursor."
+        }
         401 => "No valid credential (`WWW-Authenticate: Bearer`).",
         403 => "The caller lacks the scope the problem names (or approves its own change).",
         404 => "No such integration visible to the caller (missing, deleted or another tenant's).",
@@ -88,9 +90,10 @@ fn describe(status: u16) -> &'static str {
 /// Adds the problem answers and the problem schema to `openapi`.
 pub(crate) fn finish(mut openapi: OpenApi) -> OpenApi {
     let components = openapi.components.get_or_insert_with(Default::default);
-    components
-        .schemas
-        .insert(ProblemDetails::name().into_owned(), ProblemDetails::schema());
+    components.schemas.insert(
+        ProblemDetails::name().into_owned(),
+        ProblemDetails::schema(),
+    );
     components
         .schemas
         .insert(FieldError::name().into_owned(), FieldError::schema());

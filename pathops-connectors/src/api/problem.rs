@@ -62,6 +62,7 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     retry_after: Option<Duration>,
+    instance: Option<String>,
 }
 
 impl ApiError {
@@ -73,7 +74,15 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            instance: None,
         }
+    }
+
+    /// Sets `instance` (by default the request path): a route template instead of a path
+    /// whose segment was rejected, so the rejected value is not sent back.
+    pub(crate) fn with_instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = Some(instance.into());
+        self
     }
 
     /// Adds per-field errors.
@@ -120,7 +129,7 @@ impl ApiError {
             title: title(self.status).to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
-            instance: None,
+            instance: self.instance.clone(),
             code: self.code.to_owned(),
             errors: self.errors.clone(),
         }
@@ -141,12 +150,16 @@ impl ApiError {
             }
             Error::Validation(v) => {
                 let detail = v.problem.to_string();
-                Self::new(S::UNPROCESSABLE_ENTITY, "validation_failed", error.to_string())
-                    .with_errors(vec![FieldError {
-                        field: v.field.to_owned(),
-                        code: problem_code(&v.problem).to_owned(),
-                        detail,
-                    }])
+                Self::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    error.to_string(),
+                )
+                .with_errors(vec![FieldError {
+                    field: v.field.to_owned(),
+                    code: problem_code(&v.problem).to_owned(),
+                    detail,
+                }])
             }
             Error::InvalidCursor { .. } => {
                 Self::new(S::BAD_REQUEST, "invalid_cursor", error.to_string())
@@ -204,10 +217,9 @@ impl ApiError {
             StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
                 ("timeout", "the request took longer than the server allows")
             }
-            StatusCode::SERVICE_UNAVAILABLE => (
-                "overloaded",
-                "too many requests are in flight; retry later",
-            ),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                ("overloaded", "too many requests are in flight; retry later")
+            }
             StatusCode::UNSUPPORTED_MEDIA_TYPE => (
                 "unsupported_media_type",
                 "the request body must be application/json",
@@ -234,7 +246,10 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(after) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(after.as_secs().max(1)),
+            );
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(
@@ -257,9 +272,7 @@ fn title(status: StatusCode) -> &'static str {
 fn problem_code(problem: &Problem) -> &'static str {
     match problem {
         Problem::Empty => "empty",
-        Problem::TooLong { .. } | Problem::TooLarge { .. } | Problem::TooMany { .. } => {
-            "too_long"
-        }
+        Problem::TooLong { .. } | Problem::TooLarge { .. } | Problem::TooMany { .. } => "too_long",
         Problem::TooShort { .. } => "too_short",
         Problem::UnknownValue => "unknown_value",
         Problem::AuthRefDenied(_) => "auth_ref_denied",
@@ -428,10 +441,16 @@ pub(crate) fn describe_serde_error(message: &str) -> (&'static str, String) {
         return ("invalid_type", format!("invalid type{}", expected(message)));
     }
     if message.starts_with("invalid length ") {
-        return ("invalid_length", format!("invalid length{}", expected(message)));
+        return (
+            "invalid_length",
+            format!("invalid length{}", expected(message)),
+        );
     }
     if message.starts_with("unknown variant ") {
-        return ("unknown_value", format!("unknown value{}", expected(message)));
+        return (
+            "unknown_value",
+            format!("unknown value{}", expected(message)),
+        );
     }
     ("invalid", format!("invalid value{}", expected(message)))
 }

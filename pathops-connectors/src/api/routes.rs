@@ -5,7 +5,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pathops_core::catalog::{Catalog, Principal};
+use pathops_core::catalog::{Catalog, Principal, Scope};
 use pathops_core::doctor::Selection;
 use pathops_core::page::{Cursor, ListFilter, ListQuery};
 use pathops_core::store::AuditQuery;
@@ -55,15 +55,27 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let template = route_template(parts);
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::parameter("id", "not a valid path segment"))?;
+            .map_err(|_| {
+                ApiError::parameter("id", "not a valid path segment").with_instance(&template)
+            })?;
         let uuid = uuid::Uuid::parse_str(&raw)
-            .map_err(|_| ApiError::parameter("id", "not a UUID"))?;
+            .map_err(|_| ApiError::parameter("id", "not a UUID").with_instance(&template))?;
         IntegrationId::from_uuid(uuid)
             .map(IdPath)
             .map_err(|_| ApiError::from(Error::integration_not_found(uuid)))
     }
+}
+
+/// The route's template (`/api/v1/integrations/{id}`): the `instance` of a problem with a
+/// path segment, which must not be echoed.
+fn route_template(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| INTEGRATIONS.to_owned(), |m| m.as_str().to_owned())
 }
 
 /// Query parameters, with a rejection that names the parameter but not its value.
@@ -126,11 +138,11 @@ fn limit_param(value: Option<u32>, max: u32) -> ApiResult<Option<u32>> {
 
 fn cursor_param(value: Option<String>) -> ApiResult<Option<Cursor>> {
     match value {
-        Some(c) if c.is_empty() || c.len() > Cursor::MAX_LEN => Err(ApiError::from(
-            Error::InvalidCursor {
+        Some(c) if c.is_empty() || c.len() > Cursor::MAX_LEN => {
+            Err(ApiError::from(Error::InvalidCursor {
                 reason: "not a cursor this API issued",
-            },
-        )),
+            }))
+        }
         other => Ok(other.map(Cursor::from_token)),
     }
 }
@@ -189,9 +201,10 @@ pub(crate) async fn list_by_type(
     Path(raw): Path<String>,
     Params(params): Params<PageParams>,
 ) -> ApiResult<Response> {
-    let integration_type = raw
-        .parse::<IntegrationType>()
-        .map_err(|e| ApiError::parameter("type", e.problem.to_string()))?;
+    let integration_type = raw.parse::<IntegrationType>().map_err(|e| {
+        ApiError::parameter("type", e.problem.to_string())
+            .with_instance("/api/v1/integrations/by-type/{type}")
+    })?;
     let page = state
         .catalog
         .list_by_type(
@@ -391,6 +404,8 @@ pub(crate) async fn replace_integration(
     headers: HeaderMap,
     Json(input): Json<IntegrationInput>,
 ) -> ApiResult<Response> {
+    // The scope first: a reader learns nothing from a precondition.
+    principal.require(Scope::IntegrationsAdmin)?;
     let precondition = if_match(&headers, true)?;
     let (new, submit) = new_integration(input)?;
     let catalog = &state.catalog;
@@ -437,6 +452,8 @@ pub(crate) async fn delete_integration(
     IdPath(id): IdPath,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    // The scope first: a reader learns nothing from a precondition.
+    principal.require(Scope::IntegrationsAdmin)?;
     let precondition = if_match(&headers, false)?;
     let version = expected_version(&state.catalog, &principal, id, precondition).await?;
     state
@@ -590,8 +607,7 @@ pub(crate) async fn get_health(
 ) -> ApiResult<Response> {
     let to = time_param("to", params.to.as_deref())?
         .unwrap_or_else(|| OffsetDateTime::now_utc() + time::Duration::microseconds(1));
-    let from = time_param("from", params.from.as_deref())?
-        .unwrap_or(to - time::Duration::days(1));
+    let from = time_param("from", params.from.as_deref())?.unwrap_or(to - time::Duration::days(1));
     if from >= to {
         return Err(ApiError::parameter("from", "must be before `to`"));
     }
@@ -638,7 +654,11 @@ pub(crate) async fn get_audit(
     let next_cursor = (items.len() == limit as usize)
         .then(|| items.last().map(|e| e.sequence.to_string()))
         .flatten();
-    Ok(json(StatusCode::OK, &AuditPage { items, next_cursor }, None))
+    Ok(json(
+        StatusCode::OK,
+        &AuditPage { items, next_cursor },
+        None,
+    ))
 }
 
 /// The plugins recorded by the last discovery.
@@ -683,7 +703,7 @@ pub(crate) async fn run_doctor(
     OptionalJson(input): OptionalJson<DoctorRunInput>,
 ) -> ApiResult<Response> {
     // Scope first, so a reader learns nothing about the server's configuration.
-    principal.require(pathops_core::catalog::Scope::IntegrationsAdmin)?;
+    principal.require(Scope::IntegrationsAdmin)?;
     let Some(doctor) = &state.doctor else {
         return Err(ApiError::from(Error::unsupported(
             "POST /api/v1/doctor/runs",
