@@ -31,23 +31,27 @@ fn principal(tenant: &str, actor: &str, scopes: &[pathops_core::catalog::Scope])
     )
 }
 
+/// The one reference the test tenant's integrations use.
+fn secrets() -> Arc<StaticResolver> {
+    Arc::new(StaticResolver::new().with(
+        AuthRef::parse("ref://acme/in-memory/token").unwrap(),
+        "s3cr3t",
+    ))
+}
+
 async fn catalog() -> Catalog {
     let store = SqliteStore::in_memory().await.unwrap();
     let mut connectors = ConnectorRegistry::new();
     connectors
         .register(Arc::new(InMemoryConnector::default()))
         .unwrap();
-    let secrets = StaticResolver::new().with(
-        AuthRef::parse("ref://acme/in-memory/token").unwrap(),
-        "s3cr3t",
-    );
     Catalog::builder(Arc::new(store))
         .with_policy(HealthPolicy {
             require_approval: true,
             ..HealthPolicy::default()
         })
         .with_connectors(connectors)
-        .with_secrets(Arc::new(secrets))
+        .with_secrets(secrets())
         .build()
         .unwrap()
 }
@@ -521,6 +525,24 @@ async fn an_admin_walks_an_integration_through_its_life() {
     assert_eq!(report.status, StatusCode::OK, "{}", report.text);
     assert_eq!(report.body["schema"], "pathops.doctor/v1");
     assert_eq!(report.body["integrations"].as_array().unwrap().len(), 1);
+    let filtered = server
+        .post("/api/v1/doctor/runs", ADMIN, json!({ "type": "registry" }))
+        .await;
+    assert_eq!(filtered.status, StatusCode::OK, "{}", filtered.text);
+    assert_eq!(filtered.body["integrations"], json!([]));
+    let bad_filter = server
+        .post("/api/v1/doctor/runs", ADMIN, json!({ "type": "spaceship" }))
+        .await;
+    bad_filter.problem(422, "validation_failed");
+    assert_eq!(bad_filter.body["errors"][0]["field"], "type");
+    server
+        .post(
+            "/api/v1/doctor/runs",
+            ADMIN,
+            json!({ "ids": [id], "tag": "x" }),
+        )
+        .await
+        .problem(422, "validation_failed");
 
     let etag = server
         .get(&format!("/api/v1/integrations/{id}"), READER)
@@ -955,5 +977,61 @@ async fn the_openapi_document_is_served_and_matches_the_committed_snapshot() {
         committed == rendered,
         "docs/openapi.json is not the API's document: review the change and run \
          PATHOPS_UPDATE_OPENAPI=1 cargo test -p pathops-connectors --test api"
+    );
+}
+
+#[tokio::test]
+async fn slow_requests_time_out_and_a_full_server_sheds_load() {
+    use pathops_testkit::in_memory::Outcome;
+    let store = SqliteStore::in_memory().await.unwrap();
+    let mut connectors = ConnectorRegistry::new();
+    // A tool that never answers: the check would wait for the catalog's 15 s deadline.
+    connectors
+        .register(Arc::new(
+            InMemoryConnector::builder()
+                .with_default_outcome(Outcome::hang())
+                .build(),
+        ))
+        .unwrap();
+    let catalog = Catalog::builder(Arc::new(store))
+        .with_connectors(connectors)
+        .with_secrets(secrets())
+        .build()
+        .unwrap();
+    let options = ApiOptions::new()
+        .with_request_timeout(std::time::Duration::from_millis(300))
+        .with_max_in_flight(1);
+    let server = serve(
+        Api::new(catalog)
+            .with_principals(tokens())
+            .with_options(options),
+    )
+    .await;
+    let id = id_of(&server.create("slow", true).await);
+    let test = format!("/api/v1/integrations/{id}/test");
+
+    let started = std::time::Instant::now();
+    let timed_out = server.post(&test, ADMIN, Value::Null).await;
+    timed_out.problem(504, "timeout");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    // While one slow request holds the only slot, the next is refused at once.
+    let slow = {
+        let server = Server {
+            base: server.base.clone(),
+            http: reqwest::Client::new(),
+        };
+        let test = test.clone();
+        tokio::spawn(async move { server.post(&test, ADMIN, Value::Null).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let shed = server.get("/api/v1/integrations", READER).await;
+    shed.problem(503, "overloaded");
+    assert_eq!(shed.header("retry-after"), "1");
+    slow.await.unwrap().problem(504, "timeout");
+    // And once it is gone, the server answers again.
+    assert_eq!(
+        server.get("/api/v1/integrations", READER).await.status,
+        StatusCode::OK
     );
 }

@@ -58,9 +58,13 @@ struct Args {
     /// Address to listen on (host:port).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     listen: String,
-    /// The catalog: sqlite://<path> (created if missing) or postgres://<user>@<host>/<db>
-    /// (migrated on start).
-    #[arg(long, default_value = "sqlite://pathops-serve.db", value_name = "URL")]
+    #[arg(
+        long,
+        default_value = "sqlite://pathops-serve.db",
+        value_name = "URL",
+        help = "The catalog: sqlite://<path> (created if missing) or \
+                postgres://<user>@<host>/<db> (migrated on start)"
+    )]
     catalog: String,
     /// The static bearer tokens (see below).
     #[arg(long, value_name = "FILE")]
@@ -71,9 +75,12 @@ struct Args {
     /// Subject prefix of relayed events.
     #[arg(long, default_value = "pathops", value_name = "PREFIX")]
     nats_prefix: String,
-    /// The receiver's URL as tools reach it (for the doctor's webhook tests and direct
-    /// pings); default http://<listen address>.
-    #[arg(long, value_name = "URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "The receiver's URL as tools reach it (for the doctor's webhook tests and \
+                direct pings); default http://<listen address>"
+    )]
     public_url: Option<String>,
     /// Also read secrets from files under this directory.
     #[arg(long, value_name = "DIR")]

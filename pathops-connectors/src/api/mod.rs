@@ -226,7 +226,7 @@ impl Api {
     }
 
     /// Mounts the webhook receiver's routes (`/webhooks/{kind}`, see
-    /// [`receiver`](crate::receiver)) beside the API, with their own limits and error bodies.
+    /// [`crate::receiver`]) beside the API, with their own limits and error bodies.
     pub fn with_receiver(mut self, receiver: WebhookReceiver, options: RouterOptions) -> Self {
         self.receiver = Some((receiver, options));
         self

@@ -115,6 +115,20 @@ fn query_value<T>(
         .transpose()
 }
 
+/// A body field parsed by a core type, as a `422` naming the field.
+fn body_value<T>(
+    field: &'static str,
+    value: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, ValidationError>,
+) -> ApiResult<Option<T>> {
+    value
+        .map(|v| {
+            parse(v)
+                .map_err(|e| ApiError::from(Error::from(ValidationError::new(field, e.problem))))
+        })
+        .transpose()
+}
+
 fn provider_param(
     name: &str,
     value: Option<&str>,
@@ -731,24 +745,17 @@ pub(crate) async fn run_doctor(
             Selection::Ids(ids)
         }
         None => {
-            let to_validation = |field: &'static str| {
-                move |e: ApiError| {
-                    ApiError::from(Error::from(ValidationError::new(
-                        field,
-                        pathops_core::Problem::UnknownValue,
-                    )))
-                    .with_errors(e.details().errors)
-                }
-            };
             let integration_type =
-                query_value("type", input.integration_type.as_deref(), str::parse)
-                    .map_err(to_validation("type"))?;
+                body_value("type", input.integration_type.as_deref(), str::parse)?;
             let filter = ListFilter {
-                provider: provider_param("provider", input.provider.as_deref(), integration_type)
-                    .map_err(to_validation("provider"))?,
+                provider: body_value("provider", input.provider.as_deref(), |v| {
+                    match integration_type {
+                        Some(t) => Provider::parse_with_type(v, t),
+                        None => v.parse(),
+                    }
+                })?,
                 integration_type,
-                environment: query_value("environment", input.environment.as_deref(), str::parse)
-                    .map_err(to_validation("environment"))?,
+                environment: body_value("environment", input.environment.as_deref(), str::parse)?,
                 tag: input.tag,
                 ..ListFilter::default()
             };
