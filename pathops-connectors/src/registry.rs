@@ -11,10 +11,14 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 3] = [
+pub const PROVIDERS: [(Provider, &str); 7] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
+    (Provider::OciRegistry, "oci"),
+    (Provider::DockerHub, "oci"),
+    (Provider::Ghcr, "oci"),
+    (Provider::Quay, "oci"),
 ];
 
 /// Whether the connector for `provider` is compiled in.
@@ -22,6 +26,11 @@ pub fn is_enabled(provider: &Provider) -> bool {
     (cfg!(feature = "gitlab") && *provider == Provider::GitLab)
         || (cfg!(feature = "github-app") && *provider == Provider::GitHubApp)
         || (cfg!(feature = "harbor") && *provider == Provider::Harbor)
+        || (cfg!(feature = "oci")
+            && matches!(
+                provider,
+                Provider::OciRegistry | Provider::DockerHub | Provider::Ghcr | Provider::Quay
+            ))
 }
 
 fn disabled(provider: &Provider) -> Error {
@@ -63,6 +72,14 @@ pub fn connector_for(
                 .with_http(policy.clone())
                 .build()?,
         )),
+        #[cfg(feature = "oci")]
+        Provider::OciRegistry | Provider::DockerHub | Provider::Ghcr | Provider::Quay => {
+            Ok(Arc::new(
+                crate::oci::OciConnector::builder(provider.clone())
+                    .with_http(policy.clone())
+                    .build()?,
+            ))
+        }
         other => Err(disabled(other)),
     }
 }

@@ -29,6 +29,7 @@ pub mod fixtures;
 pub mod in_memory;
 pub mod logs;
 pub mod monitor_suite;
+pub mod registry;
 pub mod services;
 pub mod sink_suite;
 pub mod store_suite;
