@@ -16,6 +16,7 @@ fn assert_no_secrets(what: &str, output: &str) {
         "ghs_",
         "Bearer ",
         "Harbor12345",
+        "fake-registry-password",
     ] {
         assert!(
             !output.contains(secret),
@@ -57,14 +58,15 @@ fn the_demo_report_has_the_expected_findings_and_exits_1() {
     assert_eq!(report["tenant"], "acme");
     assert_eq!(
         report["summary"],
-        serde_json::json!({"passed": 4, "failed": 5, "skipped": 1, "unreadable": 0})
+        serde_json::json!({"passed": 5, "failed": 6, "skipped": 1, "unreadable": 0})
     );
-    assert_eq!(report["integrations"].as_array().unwrap().len(), 10);
+    assert_eq!(report["integrations"].as_array().unwrap().len(), 12);
 
     for passing in [
         "gitlab-platform",
         "github-platform",
         "harbor-prod",
+        "ghcr-platform",
         "zastava-eu",
     ] {
         let i = integration(&report, passing);
@@ -91,6 +93,7 @@ fn the_demo_report_has_the_expected_findings_and_exits_1() {
         ("gitlab-docs", vec!["webhook_missing_scope"]),
         ("harbor-ci", vec!["unauthenticated"]),
         ("harbor-dr", vec!["unreachable"]),
+        ("ghcr-mirror", vec!["missing_scope"]),
     ];
     for (name, want) in expected {
         let i = integration(&report, name);
@@ -149,7 +152,7 @@ fn the_table_and_the_fixes_are_plain_text_when_piped() {
     assert!(stdout.contains("\nFixes\n"));
     assert!(stdout.contains("[error: webhook_token_mismatch]"));
     assert!(stdout.contains("  run:  PUT /api/v4/projects/43/hooks/"));
-    assert!(stdout.ends_with("10 integrations: 4 passed, 5 failed, 1 skipped\n"));
+    assert!(stdout.ends_with("12 integrations: 5 passed, 6 failed, 1 skipped\n"));
 }
 
 #[test]

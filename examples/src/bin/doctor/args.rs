@@ -14,7 +14,7 @@ USAGE:
     doctor [OPTIONS]
 
 With no options it runs the embedded demo: an in-process catalog, fake GitLab, GitHub,
-Harbor and direct-ping tools and the webhook receiver, all on 127.0.0.1, and a set of
+Harbor, GHCR and direct-ping tools and the webhook receiver, all on 127.0.0.1, and a set of
 integrations of which some are broken on purpose (wrong webhook token, disabled hook,
 unreachable host, missing scope, wrong robot password).
 

@@ -1,4 +1,4 @@
-//! The demo world: the testkit's fake GitLab, GitHub, Harbor and direct-ping tool on
+//! The demo world: the testkit's fake GitLab, GitHub, Harbor, GHCR and direct-ping tool on
 //! loopback, their secrets in files under a temporary directory (read by the built-in
 //! `FileResolver`, as `--secrets-dir` does for real catalogs), and a set of integrations of
 //! which some are broken on purpose.
@@ -10,6 +10,8 @@
 //! | `gitlab-legacy` | GitLab | the hook is auto-disabled, and still points at a retired receiver path |
 //! | `gitlab-payments` | GitLab | the hook's secret token is stale: the delivery is rejected |
 //! | `gitlab-platform` | GitLab | the test delivery arrives and verifies: passes |
+//! | `ghcr-mirror` | GHCR | the account's token is valid but may not pull the repository |
+//! | `ghcr-platform` | GHCR | the token service issues a token that pulls the repository: passes |
 //! | `harbor-ci` | Harbor | the robot's password is wrong |
 //! | `harbor-dr` | Harbor | nothing listens at the host: unreachable |
 //! | `harbor-prod` | Harbor | healthy, robot accepted: passes |
@@ -25,6 +27,7 @@ use pathops_core::{NewIntegration, Provider, SecretResolver, TenantId};
 use pathops_testkit::fake::github::{FakeGitHub, GitHubRepoHook};
 use pathops_testkit::fake::gitlab::{FakeGitLab, GitLabHook, GitLabProject, GitLabToken};
 use pathops_testkit::fake::harbor::{FakeHarbor, HarborRobot};
+use pathops_testkit::fake::oci::{FakeOciRegistry, Flavor};
 use pathops_testkit::fake::ping_tool::FakePingTool;
 use serde_json::json;
 
@@ -46,6 +49,7 @@ pub(crate) struct Demo {
     gitlab: FakeGitLab,
     github: FakeGitHub,
     harbor: FakeHarbor,
+    ghcr: FakeOciRegistry,
     ping_tool: FakePingTool,
     dir: tempfile::TempDir,
     tenant: TenantId,
@@ -80,6 +84,7 @@ impl Demo {
             gitlab,
             github: FakeGitHub::start_enterprise().await,
             harbor,
+            ghcr: FakeOciRegistry::start(Flavor::Ghcr).await,
             ping_tool,
             dir,
             tenant,
@@ -93,6 +98,7 @@ impl Demo {
             ("harbor", "prod-robot", HARBOR_ROBOT_SECRET),
             ("harbor", "ci-robot", HARBOR_WRONG_SECRET),
             ("zastava", "agent-token", PING_SECRET),
+            ("ghcr", "pat", FakeOciRegistry::PASSWORD),
         ] {
             demo.write_secret(provider, key, secret)?;
         }
@@ -175,6 +181,15 @@ impl Demo {
                 .with_configuration(json!({ "username": HARBOR_ROBOT }))
                 .build()
         };
+        let ghcr = |name: &str, user: &str| {
+            NewIntegration::builder(name, Provider::Ghcr, self.ghcr.url())
+                .with_auth_ref(self.auth_ref("ghcr", "pat"))
+                .with_configuration(json!({
+                    "username": user,
+                    "repository": FakeOciRegistry::REPOSITORY,
+                }))
+                .build()
+        };
         let unreachable = format!("http://127.0.0.1:{}", pathops_testkit::fake::refused_port());
         let inputs = [
             gitlab("gitlab-platform", 42, platform_hook, "api-token"),
@@ -194,6 +209,8 @@ impl Demo {
             harbor("harbor-prod", self.harbor.url(), "prod-robot"),
             harbor("harbor-ci", self.harbor.url(), "ci-robot"),
             harbor("harbor-dr", unreachable, "prod-robot"),
+            ghcr("ghcr-platform", FakeOciRegistry::USER),
+            ghcr("ghcr-mirror", FakeOciRegistry::STRANGER),
             NewIntegration::builder("zastava-eu", Provider::Zastava, self.ping_tool.url())
                 .with_auth_ref(self.auth_ref("zastava", "agent-token"))
                 .build(),
