@@ -17,7 +17,7 @@
 //! | `gitlab` | [`GitLabConnector`](gitlab::GitLabConnector): identity, token scopes and expiry, version, project, hook state; hook test trigger and the delivery it makes |
 //! | `github` | [`GitHubAppConnector`](github::GitHubAppConnector): API root normalization, App JWT, cached installation tokens, rate limit; hook ping and the `ping` it delivers |
 //! | `harbor` | [`HarborConnector`](harbor::HarborConnector): health by component, robot credentials proved where Harbor cannot downgrade them |
-//! | `oci` | [`OciConnector`](oci::OciConnector): one OCI Distribution client for generic registries, Docker Hub, GHCR and Quay: `/v2/` challenge (Basic or Bearer), token service with per-integration token cache, repository pull scope, registry error codes |
+//! | `oci` | [`OciConnector`](oci::OciConnector): one OCI Distribution client for generic registries, Docker Hub, GHCR, Quay, ECR (SigV4 `GetAuthorizationToken`), ACR (Entra exchange), Artifact Registry (service-account assertion) and Artifactory: `/v2/` challenge (Basic or Bearer), token service with per-integration token cache, repository pull scope, registry error codes |
 //! | `vault` | [`VaultResolver`](vault::VaultResolver): a [`SecretResolver`](pathops_core::SecretResolver) for KV v2 |
 //! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
 //! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
@@ -64,7 +64,7 @@
 //! | `gitlab` | via `full` | the GitLab connector |
 //! | `github-app` | via `full` | the GitHub App connector (adds `jsonwebtoken`, `sha2`) |
 //! | `harbor` | via `full` | the Harbor connector |
-//! | `oci` | via `full` | the OCI Distribution connector (generic, Docker Hub, GHCR, Quay) |
+//! | `oci` | via `full` | the OCI Distribution connector (generic, Docker Hub, GHCR, Quay, ECR, ACR, Artifact Registry, Artifactory; adds `aws-sigv4`, `jsonwebtoken`) |
 //! | `vault` | via `full` | the Vault secret resolver |
 //! | `directping` | via `full` | the direct-ping connector |
 //! | `receiver` | via `full` | the axum webhook receiver router (adds `axum`) |

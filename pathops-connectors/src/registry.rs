@@ -11,7 +11,7 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 7] = [
+pub const PROVIDERS: [(Provider, &str); 11] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
@@ -19,6 +19,10 @@ pub const PROVIDERS: [(Provider, &str); 7] = [
     (Provider::DockerHub, "oci"),
     (Provider::Ghcr, "oci"),
     (Provider::Quay, "oci"),
+    (Provider::Ecr, "oci"),
+    (Provider::Acr, "oci"),
+    (Provider::Gcr, "oci"),
+    (Provider::Artifactory, "oci"),
 ];
 
 /// Whether the connector for `provider` is compiled in.
@@ -29,7 +33,14 @@ pub fn is_enabled(provider: &Provider) -> bool {
         || (cfg!(feature = "oci")
             && matches!(
                 provider,
-                Provider::OciRegistry | Provider::DockerHub | Provider::Ghcr | Provider::Quay
+                Provider::OciRegistry
+                    | Provider::DockerHub
+                    | Provider::Ghcr
+                    | Provider::Quay
+                    | Provider::Ecr
+                    | Provider::Acr
+                    | Provider::Gcr
+                    | Provider::Artifactory
             ))
 }
 
@@ -73,13 +84,18 @@ pub fn connector_for(
                 .build()?,
         )),
         #[cfg(feature = "oci")]
-        Provider::OciRegistry | Provider::DockerHub | Provider::Ghcr | Provider::Quay => {
-            Ok(Arc::new(
-                crate::oci::OciConnector::builder(provider.clone())
-                    .with_http(policy.clone())
-                    .build()?,
-            ))
-        }
+        Provider::OciRegistry
+        | Provider::DockerHub
+        | Provider::Ghcr
+        | Provider::Quay
+        | Provider::Ecr
+        | Provider::Acr
+        | Provider::Gcr
+        | Provider::Artifactory => Ok(Arc::new(
+            crate::oci::OciConnector::builder(provider.clone())
+                .with_http(policy.clone())
+                .build()?,
+        )),
         other => Err(disabled(other)),
     }
 }

@@ -22,8 +22,29 @@ fn provider(flavor: Flavor) -> Provider {
         Flavor::DockerHub => Provider::DockerHub,
         Flavor::Ghcr => Provider::Ghcr,
         Flavor::Quay => Provider::Quay,
+        Flavor::Acr => Provider::Acr,
+        Flavor::ArtifactRegistry => Provider::Gcr,
+        Flavor::Artifactory => Provider::Artifactory,
     }
 }
+
+/// The account a flavour's integrations use, and its secret.
+fn account(flavor: Flavor) -> (&'static str, String) {
+    match flavor {
+        Flavor::ArtifactRegistry => ("_json_key", FakeOciRegistry::service_account_key()),
+        _ => (FakeOciRegistry::USER, FakeOciRegistry::PASSWORD.to_owned()),
+    }
+}
+
+const ALL: [Flavor; 7] = [
+    Flavor::Generic,
+    Flavor::DockerHub,
+    Flavor::Ghcr,
+    Flavor::Quay,
+    Flavor::Acr,
+    Flavor::ArtifactRegistry,
+    Flavor::Artifactory,
+];
 
 struct Harness {
     fake: FakeOciRegistry,
@@ -33,10 +54,15 @@ struct Harness {
 
 impl Harness {
     async fn start(flavor: Flavor) -> Self {
+        let fake = FakeOciRegistry::start(flavor).await;
+        let mut builder = OciConnector::builder(provider(flavor));
+        if let Some(google) = fake.google_token_url() {
+            builder = builder.with_google_token_url(google);
+        }
         Self {
-            fake: FakeOciRegistry::start(flavor).await,
+            fake,
             flavor,
-            connector: Arc::new(OciConnector::builder(provider(flavor)).build().unwrap()),
+            connector: Arc::new(builder.build().unwrap()),
         }
     }
 
@@ -47,6 +73,9 @@ impl Harness {
         }
         if let Some(origin) = self.fake.auth_origin() {
             configuration["auth_origin"] = json!(origin);
+        }
+        if self.flavor == Flavor::Artifactory {
+            configuration["docker_repository"] = json!("docker-local");
         }
         IntegrationBuilder::new("acme", "registry")
             .provider(provider(self.flavor))
@@ -71,13 +100,20 @@ impl ConnectorHarness for Harness {
         self.connector.clone()
     }
     fn integration(&self) -> Integration {
-        self.integration_as(FakeOciRegistry::USER, Some(FakeOciRegistry::REPOSITORY))
+        self.integration_as(account(self.flavor).0, Some(FakeOciRegistry::REPOSITORY))
     }
     fn valid_secret(&self) -> Option<SecretString> {
-        Some(SecretString::from(FakeOciRegistry::PASSWORD.to_owned()))
+        Some(SecretString::from(account(self.flavor).1))
     }
     fn invalid_secret(&self) -> SecretString {
-        SecretString::from("not-the-password".to_owned())
+        match self.flavor {
+            // A well-formed key of another service account: Google refuses its assertion.
+            Flavor::ArtifactRegistry => SecretString::from(account(self.flavor).1.replace(
+                FakeOciRegistry::SERVICE_ACCOUNT,
+                "someone-else@fake-project.iam.gserviceaccount.com",
+            )),
+            _ => SecretString::from("not-the-password".to_owned()),
+        }
     }
     fn invalid_configuration(&self) -> Option<Configuration> {
         Some(Configuration::new(json!({ "username": "a:b" })).unwrap())
@@ -94,6 +130,15 @@ pathops_testkit::connector_conformance_tests!(
 );
 pathops_testkit::connector_conformance_tests!(ghcr_conformance, Harness::start(Flavor::Ghcr));
 pathops_testkit::connector_conformance_tests!(quay_conformance, Harness::start(Flavor::Quay));
+pathops_testkit::connector_conformance_tests!(acr_conformance, Harness::start(Flavor::Acr));
+pathops_testkit::connector_conformance_tests!(
+    artifact_registry_conformance,
+    Harness::start(Flavor::ArtifactRegistry)
+);
+pathops_testkit::connector_conformance_tests!(
+    artifactory_conformance,
+    Harness::start(Flavor::Artifactory)
+);
 
 #[tokio::test]
 async fn every_flavour_names_a_missing_scope_and_an_unknown_repository() {
@@ -102,6 +147,8 @@ async fn every_flavour_names_a_missing_scope_and_an_unknown_repository() {
         Flavor::DockerHub,
         Flavor::Ghcr,
         Flavor::Quay,
+        Flavor::Acr,
+        Flavor::Artifactory,
     ] {
         let h = Harness::start(flavor).await;
         let denied = h
@@ -258,4 +305,135 @@ async fn later_checks_send_the_known_credential_at_once_and_recover_from_a_revok
         before + 2,
         "fresh tokens for both scopes"
     );
+}
+
+#[tokio::test]
+async fn acr_exchanges_an_entra_token_for_a_refresh_then_an_access_token() {
+    let h = Harness::start(Flavor::Acr).await;
+    let entra = |h: &Harness| {
+        IntegrationBuilder::new("acme", "acr")
+            .provider(Provider::Acr)
+            .base_url(&h.fake.url())
+            .configuration(json!({"auth": "entra", "repository": FakeOciRegistry::REPOSITORY}))
+            .build()
+    };
+    let ok = h.test(entra(&h), FakeOciRegistry::ENTRA_TOKEN).await;
+    assert!(ok.is_success(), "{}", ok.message);
+    assert_eq!(ok.details["auth_scheme"], "bearer");
+    let calls: Vec<String> = h
+        .fake
+        .server()
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        calls.contains(&"POST /oauth2/exchange".to_owned()),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"POST /oauth2/token".to_owned()),
+        "{calls:?}"
+    );
+    for request in h.fake.server().requests() {
+        if request.method == "POST" {
+            assert_eq!(
+                request.header("content-type"),
+                Some("application/x-www-form-urlencoded")
+            );
+        }
+    }
+    let wrong = h.test(entra(&h), "an-expired-entra-token").await;
+    assert_eq!(
+        wrong.failure,
+        Some(FailureCode::Unauthenticated),
+        "{}",
+        wrong.message
+    );
+    assert!(!wrong.message.contains("an-expired-entra-token"));
+}
+
+#[tokio::test]
+async fn artifact_registry_signs_an_assertion_and_never_follows_the_keys_token_uri() {
+    let h = Harness::start(Flavor::ArtifactRegistry).await;
+    let integration = h.integration();
+    let (_, key) = account(Flavor::ArtifactRegistry);
+    let ok = h.test(integration.clone(), &key).await;
+    assert!(ok.is_success(), "{}", ok.message);
+    // The key's token_uri names Google; the operator's endpoint (the fake) was used, and the
+    // registry received oauth2accesstoken, never the key.
+    for request in h.fake.server().requests() {
+        if let Some(auth) = request.header("authorization") {
+            assert!(!auth.contains("PRIVATE"), "the key reached the registry");
+        }
+    }
+    // The access token and the registry tokens are reused by later checks.
+    let before = h.fake.token_requests();
+    assert!(h.test(integration, &key).await.is_success());
+    assert_eq!(
+        h.fake.token_requests(),
+        before,
+        "no new Google or registry token"
+    );
+    let base64_key = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&key)
+    };
+    let b64 = h.integration_as("_json_key_base64", Some(FakeOciRegistry::REPOSITORY));
+    let ok = h.test(b64, &base64_key).await;
+    assert!(ok.is_success(), "{}", ok.message);
+    let not_a_key = h.test(h.integration(), r#"{"just": "json"}"#).await;
+    assert_eq!(
+        not_a_key.failure,
+        Some(FailureCode::InvalidConfig),
+        "{}",
+        not_a_key.message
+    );
+}
+
+#[tokio::test]
+async fn artifactory_reports_its_version_and_serves_docker_under_the_repository_path() {
+    let h = Harness::start(Flavor::Artifactory).await;
+    let ok = h.test(h.integration(), FakeOciRegistry::PASSWORD).await;
+    assert!(ok.is_success(), "{}", ok.message);
+    assert_eq!(
+        ok.details["artifactory_version"],
+        FakeOciRegistry::ARTIFACTORY_VERSION
+    );
+    assert!(
+        !h.fake
+            .server()
+            .requests_to("/artifactory/api/docker/docker-local/v2/")
+            .is_empty()
+    );
+    h.fake.server().inject(
+        pathops_testkit::fake::Fault::on("/artifactory/api/system/ping")
+            .status(503)
+            .body("Service Unavailable"),
+    );
+    let down = h.test(h.integration(), FakeOciRegistry::PASSWORD).await;
+    assert_eq!(
+        down.failure,
+        Some(FailureCode::ServerError { status: 503 }),
+        "{}",
+        down.message
+    );
+}
+
+#[tokio::test]
+async fn every_flavour_keeps_its_secret_out_of_results() {
+    for flavor in ALL {
+        let h = Harness::start(flavor).await;
+        let (_, secret) = account(flavor);
+        for result in [
+            h.test(h.integration(), &secret).await,
+            h.test(h.integration(), "wrong-SENTINEL-secret").await,
+        ] {
+            let text = serde_json::to_string(&result).unwrap();
+            assert!(
+                !text.contains(&secret) && !text.contains("SENTINEL"),
+                "{flavor:?}: {text}"
+            );
+        }
+    }
 }

@@ -22,6 +22,8 @@ pub struct HttpRequest {
     url: String,
     headers: HeaderMap,
     body: Option<Vec<u8>>,
+    /// The body holds a credential (a token exchange form).
+    secret_body: bool,
 }
 
 impl fmt::Debug for HttpRequest {
@@ -44,6 +46,7 @@ impl HttpRequest {
             url: url.into(),
             headers: HeaderMap::new(),
             body: None,
+            secret_body: false,
         }
     }
 
@@ -87,6 +90,25 @@ impl HttpRequest {
         self
     }
 
+    /// A body that holds no secret.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// An `application/x-www-form-urlencoded` body holding a credential (a token exchange):
+    /// the request is then bound to the integration's origin like one with a credential
+    /// header.
+    pub fn secret_form(mut self, form: &SecretString) -> Self {
+        self.body = Some(form.expose_secret().as_bytes().to_vec());
+        self.secret_body = true;
+        self.headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        self
+    }
+
     /// The URL.
     pub fn url(&self) -> &str {
         &self.url
@@ -94,7 +116,7 @@ impl HttpRequest {
 
     /// Whether a credential header was added.
     pub fn carries_credential(&self) -> bool {
-        self.headers.values().any(HeaderValue::is_sensitive)
+        self.secret_body || self.headers.values().any(HeaderValue::is_sensitive)
     }
 }
 

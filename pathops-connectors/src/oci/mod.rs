@@ -1,5 +1,7 @@
 //! One OCI Distribution client for the registry providers (feature `oci`): a generic OCI
-//! registry, Docker Hub, GHCR and Quay, which differ only in where their token service lives.
+//! registry, Docker Hub, GHCR, Quay, ECR, ACR, Artifact Registry (and `gcr.io`) and
+//! Artifactory, which differ in where their token service lives and in the provider's own
+//! credential step before it.
 //!
 //! | step | call | decided on |
 //! |---|---|---|
@@ -31,6 +33,10 @@
 //! | `username` | the account (Docker Hub user, GitHub user for GHCR, Quay robot `namespace+robot` or `$oauthtoken`); the secret behind the auth ref is its password, PAT or robot token. Without it, the registry is used anonymously |
 //! | `repository` | a repository to prove pull access on (`team/app`); without it, the check stops at `/v2/` |
 //! | `auth_origin` | the origin of a token service on another host than the registry (`https://auth.example.com`) |
+//! | `region` | ECR: the AWS region, when the host does not say (`<account>.dkr.ecr.<region>.amazonaws.com` does) |
+//! | `auth` | ACR: `basic` (admin user or repository token, the default) or `entra` (the secret is an Entra access token) |
+//! | `docker_repository` | Artifactory: the Docker repository key |
+//! | `docker_access` | Artifactory: `repository_path` (the default: `/artifactory/api/docker/<key>/v2/`), or `subdomain` / `port` (the base URL is the repository's own host) |
 //! | `proxy_url`, `ca_certificate_pem` | the HTTP settings of [`IntegrationHttp`] |
 //!
 //! | provider | base URL | token service |
@@ -39,8 +45,17 @@
 //! | `docker-hub` | `https://registry-1.docker.io` | `https://auth.docker.io/token`, service `registry.docker.io` |
 //! | `ghcr` | `https://ghcr.io` | `https://ghcr.io/token` |
 //! | `quay` | `https://quay.io` | `https://quay.io/v2/auth` |
+//! | `ecr` | `https://<account>.dkr.ecr.<region>.amazonaws.com` | none: Basic `AWS` + the password `GetAuthorizationToken` returns, signed with SigV4 from the JSON secret `{"access_key_id","secret_access_key","session_token"?}`; reused for its 12 hours (less 10 minutes) |
+//! | `acr` | `https://<name>.azurecr.io` | `/oauth2/token` on the registry; with `auth: entra`, `POST /oauth2/exchange` (Entra token → refresh token) then `POST /oauth2/token` (→ access token) |
+//! | `gcr` | `https://<region>-docker.pkg.dev` or `https://gcr.io` | the registry's own (its challenge names no `service`); `username` `oauth2accesstoken` with an access token, or `_json_key` / `_json_key_base64` with a service-account key, exchanged first for an access token at Google's token endpoint (a signed JWT assertion) |
+//! | `artifactory` | `https://<host>` | the repository's `/v2/token`; `GET /artifactory/api/system/ping` (`OK`) and `/artifactory/api/system/version` first |
+//!
+//! The operator, not the tenant, may point the provider services elsewhere (a VPC endpoint,
+//! a test double): [`OciConnectorBuilder::with_ecr_endpoint`],
+//! [`OciConnectorBuilder::with_google_token_url`].
 
 pub mod challenge;
+mod credentials;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +77,7 @@ use tracing::instrument;
 use crate::check::{Check, http_failure_message};
 use crate::http::{HttpClient, HttpPolicy, HttpRequest, HttpResponse, IntegrationHttp, status};
 use challenge::Challenge;
+use credentials::Login;
 
 /// Every configuration key of a registry integration (see the [module docs](self)).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -73,16 +89,28 @@ pub struct OciConfig {
     pub repository: Option<String>,
     /// The origin of a token service on another host.
     pub auth_origin: Option<String>,
+    /// ECR: the region, when the host does not name it.
+    pub region: Option<String>,
+    /// ACR: `basic` or `entra`.
+    pub auth: Option<String>,
+    /// Artifactory: the Docker repository key.
+    pub docker_repository: Option<String>,
+    /// Artifactory: `repository_path`, `subdomain` or `port`.
+    pub docker_access: Option<String>,
     /// See [`IntegrationHttp`].
     pub proxy_url: Option<String>,
     /// See [`IntegrationHttp`].
     pub ca_certificate_pem: Option<String>,
 }
 
-const KEYS: [&str; 5] = [
+const KEYS: [&str; 9] = [
     "username",
     "repository",
     "auth_origin",
+    "region",
+    "auth",
+    "docker_repository",
+    "docker_access",
     "proxy_url",
     "ca_certificate_pem",
 ];
@@ -141,6 +169,32 @@ impl OciConfig {
         {
             return Err(at_key("repository", Problem::Malformed));
         }
+        if let Some(auth) = &config.auth
+            && !matches!(auth.as_str(), "basic" | "entra")
+        {
+            return Err(at_key("auth", Problem::UnknownValue));
+        }
+        if let Some(access) = &config.docker_access
+            && !matches!(access.as_str(), "repository_path" | "subdomain" | "port")
+        {
+            return Err(at_key("docker_access", Problem::UnknownValue));
+        }
+        if let Some(key) = &config.docker_repository
+            && (key.is_empty()
+                || !key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+        {
+            return Err(at_key("docker_repository", Problem::Malformed));
+        }
+        if let Some(region) = &config.region
+            && (region.is_empty()
+                || !region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(at_key("region", Problem::Malformed));
+        }
         if let Some(origin) = &config.auth_origin {
             let url = url::Url::parse(origin)
                 .map_err(|e| at_key("auth_origin", Problem::InvalidUrl(e)))?;
@@ -190,6 +244,10 @@ pub struct OciConnector {
     /// The last challenge each integration's registry sent (realm and service only), so a
     /// check sends the credential it wants at once instead of asking anonymously first.
     challenges: moka::sync::Cache<IntegrationId, Challenge>,
+    /// Provider logins (ECR passwords, Google access tokens) per integration.
+    logins: moka::sync::Cache<IntegrationId, Login>,
+    ecr_endpoint: Option<String>,
+    google_token_url: String,
     token_requests: AtomicU64,
 }
 
@@ -208,6 +266,8 @@ pub struct OciConnectorBuilder {
     provider: Provider,
     policy: HttpPolicy,
     clock: Option<Arc<dyn Clock>>,
+    ecr_endpoint: Option<String>,
+    google_token_url: Option<String>,
 }
 
 impl OciConnectorBuilder {
@@ -220,6 +280,21 @@ impl OciConnectorBuilder {
     /// The clock for rate-limit resets (default the system clock).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// ECR: where `GetAuthorizationToken` is called instead of
+    /// `https://api.ecr.<region>.amazonaws.com/` (a VPC endpoint, or a test double). Operator
+    /// setting: the signed request goes there.
+    pub fn with_ecr_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.ecr_endpoint = Some(url.into());
+        self
+    }
+
+    /// Artifact Registry: Google's token endpoint for service-account keys (default
+    /// [`OciConnector::GOOGLE_TOKEN_URL`]). Operator setting: the signed assertion goes there.
+    pub fn with_google_token_url(mut self, url: impl Into<String>) -> Self {
+        self.google_token_url = Some(url.into());
         self
     }
 
@@ -243,6 +318,14 @@ impl OciConnectorBuilder {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
+            logins: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(12 * 3600))
+                .build(),
+            ecr_endpoint: self.ecr_endpoint,
+            google_token_url: self
+                .google_token_url
+                .unwrap_or_else(|| OciConnector::GOOGLE_TOKEN_URL.to_owned()),
             token_requests: AtomicU64::new(0),
         })
     }
@@ -253,12 +336,19 @@ type Step<T> = std::result::Result<T, CheckResult>;
 
 impl OciConnector {
     /// The providers this connector serves.
-    pub const PROVIDERS: [Provider; 4] = [
+    pub const PROVIDERS: [Provider; 8] = [
         Provider::OciRegistry,
         Provider::DockerHub,
         Provider::Ghcr,
         Provider::Quay,
+        Provider::Ecr,
+        Provider::Acr,
+        Provider::Gcr,
+        Provider::Artifactory,
     ];
+
+    /// Google's OAuth token endpoint.
+    pub const GOOGLE_TOKEN_URL: &'static str = "https://oauth2.googleapis.com/token";
 
     /// A builder for `provider` with the default policy.
     pub fn builder(provider: Provider) -> OciConnectorBuilder {
@@ -266,10 +356,13 @@ impl OciConnector {
             provider,
             policy: HttpPolicy::default(),
             clock: None,
+            ecr_endpoint: None,
+            google_token_url: None,
         }
     }
 
-    /// How many times the connector has called a token service.
+    /// How many times the connector has called a token service (a registry's, ACR's
+    /// exchange, ECR's `GetAuthorizationToken`, Google's token endpoint).
     pub fn token_requests(&self) -> u64 {
         self.token_requests.load(Ordering::Relaxed)
     }
@@ -282,8 +375,84 @@ impl OciConnector {
         }
     }
 
-    fn url(ctx: &ConnectorContext, path: &str) -> String {
-        ctx.integration.base_url.join(path)
+    /// `path` (`v2/…`) under the registry root: the base URL, or for Artifactory's
+    /// repository-path method `/artifactory/api/docker/<key>/`.
+    fn url(&self, ctx: &ConnectorContext, config: &OciConfig, path: &str) -> String {
+        match (
+            &self.provider,
+            config.docker_access.as_deref(),
+            &config.docker_repository,
+        ) {
+            (Provider::Artifactory, None | Some("repository_path"), Some(key)) => ctx
+                .integration
+                .base_url
+                .join(&format!("artifactory/api/docker/{key}/{path}")),
+            _ => ctx.integration.base_url.join(path),
+        }
+    }
+
+    /// The registry's Basic credential for this check: the provider's own step (ECR,
+    /// Google service-account keys), else `username` and the secret.
+    async fn login(&self, check: &Check<'_>, config: &OciConfig) -> Step<Option<Login>> {
+        let ctx = check.ctx;
+        let id = ctx.integration.id;
+        if let Some(login) = self.logins.get(&id)
+            && login.valid_until.is_some_and(|t| t > Instant::now())
+        {
+            return Ok(Some(login));
+        }
+        let fresh = match (&self.provider, config.username.as_deref()) {
+            (Provider::Ecr, _) => {
+                let host = ctx.integration.base_url.host();
+                let Some(region) = config
+                    .region
+                    .clone()
+                    .or_else(|| credentials::ecr_region(&host))
+                else {
+                    return Err(check.failed(
+                        FailureCode::InvalidConfig,
+                        "the ECR region: the host is not <account>.dkr.ecr.<region>.amazonaws.com; set `region`",
+                    ));
+                };
+                let endpoint = self
+                    .ecr_endpoint
+                    .clone()
+                    .unwrap_or_else(|| format!("https://api.ecr.{region}.amazonaws.com/"));
+                self.token_requests.fetch_add(1, Ordering::Relaxed);
+                credentials::ecr_login(
+                    check,
+                    ctx.secret.as_ref(),
+                    &region,
+                    &endpoint,
+                    self.clock.now(),
+                )
+                .await?
+            }
+            (Provider::Gcr, Some(user @ ("_json_key" | "_json_key_base64"))) => {
+                self.token_requests.fetch_add(1, Ordering::Relaxed);
+                credentials::google_login(
+                    check,
+                    ctx.secret.as_ref(),
+                    user == "_json_key_base64",
+                    &self.google_token_url,
+                )
+                .await?
+            }
+            (Provider::Acr, _) if config.auth.as_deref() == Some("entra") => return Ok(None),
+            (_, Some(user)) => match &ctx.secret {
+                Some(secret) => Login {
+                    user: user.to_owned(),
+                    password: secret.clone(),
+                    valid_until: None,
+                },
+                None => return Ok(None),
+            },
+            (_, None) => return Ok(None),
+        };
+        if fresh.valid_until.is_some() {
+            self.logins.insert(id, fresh.clone());
+        }
+        Ok(Some(fresh))
     }
 
     fn failed(&self, check: &Check<'_>, what: &str, response: &HttpResponse) -> CheckResult {
@@ -296,24 +465,18 @@ impl OciConnector {
         result
     }
 
-    fn authorize(
-        &self,
-        request: HttpRequest,
-        auth: &Auth,
-        user: Option<&str>,
-        secret: Option<&SecretString>,
-    ) -> HttpRequest {
-        match auth {
-            Auth::Anonymous => request,
-            Auth::Basic => match (user, secret) {
-                (Some(user), Some(secret)) => {
-                    let encoded = base64::engine::general_purpose::STANDARD
-                        .encode(format!("{user}:{}", secret.expose_secret()));
-                    request.credential("authorization", "Basic ", &SecretString::from(encoded))
-                }
-                _ => request,
-            },
-            Auth::Bearer(token) => request.credential("authorization", "Bearer ", token),
+    fn authorize(&self, request: HttpRequest, auth: &Auth, login: Option<&Login>) -> HttpRequest {
+        match (auth, login) {
+            (Auth::Basic, Some(login)) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    login.user,
+                    login.password.expose_secret()
+                ));
+                request.credential("authorization", "Basic ", &SecretString::from(encoded))
+            }
+            (Auth::Bearer(token), _) => request.credential("authorization", "Bearer ", token),
+            _ => request,
         }
     }
 
@@ -322,6 +485,7 @@ impl OciConnector {
         &self,
         check: &Check<'_>,
         config: &OciConfig,
+        login: Option<&Login>,
         challenge: &Challenge,
         scope: Option<&str>,
     ) -> Step<SecretString> {
@@ -363,6 +527,21 @@ impl OciConnector {
                 ),
             ));
         }
+        if self.provider == Provider::Acr && config.auth.as_deref() == Some("entra") {
+            self.token_requests.fetch_add(1, Ordering::Relaxed);
+            let (token, lifetime) =
+                credentials::acr_token(check, ctx.secret.as_ref(), &own, &service, &scope).await?;
+            if let Some(valid_until) = Instant::now().checked_add(lifetime) {
+                self.tokens.insert(
+                    key,
+                    CachedToken {
+                        token: token.clone(),
+                        valid_until,
+                    },
+                );
+            }
+            return Ok(token);
+        }
         let mut url = url::Url::parse(realm).map_err(|_| {
             check.failed(
                 FailureCode::InvalidResponse,
@@ -378,12 +557,7 @@ impl OciConnector {
                 query.append_pair("scope", &scope);
             }
         }
-        let request = self.authorize(
-            HttpRequest::get(url.as_str()),
-            &Auth::Basic,
-            config.username.as_deref(),
-            ctx.secret.as_ref(),
-        );
+        let request = self.authorize(HttpRequest::get(url.as_str()), &Auth::Basic, login);
         self.token_requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let response = check
@@ -394,7 +568,7 @@ impl OciConnector {
         match response.status.as_u16() {
             200 => {}
             401 | 403 => {
-                let who = config.username.as_deref().unwrap_or("anonymous");
+                let who = login.map_or("anonymous", |l| l.user.as_str());
                 return Err(check.failed(
                     FailureCode::Unauthenticated,
                     format!(
@@ -452,13 +626,12 @@ impl OciConnector {
     fn known_auth(
         &self,
         id: IntegrationId,
-        config: &OciConfig,
-        secret: Option<&SecretString>,
+        login: Option<&Login>,
         scope: Option<&str>,
     ) -> Option<(Auth, Option<TokenKey>)> {
         let challenge = self.challenges.get(&id)?;
         if challenge.is("basic") {
-            return (config.username.is_some() && secret.is_some()).then_some((Auth::Basic, None));
+            return login.is_some().then_some((Auth::Basic, None));
         }
         let key = token_key(id, &challenge, scope);
         let token = self.cached_token(&key)?;
@@ -471,16 +644,15 @@ impl OciConnector {
         &self,
         check: &Check<'_>,
         config: &OciConfig,
+        login: Option<&Login>,
         path: &str,
         scope: Option<&str>,
     ) -> Step<(HttpResponse, Auth)> {
-        let url = Self::url(check.ctx, path);
+        let url = self.url(check.ctx, config, path);
         let id = check.ctx.integration.id;
-        let user = config.username.as_deref();
-        let secret = check.ctx.secret.as_ref();
         let mut first = None;
-        if let Some((auth, key)) = self.known_auth(id, config, secret, scope) {
-            let request = self.authorize(HttpRequest::get(&url), &auth, user, secret);
+        if let Some((auth, key)) = self.known_auth(id, login, scope) {
+            let request = self.authorize(HttpRequest::get(&url), &auth, login);
             let response = check.send(request).await?;
             if response.status.as_u16() != 401 {
                 return Ok((response, auth));
@@ -524,7 +696,7 @@ impl OciConnector {
             },
         );
         let auth = if challenge.is("basic") {
-            if user.is_none() || secret.is_none() {
+            if login.is_none() {
                 return Err(check.failed(
                     FailureCode::Unauthenticated,
                     "the registry requires credentials (Basic) and the integration has none: set \
@@ -533,18 +705,62 @@ impl OciConnector {
             }
             Auth::Basic
         } else {
-            Auth::Bearer(self.token(check, config, &challenge, scope).await?)
+            Auth::Bearer(self.token(check, config, login, &challenge, scope).await?)
         };
-        let request = self.authorize(HttpRequest::get(&url), &auth, user, secret);
+        let request = self.authorize(HttpRequest::get(&url), &auth, login);
         let retried = check.send(request).await?;
         Ok((retried, auth))
+    }
+
+    /// Artifactory's platform checks: `GET /artifactory/api/system/ping` must answer `OK`;
+    /// `GET /artifactory/api/system/version` gives the version (when the caller may read it).
+    async fn artifactory(&self, check: &Check<'_>, login: Option<&Login>) -> Step<Value> {
+        let base = &check.ctx.integration.base_url;
+        let ping = check
+            .send(HttpRequest::get(base.join("artifactory/api/system/ping")))
+            .await?;
+        if !ping.status.is_success() || ping.body_excerpt(16).trim() != "OK" {
+            let mut failed = self.failed(check, "GET /artifactory/api/system/ping", &ping);
+            if ping.status.is_success() {
+                failed = check.failed(
+                    FailureCode::Unhealthy,
+                    format!(
+                        "GET /artifactory/api/system/ping answered {:?}, not OK",
+                        ping.body_excerpt(64)
+                    ),
+                );
+            }
+            return Err(failed);
+        }
+        let request = HttpRequest::get(base.join("artifactory/api/system/version"));
+        let version = check
+            .send(self.authorize(request, &Auth::Basic, login))
+            .await?;
+        Ok(version
+            .json::<Value>()
+            .ok()
+            .filter(|_| version.status.is_success())
+            .map(|v| v["version"].clone())
+            .unwrap_or(Value::Null))
     }
 
     async fn steps(&self, check: &Check<'_>) -> Step<CheckResult> {
         let config = OciConfig::from_configuration(&check.ctx.integration.configuration)
             .map_err(|e| check.failed(FailureCode::InvalidConfig, e.to_string()))?;
-        let who = config.username.as_deref().unwrap_or("anonymous");
-        let (base, auth) = self.get(check, &config, "v2/", None).await?;
+        let mut details = Vec::new();
+        let login = self.login(check, &config).await?;
+        let login = login.as_ref();
+        if self.provider == Provider::Artifactory {
+            details.push(("artifactory_version", self.artifactory(check, login).await?));
+        }
+        let who = login.map_or_else(
+            || match config.auth.as_deref() {
+                Some("entra") => "the Entra identity".to_owned(),
+                _ => "anonymous".to_owned(),
+            },
+            |l| l.user.clone(),
+        );
+        let (base, auth) = self.get(check, &config, login, "v2/", None).await?;
         match base.status.as_u16() {
             200 => {}
             401 => {
@@ -571,10 +787,8 @@ impl OciConnector {
             Auth::Basic => "basic",
             Auth::Bearer(_) => "bearer",
         };
-        let mut details = vec![
-            ("auth_scheme", json!(scheme)),
-            ("api_version", json!(api_version)),
-        ];
+        details.push(("auth_scheme", json!(scheme)));
+        details.push(("api_version", json!(api_version)));
         let mut message = match &auth {
             Auth::Anonymous => "the registry answers /v2/ anonymously".to_owned(),
             _ => format!("the registry accepts the credentials of {who} ({scheme})"),
@@ -582,7 +796,7 @@ impl OciConnector {
         if let Some(repo) = &config.repository {
             let scope = format!("repository:{repo}:pull");
             let path = format!("v2/{repo}/tags/list?n=1");
-            let (tags, auth) = self.get(check, &config, &path, Some(&scope)).await?;
+            let (tags, auth) = self.get(check, &config, login, &path, Some(&scope)).await?;
             if let Some(remaining) = tags.header("ratelimit-remaining") {
                 details.push(("ratelimit_remaining", json!(remaining)));
             }

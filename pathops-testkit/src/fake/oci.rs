@@ -7,6 +7,9 @@
 //! | [`Flavor::DockerHub`] | `/token` on a **second** server (like `auth.docker.io`), service `registry.docker.io` | `ratelimit-limit: 100;w=21600`, `ratelimit-remaining`, `docker-ratelimit-source` on repository calls |
 //! | [`Flavor::Ghcr`] | `/token` on the registry, service `ghcr.io` | |
 //! | [`Flavor::Quay`] | `/v2/auth` on the registry, service `quay.io` | robot users named `namespace+robot` |
+//! | [`Flavor::Acr`] | `/oauth2/token` on the registry, service `fake.azurecr.io` | `POST /oauth2/exchange` (an Entra access token → a refresh token) and `POST /oauth2/token` (refresh token → access token), forms as ACR documents them |
+//! | [`Flavor::ArtifactRegistry`] | `/v2/token` on the registry; the challenge names **no** `service` | `oauth2accesstoken` with an access token from a fake Google token endpoint on a second server, which verifies the RS256 service-account assertion (`iss`, `aud`, `exp`) |
+//! | [`Flavor::Artifactory`] | `<root>/v2/token`, root `/artifactory/api/docker/docker-local` | `GET /artifactory/api/system/ping` → `OK`, `GET /artifactory/api/system/version` → `{"version","revision","addons"}` |
 //!
 //! | call | behaviour |
 //! |---|---|
@@ -40,6 +43,12 @@ pub enum Flavor {
     Ghcr,
     /// Quay.
     Quay,
+    /// Azure Container Registry.
+    Acr,
+    /// Google Artifact Registry.
+    ArtifactRegistry,
+    /// JFrog Artifactory, repository-path method.
+    Artifactory,
 }
 
 impl Flavor {
@@ -49,13 +58,27 @@ impl Flavor {
             Self::DockerHub => "registry.docker.io",
             Self::Ghcr => "ghcr.io",
             Self::Quay => "quay.io",
+            Self::Acr => "fake.azurecr.io",
+            Self::ArtifactRegistry => "",
+            Self::Artifactory => "artifactory",
         }
     }
 
     fn token_path(self) -> &'static str {
         match self {
             Self::Quay => "/v2/auth",
+            Self::Acr => "/oauth2/token",
+            Self::ArtifactRegistry => "/v2/token",
+            Self::Artifactory => "/artifactory/api/docker/docker-local/v2/token",
             _ => "/token",
+        }
+    }
+
+    /// Where `/v2/` lives on the registry server.
+    fn root(self) -> &'static str {
+        match self {
+            Self::Artifactory => "/artifactory/api/docker/docker-local",
+            _ => "",
         }
     }
 }
@@ -67,6 +90,10 @@ struct Shared {
     repositories: Vec<String>,
     /// token → granted `repository:<name>:pull` scopes
     tokens: HashMap<String, Vec<String>>,
+    /// ACR refresh tokens issued by the exchange.
+    refresh_tokens: Vec<String>,
+    /// Access tokens from the fake Google endpoint (Basic passwords of `oauth2accesstoken`).
+    google_tokens: Vec<String>,
     token_requests: usize,
 }
 
@@ -88,6 +115,7 @@ impl Fake {
 pub struct FakeOciRegistry {
     registry: FakeServer,
     auth: Option<FakeServer>,
+    google: Option<FakeServer>,
     shared: Arc<Mutex<Shared>>,
 }
 
@@ -109,6 +137,29 @@ impl FakeOciRegistry {
     pub const STRANGER: &'static str = "stranger";
     /// The repository that exists and [`USER`](Self::USER) may pull.
     pub const REPOSITORY: &'static str = "team/app";
+    /// ACR: the Entra access token the exchange accepts (its identity may pull
+    /// [`REPOSITORY`](Self::REPOSITORY)).
+    pub const ENTRA_TOKEN: &'static str = "fake-entra-access-token-0001";
+    /// Artifact Registry: the service account whose key [`service_account_key`](Self::service_account_key) is.
+    pub const SERVICE_ACCOUNT: &'static str = "pathops@fake-project.iam.gserviceaccount.com";
+    /// The Artifactory version the fake reports.
+    pub const ARTIFACTORY_VERSION: &'static str = "7.98.7";
+
+    /// Artifact Registry: a service-account key JSON (the shape Google's console downloads)
+    /// whose assertion the fake Google token endpoint accepts. Its `token_uri` points at
+    /// Google, as a real key's does: the connector must not follow it.
+    pub fn service_account_key() -> String {
+        json!({
+            "type": "service_account",
+            "project_id": "fake-project",
+            "private_key_id": "0000",
+            "private_key": super::github::FakeGitHub::TEST_APP_PRIVATE_KEY_PEM,
+            "client_email": Self::SERVICE_ACCOUNT,
+            "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        })
+        .to_string()
+    }
 
     /// Starts a fake of `flavor` with [`USER`](Self::USER) (pull on
     /// [`REPOSITORY`](Self::REPOSITORY)) and [`STRANGER`](Self::STRANGER) (same password, no
@@ -131,6 +182,20 @@ impl FakeOciRegistry {
         }));
         let registry_listener = tokio::net::TcpListener::bind(loopback).await.expect("bind");
         let registry_addr = registry_listener.local_addr().expect("addr");
+        let google = if flavor == Flavor::ArtifactRegistry {
+            let listener = tokio::net::TcpListener::bind(loopback).await.expect("bind");
+            let fake = Fake {
+                flavor,
+                realm: String::new(),
+                shared: shared.clone(),
+            };
+            let router = Router::new()
+                .route("/token", axum::routing::post(google_token))
+                .with_state(fake);
+            Some(FakeServer::serve(listener, router))
+        } else {
+            None
+        };
         let (auth, realm) = if flavor == Flavor::DockerHub {
             let listener = tokio::net::TcpListener::bind(loopback).await.expect("bind");
             let realm = format!("http://{}/token", listener.local_addr().expect("addr"));
@@ -152,18 +217,46 @@ impl FakeOciRegistry {
             realm,
             shared: shared.clone(),
         };
-        let mut router = Router::new()
-            .route("/v2/", get(base))
-            .route("/v2/{*rest}", get(repository));
+        let root = flavor.root();
+        let mut router = Router::new();
         if flavor != Flavor::DockerHub {
             router = router.route(flavor.token_path(), get(token));
         }
+        if flavor == Flavor::Acr {
+            router = router
+                .route("/oauth2/exchange", axum::routing::post(acr_exchange))
+                .route("/oauth2/token", axum::routing::post(acr_token));
+        }
+        if flavor == Flavor::Artifactory {
+            router = router
+                .route("/artifactory/api/system/ping", get(|| async { "OK" }))
+                .route(
+                    "/artifactory/api/system/version",
+                    get(|| async {
+                        axum::Json(json!({
+                            "version": FakeOciRegistry::ARTIFACTORY_VERSION,
+                            "revision": "79807900",
+                            "addons": ["docker"],
+                        }))
+                    }),
+                );
+        }
+        let router = router
+            .route(&format!("{root}/v2/"), get(base))
+            .route(&format!("{root}/v2/{{*rest}}"), get(repository));
         let registry = FakeServer::serve(registry_listener, router.with_state(fake));
         Self {
             registry,
             auth,
+            google,
             shared,
         }
+    }
+
+    /// Artifact Registry: the fake Google token endpoint (for
+    /// `OciConnectorBuilder::with_google_token_url`).
+    pub fn google_token_url(&self) -> Option<String> {
+        self.google.as_ref().map(|g| format!("{}/token", g.url()))
     }
 
     /// The registry's URL.
@@ -230,11 +323,10 @@ fn grants(fake: &Fake, headers: &HeaderMap) -> Option<Vec<String>> {
 }
 
 fn challenge(fake: &Fake, scope: Option<&str>, insufficient: bool) -> String {
-    let mut value = format!(
-        "Bearer realm=\"{}\",service=\"{}\"",
-        fake.realm,
-        fake.flavor.service()
-    );
+    let mut value = format!("Bearer realm=\"{}\"", fake.realm);
+    if !fake.flavor.service().is_empty() {
+        value.push_str(&format!(",service=\"{}\"", fake.flavor.service()));
+    }
     if let Some(scope) = scope {
         value.push_str(&format!(",scope=\"{scope}\""));
     }
@@ -265,7 +357,7 @@ async fn base(State(fake): State<Fake>, headers: HeaderMap) -> Response {
 }
 
 async fn repository(State(fake): State<Fake>, uri: Uri, headers: HeaderMap) -> Response {
-    let path = uri.path().trim_start_matches("/v2/");
+    let path = uri.path().split_once("/v2/").map_or("", |(_, rest)| rest);
     let Some(name) = path.strip_suffix("/tags/list") else {
         return super::server::unexpected("the fake registry", &axum::http::Method::GET, &uri);
     };
@@ -338,6 +430,12 @@ async fn token(
     let allowed: Vec<String> = match credentials.as_deref().and_then(|c| c.split_once(':')) {
         Some((user, password)) => match shared.users.get(user) {
             Some((known, repos)) if known == password => repos.clone(),
+            // Artifact Registry: an access token from the Google token endpoint.
+            None if user == "oauth2accesstoken"
+                && shared.google_tokens.iter().any(|t| t == password) =>
+            {
+                vec![FakeOciRegistry::REPOSITORY.to_owned()]
+            }
             _ => {
                 return (
                     StatusCode::UNAUTHORIZED,
@@ -349,10 +447,9 @@ async fn token(
         // Anonymous tokens carry nothing.
         None => Vec::new(),
     };
-    if query
-        .iter()
-        .any(|(k, v)| k == "service" && v != fake.flavor.service())
-    {
+    if query.iter().any(|(k, v)| {
+        k == "service" && v != fake.flavor.service() && !fake.flavor.service().is_empty()
+    }) {
         return (
             StatusCode::BAD_REQUEST,
             axum::Json(json!({"details": "unknown service"})),
@@ -373,4 +470,95 @@ async fn token(
     let token = format!("fake-oci-{}", uuid::Uuid::new_v4().simple());
     shared.tokens.insert(token.clone(), granted);
     axum::Json(json!({"token": token, "access_token": token, "expires_in": 300})).into_response()
+}
+
+fn form(body: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    (status, axum::Json(json!({"error": error}))).into_response()
+}
+
+/// ACR `POST /oauth2/exchange`: `grant_type=access_token`, `service`, `access_token`.
+async fn acr_exchange(State(fake): State<Fake>, body: String) -> Response {
+    let form = form(&body);
+    if form.get("grant_type").map(String::as_str) != Some("access_token")
+        || form.get("service").map(String::as_str) != Some(fake.flavor.service())
+    {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    if form.get("access_token").map(String::as_str) != Some(FakeOciRegistry::ENTRA_TOKEN) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant");
+    }
+    let refresh = format!("fake-acr-refresh-{}", uuid::Uuid::new_v4().simple());
+    let mut shared = fake.lock();
+    shared.token_requests += 1;
+    shared.refresh_tokens.push(refresh.clone());
+    axum::Json(json!({"refresh_token": refresh})).into_response()
+}
+
+/// ACR `POST /oauth2/token`: `grant_type=refresh_token`, `service`, `scope`, `refresh_token`.
+async fn acr_token(State(fake): State<Fake>, body: String) -> Response {
+    let form = form(&body);
+    let mut shared = fake.lock();
+    shared.token_requests += 1;
+    let known = form
+        .get("refresh_token")
+        .is_some_and(|t| shared.refresh_tokens.contains(t));
+    if form.get("grant_type").map(String::as_str) != Some("refresh_token") || !known {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant");
+    }
+    let granted: Vec<String> = form
+        .get("scope")
+        .filter(|s| s.as_str() == format!("repository:{}:pull", FakeOciRegistry::REPOSITORY))
+        .cloned()
+        .into_iter()
+        .collect();
+    let token = format!("fake-acr-access-{}", uuid::Uuid::new_v4().simple());
+    shared.tokens.insert(token.clone(), granted);
+    axum::Json(json!({"access_token": token})).into_response()
+}
+
+/// Google's token endpoint: a `jwt-bearer` grant whose assertion is signed by the service
+/// account's key, with `aud` this endpoint.
+async fn google_token(
+    State(fake): State<Fake>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let form = form(&body);
+    if form.get("grant_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    let Some(assertion) = form.get("assertion") else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let audience = format!("http://{host}{}", uri.path());
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(
+        super::github::FakeGitHub::TEST_APP_PUBLIC_KEY_PEM.as_bytes(),
+    )
+    .expect("the test key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[FakeOciRegistry::SERVICE_ACCOUNT]);
+    if jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation).is_err() {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    let token = format!("ya29.fake-{}", uuid::Uuid::new_v4().simple());
+    let mut shared = fake.lock();
+    shared.token_requests += 1;
+    // Accepted by the registry's token service as the oauth2accesstoken password.
+    shared.google_tokens.push(token.clone());
+    axum::Json(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}))
+        .into_response()
 }

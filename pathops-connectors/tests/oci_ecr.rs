@@ -1,0 +1,263 @@
+//! ECR end to end against real implementations: `GetAuthorizationToken` signed with SigV4
+//! against moto's server (which checks signatures and keys once its first unauthenticated
+//! calls are used up), then the registry half against the CNCF distribution registry with
+//! the `AWS` user and the password ECR returned. Skips without `PATHOPS_TEST_MOTO_BIN` and
+//! `PATHOPS_TEST_REGISTRY_BIN` (and fails in CI, which sets both).
+#![cfg(feature = "oci")]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use pathops_connectors::http::HttpPolicy;
+use pathops_connectors::oci::OciConnector;
+use pathops_core::{
+    CheckResult, FailureCode, Integration, IntegrationConnector, NewIntegration, Provider,
+};
+use pathops_testkit::connector_suite::{CHECK_TIMEOUT, context};
+use pathops_testkit::registry::{RegistryAuth, RegistryServer, push_image, registry_bin};
+use secrecy::SecretString;
+use serde_json::json;
+
+/// moto's server, with the first `free` calls unauthenticated; killed on drop.
+struct Moto {
+    url: String,
+    child: Child,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    async fn start(bin: &str, free: u32) -> Self {
+        let port = pathops_testkit::fake::refused_port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", free.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while reqwest::get(format!("{url}/moto-api/")).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self { url, child }
+    }
+
+    /// A signed AWS query/JSON call (moto routes on the credential scope's service).
+    async fn call(
+        &self,
+        service: &str,
+        keys: (&str, &str),
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let identity =
+            aws_credential_types::Credentials::new(keys.0, keys.1, None, None, "test").into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name(service)
+            .time(std::time::SystemTime::now())
+            .settings(aws_sigv4::http_request::SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let url = format!("{}/", self.url);
+        let signable = aws_sigv4::http_request::SignableRequest::new(
+            "POST",
+            &url,
+            headers.iter().copied(),
+            aws_sigv4::http_request::SignableBody::Bytes(body.as_bytes()),
+        )
+        .unwrap();
+        let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
+            .unwrap()
+            .into_parts();
+        let mut request = reqwest::Client::new().post(&url).body(body.to_owned());
+        for (name, value) in headers.iter().copied().chain(instructions.headers()) {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// An IAM user allowed `ecr:GetAuthorizationToken`, and its access key (three calls).
+    async fn ecr_user(&self) -> (String, String) {
+        let form = "application/x-www-form-urlencoded";
+        let iam = |body: String| async move {
+            let (status, text) = self
+                .call(
+                    "iam",
+                    ("bootstrap", "bootstrap"),
+                    &[("content-type", form)],
+                    &body,
+                )
+                .await;
+            assert_eq!(status, 200, "{text}");
+            text
+        };
+        iam("Action=CreateUser&UserName=pathops&Version=2010-05-08".to_owned()).await;
+        let key =
+            iam("Action=CreateAccessKey&UserName=pathops&Version=2010-05-08".to_owned()).await;
+        let policy = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]})
+        .to_string();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("Action", "PutUserPolicy")
+            .append_pair("UserName", "pathops")
+            .append_pair("PolicyName", "ecr-login")
+            .append_pair("PolicyDocument", &policy)
+            .append_pair("Version", "2010-05-08")
+            .finish();
+        iam(body).await;
+        let between = |tag: &str| {
+            let open = format!("<{tag}>");
+            let start = key.find(&open).unwrap() + open.len();
+            let end = key[start..].find(&format!("</{tag}>")).unwrap() + start;
+            key[start..end].to_owned()
+        };
+        (between("AccessKeyId"), between("SecretAccessKey"))
+    }
+
+    /// The password `GetAuthorizationToken` hands out, as a client of ECR would read it.
+    async fn ecr_password(&self, keys: (&str, &str)) -> String {
+        let (status, text) = self
+            .call(
+                "ecr",
+                keys,
+                &[
+                    ("content-type", "application/x-amz-json-1.1"),
+                    (
+                        "x-amz-target",
+                        "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
+                    ),
+                ],
+                "{}",
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let token = v["authorizationData"][0]["authorizationToken"]
+            .as_str()
+            .unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .unwrap();
+        String::from_utf8(decoded)
+            .unwrap()
+            .split_once(':')
+            .unwrap()
+            .1
+            .to_owned()
+    }
+}
+
+fn integration(registry: &str) -> Integration {
+    let input = NewIntegration::builder("ecr", Provider::Ecr, registry)
+        .with_auth_ref("ref://acme/ecr/keys")
+        .with_configuration(json!({"region": "us-east-1", "repository": "team/app"}))
+        .build()
+        .unwrap();
+    Integration::new_draft(
+        pathops_core::IntegrationId::new(),
+        "acme".parse().unwrap(),
+        input,
+        "alice".parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    )
+}
+
+async fn check(connector: &OciConnector, i: Integration, secret: String) -> CheckResult {
+    let result = connector
+        .test_connection(&context(
+            i,
+            Some(SecretString::from(secret.clone())),
+            CHECK_TIMEOUT,
+        ))
+        .await;
+    let text = serde_json::to_string(&result).unwrap();
+    let secret_key = serde_json::from_str::<serde_json::Value>(&secret)
+        .ok()
+        .and_then(|v| v["secret_access_key"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    assert!(
+        secret_key.is_empty() || !text.contains(&secret_key),
+        "{text}"
+    );
+    result
+}
+
+#[tokio::test]
+async fn ecr_signs_get_authorization_token_and_logs_in_as_aws() {
+    let (Some(moto), Some(registry_bin)) = (
+        pathops_testkit::services::service_url("PATHOPS_TEST_MOTO_BIN"),
+        registry_bin(),
+    ) else {
+        return;
+    };
+    let moto = Moto::start(&moto, 3).await;
+    let (key_id, secret_key) = moto.ecr_user().await;
+    let password = moto.ecr_password((&key_id, &secret_key)).await;
+    let registry = RegistryServer::start(
+        &registry_bin,
+        RegistryAuth::Htpasswd(vec![("AWS".to_owned(), password.clone())]),
+    )
+    .await;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"))
+    );
+    push_image(registry.url(), "team/app", Some(&basic)).await;
+
+    let connector = OciConnector::builder(Provider::Ecr)
+        .with_http(HttpPolicy::default())
+        .with_ecr_endpoint(format!("{}/", moto.url))
+        .build()
+        .unwrap();
+    let i = integration(registry.url());
+    let keys = json!({"access_key_id": key_id, "secret_access_key": secret_key}).to_string();
+    let ok = check(&connector, i.clone(), keys.clone()).await;
+    assert!(ok.is_success(), "{}", ok.message);
+    assert_eq!(ok.details["auth_scheme"], "basic");
+    // moto's token "expires" in 2015: expired on arrival, so it is used for its check and
+    // never cached; the next check asks again.
+    let again = check(&connector, i.clone(), keys).await;
+    assert!(again.is_success(), "{}", again.message);
+    assert_eq!(connector.token_requests(), 2);
+
+    let wrong =
+        json!({"access_key_id": key_id, "secret_access_key": "not-the-secret-key"}).to_string();
+    let refused = check(&connector, i.clone(), wrong).await;
+    assert_eq!(
+        refused.failure,
+        Some(FailureCode::Unauthenticated),
+        "{}",
+        refused.message
+    );
+    let unknown = json!({"access_key_id": "AKIAUNKNOWN000000000", "secret_access_key": "an-unknown-keys-secret"}).to_string();
+    let refused = check(&connector, i.clone(), unknown).await;
+    assert_eq!(
+        refused.failure,
+        Some(FailureCode::Unauthenticated),
+        "{}",
+        refused.message
+    );
+    let shape = check(&connector, i, "not json".to_owned()).await;
+    assert_eq!(
+        shape.failure,
+        Some(FailureCode::InvalidConfig),
+        "{}",
+        shape.message
+    );
+}
