@@ -2,6 +2,8 @@
 //! suite, the token flow, a missing scope, caching and Docker Hub's rate-limit headers.
 #![cfg(feature = "oci")]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use pathops_core::{
     CheckResult, Configuration, FailureCode, Integration, IntegrationConnector, Provider,
 };
 use pathops_testkit::connector_suite::{CHECK_TIMEOUT, ConnectorHarness, context};
+use pathops_testkit::fake::Fault;
 use pathops_testkit::fake::oci::{FakeOciRegistry, Flavor};
 use pathops_testkit::fixtures::IntegrationBuilder;
 use secrecy::SecretString;
@@ -435,5 +438,98 @@ async fn every_flavour_keeps_its_secret_out_of_results() {
                 "{flavor:?}: {text}"
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn registry_error_answers_map_to_failure_codes() {
+    let h = Harness::start(Flavor::Generic).await;
+    let integration = h.integration();
+    let ok = h.test(integration.clone(), FakeOciRegistry::PASSWORD).await;
+    assert!(ok.is_success(), "{}", ok.message);
+    let tags = "/v2/team/app/tags/list";
+    let cases = [
+        (
+            tags,
+            429,
+            r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
+            "TOOMANYREQUESTS",
+        ),
+        (
+            tags,
+            405,
+            r#"{"errors":[{"code":"UNSUPPORTED","message":"not here"}]}"#,
+            "UNSUPPORTED",
+        ),
+        (
+            tags,
+            500,
+            r#"{"errors":[{"code":"UNKNOWN","message":"boom"}]}"#,
+            "UNKNOWN",
+        ),
+    ];
+    for (path, status, body, code) in cases {
+        let mut fault = Fault::on(path).status(status).body(body).times(1);
+        if status == 429 {
+            fault = fault.header("retry-after", "30");
+        }
+        h.fake.server().inject(fault);
+        let result = h.test(integration.clone(), FakeOciRegistry::PASSWORD).await;
+        let expected = match status {
+            429 => "rate_limited",
+            500 => "server_error",
+            _ => "invalid_response",
+        };
+        assert_eq!(
+            result.failure.as_ref().map(FailureCode::as_str),
+            Some(expected),
+            "{status}: {}",
+            result.message
+        );
+        assert_eq!(result.details["registry_errors"], json!([code]), "{status}");
+        if let Some(FailureCode::RateLimited { reset_at }) = &result.failure {
+            assert!(reset_at.is_some(), "Retry-After is kept");
+        }
+    }
+    h.fake
+        .server()
+        .inject(Fault::on("/v2/").status(404).body("no").times(1));
+    let fresh = h.integration();
+    let not_registry = h.test(fresh, FakeOciRegistry::PASSWORD).await;
+    assert_eq!(not_registry.failure, Some(FailureCode::InvalidResponse));
+    assert!(not_registry.message.contains("not an OCI registry"));
+}
+
+#[tokio::test]
+async fn no_secret_or_token_reaches_the_logs() {
+    let logs = common::LogCapture::global();
+    for flavor in ALL {
+        let h = Harness::start(flavor).await;
+        let (_, secret) = account(flavor);
+        let integration = h.integration();
+        for _ in 0..2 {
+            let _ = h.test(integration.clone(), &secret).await;
+        }
+        let _ = h.test(h.integration(), "wrong-password").await;
+        if flavor == Flavor::Acr {
+            let entra = IntegrationBuilder::new("acme", "acr")
+                .provider(Provider::Acr)
+                .base_url(&h.fake.url())
+                .configuration(json!({"auth": "entra", "repository": FakeOciRegistry::REPOSITORY}))
+                .build();
+            let _ = h.test(entra, FakeOciRegistry::ENTRA_TOKEN).await;
+        }
+    }
+    let text = logs.contents();
+    assert!(!text.is_empty(), "the capture saw the checks");
+    for secret in [
+        FakeOciRegistry::PASSWORD,
+        FakeOciRegistry::ENTRA_TOKEN,
+        "PRIVATE KEY",
+        "fake-oci-",
+        "fake-acr-",
+        "ya29.",
+    ] {
+        common::assert_no_sentinel(secret, "logs", &text);
     }
 }
