@@ -3,7 +3,7 @@
 //!
 //! | operation | calls |
 //! |---|---|
-//! | [`test_connection`](pathops_core::IntegrationConnector::test_connection) | `GET /api/v2.0/health` (decided on the body's `status`, each component reported), `GET /api/v2.0/users/current` (200 user, 412 robot, 401 refused), `GET /api/v2.0/systeminfo` (`harbor_version`) |
+//! | [`test_connection`](pathops_core::IntegrationConnector::test_connection) | `GET /api/v2.0/health` (decided on the body's `status`, each component reported), `GET /api/v2.0/users/current` (200 user, 412 robot, 401 refused), `GET /api/v2.0/systeminfo` (`harbor_version`), then the registry side with the [OCI client](crate::oci): `GET /v2/`, its challenge, a token from `/service/token` with the same credentials (`registry` detail) |
 //! | [`check_health`](pathops_core::IntegrationConnector::check_health) | `GET /api/v2.0/health` and `GET /api/v2.0/users/current` |
 //!
 //! Harbor does not refuse bad Basic credentials: it serves the request as anonymous. So the
@@ -49,6 +49,8 @@ pub fn classify(response: &HttpResponse, now: OffsetDateTime) -> Option<FailureC
 pub struct HarborConnector {
     http: HttpClient,
     clock: Arc<dyn Clock>,
+    /// The registry side (`/v2/`, `/service/token`), as for any OCI registry.
+    registry: crate::oci::OciConnector,
 }
 
 /// Builds a [`HarborConnector`]; setters never fail, [`build`](Self::build) validates.
@@ -73,9 +75,15 @@ impl HarborConnectorBuilder {
 
     /// The connector; [`Error::InvalidConfig`] when the HTTP policy is unusable.
     pub fn build(self) -> Result<HarborConnector> {
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let registry = crate::oci::OciConnector::builder(Provider::OciRegistry)
+            .with_http(self.policy.clone())
+            .with_clock(clock.clone())
+            .build()?;
         Ok(HarborConnector {
             http: HttpClient::new(self.policy)?,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            clock,
+            registry,
         })
     }
 }
@@ -234,6 +242,18 @@ impl HarborConnector {
             })?;
             version = info["harbor_version"].clone();
         }
+        let mut registry = Value::Null;
+        if full {
+            let config = crate::oci::OciConfig {
+                username: Some(user.clone()),
+                ..crate::oci::OciConfig::default()
+            };
+            let proved = self.registry.registry_steps(check, &config).await?;
+            registry = json!({
+                "auth_scheme": proved.details.get("auth_scheme"),
+                "api_version": proved.details.get("api_version"),
+            });
+        }
         let kind = principal["kind"].as_str().unwrap_or("user").to_owned();
         let message = match version.as_str() {
             Some(v) => format!("Harbor {v} healthy; authenticated as {kind} {user}"),
@@ -244,7 +264,9 @@ impl HarborConnector {
             .with_detail("principal", principal)
             .with_detail("components", components);
         if full {
-            result = result.with_detail("version", version);
+            result = result
+                .with_detail("version", version)
+                .with_detail("registry", registry);
         }
         Ok(result)
     }

@@ -372,3 +372,35 @@ async fn the_secret_never_appears_in_results_errors_or_logs() {
         base64::engine::general_purpose::STANDARD.encode(format!("robot$ci+sentinel:{SENTINEL}"));
     common::assert_no_sentinel(&encoded, "logs (encoded credential)", &logs.contents());
 }
+
+#[tokio::test]
+async fn the_registry_side_is_proved_with_the_same_credentials() {
+    let h = FakeHarbor::start_with_defaults().await;
+    let c = connector();
+    let ok = test(&c, &h.url(), FakeHarbor::ROBOT, FakeHarbor::ROBOT_SECRET).await;
+    assert!(ok.is_success(), "{}", ok.message);
+    assert_eq!(ok.details["registry"]["auth_scheme"], "bearer");
+    assert_eq!(ok.details["registry"]["api_version"], "registry/2.0");
+    let token_calls = h.requests_to("/service/token");
+    assert_eq!(token_calls.len(), 1);
+    assert!(
+        token_calls[0]
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Basic "))
+    );
+    // The API accepts the robot but the registry's token service refuses it (a robot without
+    // registry permissions, a token service behind another auth backend).
+    h.inject(Fault::on("/service/token").status(401).body("{}"));
+    let refused = test(&c, &h.url(), FakeHarbor::ROBOT, FakeHarbor::ROBOT_SECRET).await;
+    assert_eq!(
+        refused.failure,
+        Some(pathops_core::FailureCode::Unauthenticated),
+        "{}",
+        refused.message
+    );
+    assert!(
+        refused.message.contains("token service"),
+        "{}",
+        refused.message
+    );
+}

@@ -747,6 +747,17 @@ impl OciConnector {
     async fn steps(&self, check: &Check<'_>) -> Step<CheckResult> {
         let config = OciConfig::from_configuration(&check.ctx.integration.configuration)
             .map_err(|e| check.failed(FailureCode::InvalidConfig, e.to_string()))?;
+        self.registry_steps(check, &config).await
+    }
+
+    /// The Distribution checks with an already validated `config`: what Harbor's connector
+    /// runs against its registry side.
+    pub(crate) async fn registry_steps(
+        &self,
+        check: &Check<'_>,
+        config: &OciConfig,
+    ) -> Step<CheckResult> {
+        let config = config.clone();
         let mut details = Vec::new();
         let login = self.login(check, &config).await?;
         let login = login.as_ref();

@@ -8,6 +8,8 @@
 //! | `GET /api/v2.0/systeminfo` | anonymous fields; authenticated callers also get `harbor_version`, `external_url`, … |
 //! | `GET /api/v2.0/users/current` | 200 for a user, **412** for a robot account, 401 for anonymous |
 //! | `GET /api/v2.0/projects` | public projects for anonymous callers, plus the robot's or all for an admin; `page`/`page_size`, `X-Total-Count`, `Link` |
+//! | `GET /service/token` | the registry's token service: a token for valid Basic credentials or none (anonymous); **401 for wrong ones** |
+//! | `GET /v2/` | the registry: `401` + `Bearer realm="<harbor>/service/token",service="harbor-registry"` without a token, `200` with one |
 //!
 //! Authentication is HTTP Basic for users and robot accounts (`robot$<project>+<name>`). **Bad
 //! credentials are not refused**: like Harbor, the request continues as anonymous. Every
@@ -108,6 +110,8 @@ struct Shared {
     base: String,
     version: String,
     state: Mutex<HarborSeed>,
+    /// Registry tokens issued by `/service/token`.
+    tokens: Mutex<Vec<String>>,
 }
 
 enum Principal {
@@ -222,6 +226,7 @@ impl FakeHarbor {
                 .clone()
                 .unwrap_or_else(|| Self::DEFAULT_VERSION.to_owned()),
             state: Mutex::new(seed),
+            tokens: Mutex::new(Vec::new()),
         });
         let server = FakeServer::serve(listener, router(shared.clone()));
         Ok(Self { server, shared })
@@ -263,6 +268,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/projects", get(projects));
     Router::new()
         .nest("/api/v2.0", api)
+        .route("/service/token", get(registry_token))
+        .route("/v2/", get(registry_base))
         .fallback(
             |method: Method, uri: Uri| async move { unexpected("fake Harbor", &method, &uri) },
         )
@@ -281,6 +288,67 @@ fn router(shared: Arc<Shared>) -> Router {
             },
         ))
         .with_state(shared)
+}
+
+/// Harbor core's registry token service: valid Basic credentials (user or robot) or none
+/// (an anonymous token) get a token; wrong ones are refused, unlike on the API.
+async fn registry_token(State(s): S, headers: HeaderMap) -> Response {
+    let presented = headers.contains_key("authorization");
+    let principal = principal(&s.state.lock().expect("fake harbor lock"), &headers);
+    if presented && matches!(principal, Principal::Anonymous) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "authentication required",
+        );
+    }
+    let token = format!("fake-harbor-registry-{}", uuid::Uuid::new_v4().simple());
+    s.tokens
+        .lock()
+        .expect("fake harbor lock")
+        .push(token.clone());
+    json(
+        StatusCode::OK,
+        json!({"token": token, "access_token": token, "expires_in": 1800}),
+    )
+}
+
+/// The registry's `/v2/`: `401` with the Bearer challenge of Harbor's token service without
+/// one of its tokens.
+async fn registry_base(State(s): S, headers: HeaderMap) -> Response {
+    let valid = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| {
+            s.tokens
+                .lock()
+                .expect("fake harbor lock")
+                .iter()
+                .any(|k| k == t)
+        });
+    let mut response = if valid {
+        json(StatusCode::OK, json!({}))
+    } else {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "authentication required",
+        );
+        let challenge = format!(
+            "Bearer realm=\"{}/service/token\",service=\"harbor-registry\"",
+            s.base
+        );
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert("www-authenticate", v);
+        }
+        r
+    };
+    response.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    response
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
