@@ -14,7 +14,7 @@ use pathops_core::{
 };
 use pathops_testkit::connector_suite::{CHECK_TIMEOUT, ConnectorHarness, context};
 use pathops_testkit::fake::Fault;
-use pathops_testkit::fake::oci::{FakeOciRegistry, Flavor};
+use pathops_testkit::fake::oci::{FakeEcr, FakeOciRegistry, Flavor};
 use pathops_testkit::fixtures::IntegrationBuilder;
 use secrecy::SecretString;
 use serde_json::json;
@@ -532,4 +532,100 @@ async fn no_secret_or_token_reaches_the_logs() {
     ] {
         common::assert_no_sentinel(secret, "logs", &text);
     }
+}
+
+struct EcrHarness {
+    fake: FakeEcr,
+    connector: Arc<OciConnector>,
+}
+
+impl EcrHarness {
+    async fn start() -> Self {
+        let fake = FakeEcr::start().await;
+        let connector = Arc::new(
+            OciConnector::builder(Provider::Ecr)
+                .with_ecr_endpoint(fake.api_url())
+                .build()
+                .unwrap(),
+        );
+        Self { fake, connector }
+    }
+}
+
+#[async_trait]
+impl ConnectorHarness for EcrHarness {
+    fn connector(&self) -> Arc<dyn IntegrationConnector> {
+        self.connector.clone()
+    }
+    fn integration(&self) -> Integration {
+        IntegrationBuilder::new("acme", "ecr")
+            .provider(Provider::Ecr)
+            .base_url(&self.fake.registry_url())
+            .configuration(
+                json!({"region": FakeEcr::REGION, "repository": FakeOciRegistry::REPOSITORY}),
+            )
+            .build()
+    }
+    fn valid_secret(&self) -> Option<SecretString> {
+        Some(SecretString::from(FakeEcr::secret(
+            FakeEcr::SECRET_ACCESS_KEY,
+        )))
+    }
+    fn invalid_secret(&self) -> SecretString {
+        SecretString::from(FakeEcr::secret("not-the-secret-access-key"))
+    }
+    fn invalid_configuration(&self) -> Option<Configuration> {
+        Some(Configuration::new(json!({"region": "US East"})).unwrap())
+    }
+    async fn set_latency(&self, latency: Duration) {
+        self.fake.set_latency(latency);
+    }
+}
+
+pathops_testkit::connector_conformance_tests!(ecr_conformance, EcrHarness::start());
+
+#[tokio::test]
+async fn ecr_reuses_its_password_for_twelve_hours_and_reports_aws_errors() {
+    let h = EcrHarness::start().await;
+    let integration = h.integration();
+    for _ in 0..5 {
+        let ctx = context(integration.clone(), h.valid_secret(), CHECK_TIMEOUT);
+        let r = h.connector.test_connection(&ctx).await;
+        assert!(r.is_success(), "{}", r.message);
+        assert_eq!(r.details["auth_scheme"], "basic");
+    }
+    assert_eq!(
+        h.fake.api_calls(),
+        1,
+        "one GetAuthorizationToken for five checks"
+    );
+    let unknown = SecretString::from(
+        json!({"access_key_id": "AKIAUNKNOWN000000000", "secret_access_key": "whatever-it-is"})
+            .to_string(),
+    );
+    let r = h
+        .connector
+        .test_connection(&context(h.integration(), Some(unknown), CHECK_TIMEOUT))
+        .await;
+    assert_eq!(
+        r.failure,
+        Some(FailureCode::Unauthenticated),
+        "{}",
+        r.message
+    );
+    assert!(
+        r.message.contains("UnrecognizedClientException") || r.message.contains("security token"),
+        "{}",
+        r.message
+    );
+    let no_region = IntegrationBuilder::new("acme", "ecr")
+        .provider(Provider::Ecr)
+        .base_url(&h.fake.registry_url())
+        .build();
+    let r = h
+        .connector
+        .test_connection(&context(no_region, h.valid_secret(), CHECK_TIMEOUT))
+        .await;
+    assert_eq!(r.failure, Some(FailureCode::InvalidConfig), "{}", r.message);
+    assert!(r.message.contains("region"), "{}", r.message);
 }

@@ -340,3 +340,53 @@ fn configuration_is_typed_and_unknown_keys_are_refused() {
         "Harbor keeps its own connector"
     );
 }
+
+/// The conformance suite against the real registry (token auth), through a proxy that can
+/// slow it down.
+struct RealHarness {
+    _tokens: TokenServer,
+    _registry: RegistryServer,
+    proxy: pathops_testkit::registry::LatencyProxy,
+    auth_origin: String,
+    connector: Arc<OciConnector>,
+}
+
+#[async_trait::async_trait]
+impl pathops_testkit::connector_suite::ConnectorHarness for RealHarness {
+    fn connector(&self) -> Arc<dyn IntegrationConnector> {
+        self.connector.clone()
+    }
+    fn integration(&self) -> Integration {
+        integration(
+            self.proxy.url(),
+            json!({"username": "ci", "repository": "team/app", "auth_origin": self.auth_origin}),
+        )
+    }
+    fn valid_secret(&self) -> Option<SecretString> {
+        Some(SecretString::from(SENTINEL.to_owned()))
+    }
+    fn invalid_secret(&self) -> SecretString {
+        SecretString::from("not-the-password".to_owned())
+    }
+    fn invalid_configuration(&self) -> Option<pathops_core::Configuration> {
+        Some(pathops_core::Configuration::new(json!({"repository": "Not/Valid"})).unwrap())
+    }
+    async fn set_latency(&self, latency: std::time::Duration) {
+        self.proxy.set_latency(latency);
+    }
+}
+
+#[tokio::test]
+async fn the_connector_conformance_suite_passes_against_the_real_registry() {
+    let Some(bin) = registry_bin() else { return };
+    let (tokens, registry) = token_registry(&bin, 300).await;
+    let proxy = pathops_testkit::registry::LatencyProxy::start(registry.url()).await;
+    let harness = RealHarness {
+        auth_origin: tokens.origin().to_owned(),
+        _tokens: tokens,
+        _registry: registry,
+        proxy,
+        connector: connector(),
+    };
+    pathops_testkit::connector_suite::run_all(&harness).await;
+}

@@ -447,3 +447,82 @@ pub async fn push_image(registry: &str, repository: &str, authorization: Option<
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A TCP proxy in front of a real server that can hold back its answers, so the connector
+/// conformance suite's deadline check runs against the real thing too.
+#[derive(Debug)]
+pub struct LatencyProxy {
+    url: String,
+    latency: Arc<std::sync::Mutex<Duration>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LatencyProxy {
+    /// Proxies `127.0.0.1:<free port>` to `target` (`http://host:port`).
+    pub async fn start(target: &str) -> Self {
+        let upstream = target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let latency = Arc::new(std::sync::Mutex::new(Duration::ZERO));
+        let delay = latency.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let delay = delay.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let up = tokio::io::copy(&mut client_read, &mut server_write);
+                    let down = async {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        let mut buf = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = match server_read.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            let wait = *delay
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                            if !wait.is_zero() {
+                                tokio::time::sleep(wait).await;
+                            }
+                            if client_write.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    let _ = tokio::join!(up, down);
+                });
+            }
+        });
+        Self { url, latency, task }
+    }
+
+    /// The proxy's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Holds every answer chunk back by `latency` (`Duration::ZERO` to stop).
+    pub fn set_latency(&self, latency: Duration) {
+        *self
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = latency;
+    }
+}
+
+impl Drop for LatencyProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,5 +1,6 @@
 //! [`FakeOciRegistry`]: the Distribution API calls PathOps makes, in the flavours of the
-//! registries that differ in where their token service is.
+//! registries that differ in where their token service is; [`FakeEcr`]: ECR's
+//! `GetAuthorizationToken` (SigV4 verified) and its Basic-only registry.
 //!
 //! | flavour | token service | what else |
 //! |---|---|---|
@@ -561,4 +562,283 @@ async fn google_token(
     shared.google_tokens.push(token.clone());
     axum::Json(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}))
         .into_response()
+}
+
+/// ECR's `GetAuthorizationToken` JSON API, SigV4 verified with the same crate the connector
+/// signs with, on a server of its own (`api.ecr.<region>.amazonaws.com` in real life), and the
+/// registry side speaking Basic with user `AWS`.
+///
+/// | request | answer |
+/// |---|---|
+/// | unknown access key | `400 {"__type":"UnrecognizedClientException"}` |
+/// | wrong signature | `403 {"__type":"InvalidSignatureException"}` |
+/// | `X-Amz-Date` more than 15 minutes off | `403 {"__type":"InvalidSignatureException","message":"Signature expired: …"}` |
+/// | valid | `{"authorizationData":[{"authorizationToken": base64("AWS:<password>"),"expiresAt": now + 12 h,"proxyEndpoint"}]}` |
+#[derive(Debug)]
+pub struct FakeEcr {
+    registry: FakeServer,
+    api: FakeServer,
+    shared: Arc<Mutex<EcrShared>>,
+}
+
+#[derive(Debug, Default)]
+struct EcrShared {
+    passwords: Vec<String>,
+    api_calls: usize,
+}
+
+#[derive(Clone)]
+struct Ecr {
+    registry_url: String,
+    shared: Arc<Mutex<EcrShared>>,
+}
+
+impl Ecr {
+    fn lock(&self) -> std::sync::MutexGuard<'_, EcrShared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl FakeEcr {
+    /// The access key the API knows.
+    pub const ACCESS_KEY_ID: &'static str = "AKIAFAKEECR000000001";
+    /// Its secret.
+    pub const SECRET_ACCESS_KEY: &'static str = "fake-ecr-secret-access-key-0000000000000";
+    /// The region it signs for.
+    pub const REGION: &'static str = "us-east-1";
+
+    /// Starts the API and the registry on loopback.
+    pub async fn start() -> Self {
+        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let registry_listener = tokio::net::TcpListener::bind(loopback).await.expect("bind");
+        let registry_url = format!("http://{}", registry_listener.local_addr().expect("addr"));
+        let shared = Arc::new(Mutex::new(EcrShared::default()));
+        let state = Ecr {
+            registry_url,
+            shared: shared.clone(),
+        };
+        let registry = Router::new()
+            .route("/v2/", get(ecr_registry))
+            .route("/v2/{*rest}", get(ecr_registry))
+            .with_state(state.clone());
+        let api_listener = tokio::net::TcpListener::bind(loopback).await.expect("bind");
+        let api = Router::new()
+            .route("/", axum::routing::post(ecr_api))
+            .with_state(state);
+        Self {
+            registry: FakeServer::serve(registry_listener, registry),
+            api: FakeServer::serve(api_listener, api),
+            shared,
+        }
+    }
+
+    /// The registry (`<account>.dkr.ecr.<region>.amazonaws.com` in real life).
+    pub fn registry_url(&self) -> String {
+        self.registry.url()
+    }
+
+    /// The API endpoint, with its trailing slash.
+    pub fn api_url(&self) -> String {
+        format!("{}/", self.api.url())
+    }
+
+    /// The JSON secret an ECR integration keeps behind its auth ref.
+    pub fn secret(secret_access_key: &str) -> String {
+        json!({"access_key_id": Self::ACCESS_KEY_ID, "secret_access_key": secret_access_key})
+            .to_string()
+    }
+
+    /// `GetAuthorizationToken` calls so far.
+    pub fn api_calls(&self) -> usize {
+        self.shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .api_calls
+    }
+
+    /// Makes every answer take at least `latency`.
+    pub fn set_latency(&self, latency: Duration) {
+        self.registry.set_latency(latency);
+        self.api.set_latency(latency);
+    }
+}
+
+fn aws_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        [("content-type", "application/x-amz-json-1.1")],
+        axum::Json(json!({"__type": kind, "message": message})),
+    )
+        .into_response()
+}
+
+/// The value of `key=` in a SigV4 `Authorization` header.
+fn auth_part<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let start = header.find(key)? + key.len();
+    let rest = &header[start..];
+    Some(rest.split([',', ' ']).next().unwrap_or(rest))
+}
+
+async fn ecr_api(State(ecr): State<Ecr>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    ecr.lock().api_calls += 1;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    if header("x-amz-target") != "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken" {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            "unknown operation",
+        );
+    }
+    let authorization = header("authorization");
+    let (Some(credential), Some(signed), Some(signature)) = (
+        auth_part(authorization, "Credential="),
+        auth_part(authorization, "SignedHeaders="),
+        auth_part(authorization, "Signature="),
+    ) else {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        );
+    };
+    let mut scope = credential.split('/');
+    let (Some(key_id), Some(_date), Some(region), Some(service)) =
+        (scope.next(), scope.next(), scope.next(), scope.next())
+    else {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "IncompleteSignatureException",
+            "malformed credential",
+        );
+    };
+    if key_id != FakeEcr::ACCESS_KEY_ID {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        );
+    }
+    let Ok(when) = time::PrimitiveDateTime::parse(
+        header("x-amz-date"),
+        time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+    ) else {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "IncompleteSignatureException",
+            "no X-Amz-Date",
+        );
+    };
+    let when = when.assume_utc();
+    if (time::OffsetDateTime::now_utc() - when).abs() > time::Duration::minutes(15) {
+        return aws_error(
+            StatusCode::FORBIDDEN,
+            "InvalidSignatureException",
+            "Signature expired: the request time is more than 15 minutes from the server's",
+        );
+    }
+    let signed_headers: Vec<(String, String)> = signed
+        .split(';')
+        .filter(|h| *h != "host")
+        .map(|h| (h.to_owned(), header(h).to_owned()))
+        .collect();
+    let identity = aws_credential_types::Credentials::new(
+        FakeEcr::ACCESS_KEY_ID,
+        FakeEcr::SECRET_ACCESS_KEY,
+        None,
+        None,
+        "fake-ecr",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(std::time::SystemTime::from(when))
+        .settings(aws_sigv4::http_request::SigningSettings::default())
+        .build()
+        .expect("signing params")
+        .into();
+    let url = format!("http://{}/", header("host"));
+    let expected = aws_sigv4::http_request::SignableRequest::new(
+        "POST",
+        &url,
+        signed_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        aws_sigv4::http_request::SignableBody::Bytes(&body),
+    )
+    .ok()
+    .and_then(|r| aws_sigv4::http_request::sign(r, &params).ok())
+    .map(|output| output.signature().to_owned());
+    if expected.as_deref() != Some(signature) {
+        return aws_error(
+            StatusCode::FORBIDDEN,
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided.",
+        );
+    }
+    let password = format!("fake-ecr-password-{}", uuid::Uuid::new_v4().simple());
+    ecr.lock().passwords.push(password.clone());
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 12 * 3600;
+    (
+        [("content-type", "application/x-amz-json-1.1")],
+        axum::Json(json!({"authorizationData": [{
+            "authorizationToken": token,
+            "expiresAt": expires as f64,
+            "proxyEndpoint": ecr.registry_url,
+        }]})),
+    )
+        .into_response()
+}
+
+/// The registry side: Basic `AWS:<a password the API issued>`.
+async fn ecr_registry(State(ecr): State<Ecr>, uri: Uri, headers: HeaderMap) -> Response {
+    let valid = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|c| c.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())))
+        .is_some_and(|(u, p)| u == "AWS" && ecr.lock().passwords.contains(&p));
+    if !valid {
+        let (status, body) = errors(
+            StatusCode::UNAUTHORIZED,
+            "DENIED",
+            "Your authorization token has expired. Reauthenticate and try again.",
+        );
+        let challenge = format!(
+            "Basic realm=\"{}/\",service=\"ecr.amazonaws.com\"",
+            ecr.registry_url
+        );
+        return (
+            status,
+            [("www-authenticate", challenge)],
+            [API_VERSION],
+            body,
+        )
+            .into_response();
+    }
+    let path = uri.path().trim_start_matches("/v2/");
+    match path.strip_suffix("/tags/list") {
+        None if path.is_empty() => {
+            (StatusCode::OK, [API_VERSION], axum::Json(json!({}))).into_response()
+        }
+        Some(FakeOciRegistry::REPOSITORY) => (
+            [API_VERSION],
+            axum::Json(json!({"name": FakeOciRegistry::REPOSITORY, "tags": ["latest"]})),
+        )
+            .into_response(),
+        Some(_) => errors(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            "The repository does not exist",
+        )
+        .into_response(),
+        None => super::server::unexpected("the fake ECR registry", &axum::http::Method::GET, &uri),
+    }
 }
