@@ -18,7 +18,10 @@
 //! The SQL backends share one implementation: every statement is built once with sea-query and
 //! rendered for the backend, every value is bound (never interpolated), and the schema comes
 //! from versioned migrations recorded in `pathops_migrations`, applied on connect, idempotent,
-//! and refusing a database newer than the code.
+//! and refusing a database newer than the code. Each applied migration's checksum (SHA-256 of
+//! the statements it ran) is recorded and compared on every open: a released migration edited
+//! in the code is refused, naming its version, rather than leaving databases that differ from
+//! what the code describes. Never edit a released migration; add a new one.
 //!
 //! ## Quick start
 //!
@@ -132,7 +135,7 @@ pub use connect::{StoreScheme, connect, connect_existing};
 /// refused. 1: catalog tables; 2: health-check schedule and leases; 3: evidence (health
 /// fields apart from edits, keyed audit entries, checkpoints, per-capability series); 4: the
 /// index that keeps outbox claims in order per integration.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, PostgresStoreBuilder};

@@ -233,3 +233,33 @@ async fn connect_opens_postgres_urls_with_a_search_path() {
     drop(store);
     schema.drop_now().await;
 }
+
+#[tokio::test]
+async fn an_applied_migration_edited_in_the_code_is_refused_naming_it() {
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let store = schema.builder().build().await.expect("store");
+    let recorded: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT checksum FROM pathops_migrations ORDER BY version")
+            .fetch_all(store.pool())
+            .await
+            .expect("checksums");
+    assert_eq!(recorded.len() as i64, pathops_store::SCHEMA_VERSION);
+    assert!(
+        recorded
+            .iter()
+            .all(|c| c.as_ref().is_some_and(|c| c.len() == 64))
+    );
+    sqlx::query("UPDATE pathops_migrations SET checksum = 'feedface' || substr(checksum, 9) WHERE version = 3")
+        .execute(store.pool())
+        .await
+        .expect("tamper");
+    let err = schema
+        .builder()
+        .build()
+        .await
+        .expect_err("edited migration")
+        .to_string();
+    assert!(err.contains("schema migration 3"), "{err}");
+}

@@ -120,10 +120,73 @@ async fn migrations_are_recorded_idempotent_and_survive_reopening() {
                 "evidence: health fields apart from edits, keyed audit, checkpoints, series"
                     .to_owned()
             ),
-            (4, "outbox order per integration".to_owned())
+            (4, "outbox order per integration".to_owned()),
+            (5, "migration checksums".to_owned())
         ],
         "each version recorded once"
     );
+    let checksums: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT checksum FROM pathops_migrations ORDER BY version")
+            .fetch_all(reopened.pool())
+            .await
+            .expect("checksums");
+    assert!(
+        checksums
+            .iter()
+            .all(|c| c.as_ref().is_some_and(|c| c.len() == 64)),
+        "every applied migration has its SHA-256: {checksums:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_applied_migration_edited_in_the_code_is_refused_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("catalog.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = SqliteStore::open(&path).await.expect("open");
+    // What an edited migration 2 looks like from the database's side: its recorded checksum
+    // is not the code's.
+    sqlx::query("UPDATE pathops_migrations SET checksum = 'feedface' || substr(checksum, 9) WHERE version = 2")
+        .execute(store.pool())
+        .await
+        .expect("tamper");
+    drop(store);
+    for opened in [
+        SqliteStore::builder(url.clone()).build().await.map(drop),
+        SqliteStore::builder(url.clone())
+            .existing_only()
+            .build()
+            .await
+            .map(drop),
+        SqliteStore::builder(url.clone())
+            .with_migrations(false)
+            .build()
+            .await
+            .map(drop),
+    ] {
+        let err = opened
+            .expect_err("an edited migration is refused")
+            .to_string();
+        assert!(
+            err.contains("schema migration 2 (health check schedule)"),
+            "{err}"
+        );
+        assert!(err.contains("feedface"), "{err}");
+    }
+    // A database from before checksums were kept gets them on its next migration, and opens.
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("pool");
+    sqlx::query("UPDATE pathops_migrations SET checksum = NULL")
+        .execute(&pool)
+        .await
+        .expect("clear");
+    pool.close().await;
+    let store = SqliteStore::builder(url).build().await.expect("backfilled");
+    let missing: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pathops_migrations WHERE checksum IS NULL")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+    assert_eq!(missing, 0);
 }
 
 #[tokio::test]

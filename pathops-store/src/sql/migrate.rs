@@ -4,12 +4,17 @@
 //! starting against the same database apply each version exactly once, and a failed migration
 //! leaves the schema as it was. A database whose recorded version is newer than this code knows
 //! is refused rather than used.
+//!
+//! Each applied migration's checksum (SHA-256 of the statements it ran on this backend) is
+//! recorded from schema version 5 on (migrations applied before that get theirs then), and
+//! compared with the code's on every open: a released migration edited in the code is refused
+//! with its version named, instead of leaving databases that differ from what the code says.
 
 use pathops_core::{Error, Result};
 use time::OffsetDateTime;
 
 use super::codec::RowExt;
-use super::schema::{MIGRATIONS, MIGRATIONS_TABLE, latest_version};
+use super::schema::{CHECKSUMS_FROM, MIGRATIONS, MIGRATIONS_TABLE, latest_version};
 use super::{Conn, Dialect, Lock, SqlStore, build, db_error, query};
 
 /// What a migration run found and did.
@@ -40,6 +45,56 @@ pub(crate) async fn current_version<D: Dialect>(conn: &mut Conn<D>) -> Result<i6
         Some(row) => row.opt_int("pathops_migrations", "current")?.unwrap_or(0),
         None => 0,
     })
+}
+
+/// Records the checksum of every applied migration that has none yet (`backfill`), then
+/// refuses a database where a recorded checksum differs from this code's. Nothing to do
+/// below [`CHECKSUMS_FROM`], where the column does not exist yet.
+pub(crate) async fn verify_checksums<D: Dialect>(conn: &mut Conn<D>, backfill: bool) -> Result<()> {
+    let row = D::fetch_optional(conn, build::<D>(&query::select_schema_version()))
+        .await
+        .map_err(db_error::<D>)?;
+    let version = match row {
+        Some(row) => row.opt_int("pathops_migrations", "current")?.unwrap_or(0),
+        None => 0,
+    };
+    if version < CHECKSUMS_FROM {
+        return Ok(());
+    }
+    let checksum = |m: &super::schema::Migration| m.checksum(D::DDL, D::extra_ddl(m.version));
+    if backfill {
+        for m in MIGRATIONS.iter().filter(|m| m.version <= version) {
+            let update = query::set_migration_checksum(m.version, &checksum(m));
+            D::execute(conn, build::<D>(&update))
+                .await
+                .map_err(db_error::<D>)?;
+        }
+    }
+    let rows = D::fetch_all(conn, build::<D>(&query::select_migrations()))
+        .await
+        .map_err(db_error::<D>)?;
+    for row in rows {
+        let recorded_version = row.int("pathops_migrations", "version")?;
+        let Some(recorded) = row.opt_text("pathops_migrations", "checksum")? else {
+            continue;
+        };
+        let Some(m) = MIGRATIONS.iter().find(|m| m.version == recorded_version) else {
+            continue;
+        };
+        let expected = checksum(m);
+        if recorded != expected {
+            return Err(Error::InvalidConfig {
+                message: format!(
+                    "schema migration {} ({}) differs from the one applied to this database                      (checksum {} recorded, {} in this code): a released migration was edited;                      restore it and add a new migration for the change",
+                    m.version,
+                    m.name,
+                    &recorded[..recorded.len().min(12)],
+                    &expected[..12],
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What opening a store does about its schema.
@@ -115,6 +170,7 @@ impl<D: Dialect> SqlStore<D> {
                 "applied schema migration"
             );
         }
+        verify_checksums::<D>(conn, true).await?;
         D::commit(tx).await.map_err(db_error::<D>)?;
         Ok(MigrationReport {
             from_version,
@@ -150,12 +206,24 @@ impl<D: Dialect> SqlStore<D> {
         })
     }
 
+    /// Compares the recorded checksums with the code's, writing nothing.
+    async fn verify_recorded_checksums(&self) -> Result<()> {
+        let mut conn = self.pool().acquire().await.map_err(db_error::<D>)?;
+        verify_checksums::<D>(&mut conn, false).await
+    }
+
     /// Does what `on_open` says about the schema.
     pub(crate) async fn prepare(&self, on_open: OnOpen) -> Result<()> {
         match on_open {
             OnOpen::Migrate => self.migrate().await.map(drop),
-            OnOpen::CheckKnown => check_known(self.schema_version().await?),
-            OnOpen::RequireCurrent => require_current(self.recorded_version().await?),
+            OnOpen::CheckKnown => {
+                check_known(self.schema_version().await?)?;
+                self.verify_recorded_checksums().await
+            }
+            OnOpen::RequireCurrent => {
+                require_current(self.recorded_version().await?)?;
+                self.verify_recorded_checksums().await
+            }
         }
     }
 }

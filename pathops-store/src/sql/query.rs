@@ -279,6 +279,29 @@ pub(crate) fn insert_migration(
         .take()
 }
 
+/// Every recorded migration with its checksum, oldest first.
+pub(crate) fn select_migrations() -> SelectStatement {
+    Query::select()
+        .columns([
+            PathopsMigrations::Version,
+            PathopsMigrations::Name,
+            PathopsMigrations::Checksum,
+        ])
+        .from(PathopsMigrations::Table)
+        .order_by(PathopsMigrations::Version, Order::Asc)
+        .take()
+}
+
+/// Records the checksum of a migration applied before checksums were kept.
+pub(crate) fn set_migration_checksum(version: i64, checksum: &str) -> UpdateStatement {
+    Query::update()
+        .table(PathopsMigrations::Table)
+        .value(PathopsMigrations::Checksum, checksum)
+        .and_where(Expr::col(PathopsMigrations::Version).eq(version))
+        .and_where(Expr::col(PathopsMigrations::Checksum).is_null())
+        .take()
+}
+
 /// Statuses the health monitor checks.
 fn monitored_statuses() -> impl Iterator<Item = &'static str> {
     pathops_core::IntegrationStatus::ALL

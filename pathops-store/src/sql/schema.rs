@@ -243,6 +243,7 @@ pub(crate) enum PathopsMigrations {
     Version,
     Name,
     AppliedAt,
+    Checksum,
 }
 
 /// The column types that differ between backends, substituted into the DDL templates.
@@ -269,6 +270,23 @@ pub(crate) struct Migration {
 
 impl Migration {
     /// The shared statements with the backend's types.
+    /// The SHA-256 (hex) of every statement this migration runs on a backend: its shared
+    /// templates rendered with `types`, then the backend's `extra` statements. Recorded when
+    /// the migration is applied, compared on every open, so a released migration edited in
+    /// the code is found instead of silently diverging from the databases it built.
+    pub(crate) fn checksum(&self, types: DdlTypes, extra: &[&str]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for statement in self
+            .statements(types)
+            .chain(extra.iter().map(|s| (*s).to_owned()))
+        {
+            hash.update(statement.as_bytes());
+            hash.update(b"\n;\n");
+        }
+        const_hex::encode(hash.finalize())
+    }
+
     pub(crate) fn statements(&self, types: DdlTypes) -> impl Iterator<Item = String> + '_ {
         self.shared.iter().map(move |s| {
             s.replace("{uuid}", types.uuid)
@@ -433,7 +451,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             WHERE delivered_at IS NULL AND dead_at IS NULL",
         ],
     },
+    Migration {
+        version: CHECKSUMS_FROM,
+        name: "migration checksums",
+        shared: &["ALTER TABLE pathops_migrations ADD COLUMN checksum TEXT"],
+    },
 ];
+
+/// The first schema version whose `pathops_migrations` has a `checksum` column.
+pub(crate) const CHECKSUMS_FROM: i64 = 5;
 
 /// The newest schema version this code knows.
 pub(crate) fn latest_version() -> i64 {
