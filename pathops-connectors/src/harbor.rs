@@ -16,7 +16,8 @@
 //!
 //! Configuration: `username` (required: the user or robot name, e.g. `robot$ci+pathops`); the
 //! secret is its password or robot secret. Plus the HTTP settings of
-//! [`IntegrationHttp`](crate::http::IntegrationHttp).
+//! [`IntegrationHttp`](crate::http::IntegrationHttp). Any other key is refused, naming it (a
+//! misspelt key would otherwise be ignored silently).
 
 use std::sync::Arc;
 
@@ -88,8 +89,28 @@ impl HarborConnectorBuilder {
     }
 }
 
+/// Every configuration key a Harbor integration may have; any other is refused by name.
+const KEYS: [&str; 3] = [
+    "username",
+    crate::http::IntegrationHttp::PROXY_KEY,
+    crate::http::IntegrationHttp::CA_KEY,
+];
+
 fn username(configuration: &Configuration) -> std::result::Result<String, ValidationError> {
     crate::http::IntegrationHttp::from_configuration(configuration)?;
+    if let Some(key) = configuration
+        .as_map()
+        .keys()
+        .find(|k| !KEYS.contains(&k.as_str()))
+    {
+        return Err(ValidationError::new(
+            "configuration",
+            Problem::AtKey {
+                key: key.clone(),
+                problem: Box::new(Problem::UnknownValue),
+            },
+        ));
+    }
     match configuration.get("username") {
         Some(Value::String(u)) if !u.trim().is_empty() && !u.contains(':') => Ok(u.clone()),
         Some(Value::String(u)) if u.contains(':') => Err(ValidationError::new(

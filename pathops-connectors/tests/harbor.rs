@@ -331,6 +331,13 @@ async fn configuration_needs_a_username() {
     assert!(c.validate_config(&cfg(json!({}))).is_err());
     assert!(c.validate_config(&cfg(json!({"username": "a:b"}))).is_err());
     assert!(c.validate_config(&cfg(json!({"username": 3}))).is_err());
+    let misspelt = c
+        .validate_config(&cfg(
+            json!({"username": "robot$ci+x", "proxy": "http://p:3128"}),
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(misspelt.contains("`proxy`"), "{misspelt}");
 }
 
 #[tokio::test]
