@@ -25,23 +25,23 @@ pub const PROVIDERS: [(Provider, &str); 11] = [
     (Provider::Artifactory, "oci"),
 ];
 
+/// The connector features of [`PROVIDERS`] and whether each is on in this build.
+const FEATURES: [(&str, bool); 4] = [
+    ("gitlab", cfg!(feature = "gitlab")),
+    ("github-app", cfg!(feature = "github-app")),
+    ("harbor", cfg!(feature = "harbor")),
+    ("oci", cfg!(feature = "oci")),
+];
+
+fn feature_enabled(feature: &str) -> bool {
+    FEATURES.iter().any(|(name, on)| *name == feature && *on)
+}
+
 /// Whether the connector for `provider` is compiled in.
 pub fn is_enabled(provider: &Provider) -> bool {
-    (cfg!(feature = "gitlab") && *provider == Provider::GitLab)
-        || (cfg!(feature = "github-app") && *provider == Provider::GitHubApp)
-        || (cfg!(feature = "harbor") && *provider == Provider::Harbor)
-        || (cfg!(feature = "oci")
-            && matches!(
-                provider,
-                Provider::OciRegistry
-                    | Provider::DockerHub
-                    | Provider::Ghcr
-                    | Provider::Quay
-                    | Provider::Ecr
-                    | Provider::Acr
-                    | Provider::Gcr
-                    | Provider::Artifactory
-            ))
+    PROVIDERS
+        .iter()
+        .any(|(p, feature)| p == provider && feature_enabled(feature))
 }
 
 fn disabled(provider: &Provider) -> Error {
@@ -84,14 +84,7 @@ pub fn connector_for(
                 .build()?,
         )),
         #[cfg(feature = "oci")]
-        Provider::OciRegistry
-        | Provider::DockerHub
-        | Provider::Ghcr
-        | Provider::Quay
-        | Provider::Ecr
-        | Provider::Acr
-        | Provider::Gcr
-        | Provider::Artifactory => Ok(Arc::new(
+        p if crate::oci::OciConnector::PROVIDERS.contains(p) => Ok(Arc::new(
             crate::oci::OciConnector::builder(provider.clone())
                 .with_http(policy.clone())
                 .build()?,
@@ -111,6 +104,17 @@ pub fn registry_with_all(policy: &HttpPolicy) -> Result<ConnectorRegistry> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "oci")]
+    #[test]
+    fn the_oci_rows_of_the_table_are_the_connectors_own_providers() {
+        let rows: Vec<_> = PROVIDERS
+            .iter()
+            .filter(|(_, feature)| *feature == "oci")
+            .map(|(p, _)| p.clone())
+            .collect();
+        assert_eq!(rows, crate::oci::OciConnector::PROVIDERS.to_vec());
+    }
+
     use super::*;
     use pathops_core::Capability;
 

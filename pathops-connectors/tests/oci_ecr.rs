@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use pathops_connectors::http::HttpPolicy;
 use pathops_connectors::oci::OciConnector;
-use pathops_core::{
-    CheckResult, FailureCode, Integration, IntegrationConnector, NewIntegration, Provider,
-};
+use pathops_core::{CheckResult, FailureCode, Integration, IntegrationConnector, Provider};
 use pathops_testkit::connector_suite::{CHECK_TIMEOUT, context};
+use pathops_testkit::fixtures::IntegrationBuilder;
 use pathops_testkit::registry::{RegistryAuth, RegistryServer, push_image, registry_bin};
 use secrecy::SecretString;
 use serde_json::json;
@@ -164,18 +163,12 @@ impl Moto {
 }
 
 fn integration(registry: &str) -> Integration {
-    let input = NewIntegration::builder("ecr", Provider::Ecr, registry)
-        .with_auth_ref("ref://acme/ecr/keys")
-        .with_configuration(json!({"region": "us-east-1", "repository": "team/app"}))
+    IntegrationBuilder::new("acme", "ecr")
+        .provider(Provider::Ecr)
+        .base_url(registry)
+        .auth_ref("ref://acme/ecr/keys")
+        .configuration(json!({"region": "us-east-1", "repository": "team/app"}))
         .build()
-        .unwrap();
-    Integration::new_draft(
-        pathops_core::IntegrationId::new(),
-        "acme".parse().unwrap(),
-        input,
-        "alice".parse().unwrap(),
-        time::OffsetDateTime::now_utc(),
-    )
 }
 
 async fn check(connector: &OciConnector, i: Integration, secret: String) -> CheckResult {

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use pathops_connectors::http::HttpPolicy;
 use pathops_connectors::oci::OciConnector;
-use pathops_core::{
-    CheckResult, FailureCode, Integration, IntegrationConnector, NewIntegration, Probe, Provider,
-};
+use pathops_core::{CheckResult, FailureCode, Integration, IntegrationConnector, Probe, Provider};
 use pathops_testkit::connector_suite::{CHECK_TIMEOUT, context};
+use pathops_testkit::fixtures::IntegrationBuilder;
 use pathops_testkit::registry::{
     RegistryAuth, RegistryServer, TokenServer, TokenUser, push_image, registry_bin,
 };
@@ -29,18 +28,12 @@ fn connector() -> Arc<OciConnector> {
 }
 
 fn integration(url: &str, configuration: Value) -> Integration {
-    let input = NewIntegration::builder("registry", Provider::OciRegistry, url)
-        .with_auth_ref("ref://acme/oci-registry/robot")
-        .with_configuration(configuration)
+    IntegrationBuilder::new("acme", "registry")
+        .provider(Provider::OciRegistry)
+        .base_url(url)
+        .auth_ref("ref://acme/oci-registry/robot")
+        .configuration(configuration)
         .build()
-        .unwrap();
-    Integration::new_draft(
-        pathops_core::IntegrationId::new(),
-        "acme".parse().unwrap(),
-        input,
-        "alice".parse().unwrap(),
-        time::OffsetDateTime::now_utc(),
-    )
 }
 
 async fn check(
