@@ -35,11 +35,27 @@ impl<'a> Check<'a> {
 
     /// Sends `request`; a transport error becomes the failed result to return.
     pub(crate) async fn send(&self, request: HttpRequest) -> Result<HttpResponse, CheckResult> {
-        let sent = match &self.api_root {
-            Some(root) => self.http.send_to_api(self.ctx, root, request).await,
-            None => self.http.send(self.ctx, request).await,
-        };
-        sent.map_err(|e| status::transport_failed(&e, self.started))
+        match &self.api_root {
+            Some(root) => self.send_to(root, request).await,
+            None => self
+                .http
+                .send(self.ctx, request)
+                .await
+                .map_err(|e| status::transport_failed(&e, self.started)),
+        }
+    }
+
+    /// Sends `request` with its credential bound to `api_root`'s origin instead of the base
+    /// URL's (a token service, a provider API); a transport error becomes the failed result.
+    pub(crate) async fn send_to(
+        &self,
+        api_root: &str,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, CheckResult> {
+        self.http
+            .send_to_api(self.ctx, api_root, request)
+            .await
+            .map_err(|e| status::transport_failed(&e, self.started))
     }
 
     /// A failed result timed from the start.

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::check::{Check, http_failure_message};
 use crate::http::{HttpRequest, HttpResponse, status};
-use pathops_core::FailureCode;
+use pathops_core::{CheckResult, FailureCode};
 
 use super::Step;
 
@@ -43,19 +43,20 @@ pub(crate) fn ecr_region(host: &str) -> Option<String> {
     (before == Some(&"dkr") && !region.is_empty()).then(|| (*region).to_owned())
 }
 
-async fn send_bound(check: &Check<'_>, origin: &str, request: HttpRequest) -> Step<HttpResponse> {
-    let started = Instant::now();
-    check
-        .http
-        .send_to_api(check.ctx, origin, request)
-        .await
-        .map_err(|e| status::transport_failed(&e, started))
+/// The origin of an endpoint URL (empty when it has none: the call then fails as invalid).
+fn origin_of(url: &str) -> String {
+    super::origin(url).unwrap_or_default()
 }
 
-fn origin_of(url: &str) -> String {
-    url::Url::parse(url)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default()
+/// A token endpoint's refusal: a 400, 401 or 403 refuses the credential; anything else is an
+/// answer PathOps does not understand.
+fn refused(check: &Check<'_>, what: &str, response: &HttpResponse) -> CheckResult {
+    let code = if matches!(response.status.as_u16(), 400 | 401 | 403) {
+        FailureCode::Unauthenticated
+    } else {
+        FailureCode::InvalidResponse
+    };
+    check.failed(code, http_failure_message(what, response))
 }
 
 /// ECR: `GetAuthorizationToken` signed with SigV4 at `endpoint` (by default
@@ -138,7 +139,7 @@ pub(crate) async fn ecr_login(
             _ => request,
         };
     }
-    let response = send_bound(check, &origin_of(endpoint), request).await?;
+    let response = check.send_to(&origin_of(endpoint), request).await?;
     if !response.status.is_success() {
         let kind = response
             .json::<Value>()
@@ -272,21 +273,9 @@ pub(crate) async fn google_login(
         .append_pair("assertion", &assertion)
         .finish();
     let request = HttpRequest::post(token_url).secret_form(&SecretString::from(body));
-    let response = send_bound(check, &origin_of(token_url), request).await?;
-    match response.status.as_u16() {
-        200 => {}
-        400 | 401 | 403 => {
-            return Err(check.failed(
-                FailureCode::Unauthenticated,
-                http_failure_message("Google's token endpoint", &response),
-            ));
-        }
-        _ => {
-            return Err(check.failed(
-                FailureCode::InvalidResponse,
-                http_failure_message("Google's token endpoint", &response),
-            ));
-        }
+    let response = check.send_to(&origin_of(token_url), request).await?;
+    if response.status.as_u16() != 200 {
+        return Err(refused(check, "Google's token endpoint", &response));
     }
     #[derive(Deserialize)]
     struct Token {
@@ -335,17 +324,9 @@ pub(crate) async fn acr_token(
             ("service", service),
             ("access_token", entra.expose_secret()),
         ]));
-    let response = send_bound(check, registry_origin, exchange).await?;
+    let response = check.send_to(registry_origin, exchange).await?;
     if !response.status.is_success() {
-        let code = if matches!(response.status.as_u16(), 400 | 401 | 403) {
-            FailureCode::Unauthenticated
-        } else {
-            FailureCode::InvalidResponse
-        };
-        return Err(check.failed(
-            code,
-            http_failure_message("POST /oauth2/exchange", &response),
-        ));
+        return Err(refused(check, "POST /oauth2/exchange", &response));
     }
     let refresh = response
         .json::<Value>()
@@ -363,14 +344,9 @@ pub(crate) async fn acr_token(
         ("scope", scope),
         ("refresh_token", &refresh),
     ]));
-    let response = send_bound(check, registry_origin, token).await?;
+    let response = check.send_to(registry_origin, token).await?;
     if !response.status.is_success() {
-        let code = if matches!(response.status.as_u16(), 400 | 401 | 403) {
-            FailureCode::Unauthenticated
-        } else {
-            FailureCode::InvalidResponse
-        };
-        return Err(check.failed(code, http_failure_message("POST /oauth2/token", &response)));
+        return Err(refused(check, "POST /oauth2/token", &response));
     }
     let access = response
         .json::<Value>()

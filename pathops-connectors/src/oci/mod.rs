@@ -210,7 +210,7 @@ impl OciConfig {
 }
 
 /// The origin (`scheme://host[:port]`) of a URL.
-fn origin(url: &str) -> Option<String> {
+pub(super) fn origin(url: &str) -> Option<String> {
     url::Url::parse(url)
         .ok()
         .map(|u| u.origin().ascii_serialization())
@@ -560,11 +560,7 @@ impl OciConnector {
         let request = self.authorize(HttpRequest::get(url.as_str()), &Auth::Basic, login);
         self.token_requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let response = check
-            .http
-            .send_to_api(ctx, &realm_origin, request)
-            .await
-            .map_err(|e| status::transport_failed(&e, started))?;
+        let response = check.send_to(&realm_origin, request).await?;
         match response.status.as_u16() {
             200 => {}
             401 | 403 => {
