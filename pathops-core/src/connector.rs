@@ -403,6 +403,19 @@ pub trait IntegrationConnector: Send + Sync + fmt::Debug {
     /// The cheapest authenticated call, for the health monitor.
     async fn check_health(&self, ctx: &ConnectorContext) -> CheckResult;
 
+    /// Findings this provider knows for a check `result` of `integration` (a connection test
+    /// or health check), with fixes in the provider's own terms: the setting to change, the
+    /// API call, the vendor's documentation. The doctor reports them before its generic
+    /// findings, and a generic finding with the same `code` as one returned here is dropped,
+    /// so a connector overrides the generic advice by reusing its code (`unauthenticated`,
+    /// `missing_scope`, …) and adds to it with codes of its own. Passed results may carry
+    /// warnings too (a protection switched off, a degraded cluster). The default knows
+    /// nothing.
+    fn findings(&self, integration: &Integration, result: &CheckResult) -> Vec<crate::Finding> {
+        let _ = (integration, result);
+        Vec::new()
+    }
+
     /// The delivery `request` will make the tool send to PathOps: its format and what
     /// identifies it, read from the integration's configuration. The doctor registers a
     /// challenge with it *before* triggering (GitLab delivers inside the trigger call).

@@ -134,6 +134,7 @@ pub mod doctor;
 pub mod error;
 pub mod event;
 pub mod fields;
+pub mod finding;
 pub mod health;
 pub mod id;
 pub mod integration;
@@ -160,6 +161,7 @@ pub use connector::{
 pub use error::{Error, ResourceKind, Result};
 pub use event::{EventEnvelope, EventType};
 pub use fields::{BaseUrl, Configuration, Description, Environment, IntegrationName, Tags};
+pub use finding::{Finding, Severity};
 pub use health::{HealthCheckRecord, HealthStatus, HealthSummary, TimeRange};
 pub use id::{ActorId, IntegrationId, TenantId};
 pub use integration::{FieldChange, Integration, IntegrationPatch, NewIntegration};

@@ -264,12 +264,19 @@ impl Doctor {
         report.reachability = test.reachability;
         report.authentication = test.authentication;
         report.latency_ms = u64::try_from(test.latency.as_millis()).ok();
-        report
-            .findings
-            .extend(findings::for_connection(&integration, &test, now));
+        let connector = catalog.connectors().get(&integration.provider);
+        let own = connector
+            .as_ref()
+            .map(|c| c.findings(&integration, &test))
+            .unwrap_or_default();
+        let generic = findings::for_connection(&integration, &test, now)
+            .into_iter()
+            .filter(|g| !own.iter().any(|o| o.code == g.code));
+        report.findings.extend(own.iter().cloned());
+        report.findings.extend(generic);
 
         let mut combined = test.clone();
-        if let Some(connector) = catalog.connectors().get(&integration.provider) {
+        if let Some(connector) = connector {
             let caps = connector.capabilities();
             // The webhook test needs a working API connection; the direct ping is its own
             // two-way check and runs regardless, so each direction is reported on its own.

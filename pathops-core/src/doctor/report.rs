@@ -173,33 +173,4 @@ pub struct PingCheck {
     pub message: String,
 }
 
-/// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Something is broken.
-    Error,
-    /// Works now, will break or is degraded.
-    Warning,
-    /// Worth knowing.
-    Info,
-}
-
-/// A problem and its fix, as data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    /// How serious.
-    pub severity: Severity,
-    /// Stable machine code (`webhook_token_mismatch`, …).
-    pub code: String,
-    /// One line.
-    pub title: String,
-    /// Why it matters or what the evidence says.
-    pub why: String,
-    /// What to do, in order.
-    pub steps: Vec<String>,
-    /// The exact API call or command that fixes it, when there is one.
-    pub api_call: Option<String>,
-    /// Where to read more.
-    pub doc_link: Option<String>,
-}
+pub use crate::finding::{Finding, Severity};
