@@ -463,7 +463,9 @@ async fn an_unreachable_receiver_gives_gitlabs_422_and_the_network_fix() {
             .as_str()
         )
     );
-    assert!(fix.steps.iter().any(|s| s.contains("local network")));
+    // GitLab's own advice, from its connector, beside the generic fix.
+    let gitlab = finding(r, "gitlab_outbound_requests");
+    assert!(gitlab.steps.iter().any(|s| s.contains("local network")));
     w.assert_only_test_triggers_mutate();
 }
 
@@ -598,6 +600,17 @@ async fn the_github_ping_passes_with_its_signature_and_a_bad_signature_fails() {
     assert!(
         fix.steps.iter().any(|s| s.contains("recent deliveries")),
         "{fix:?}"
+    );
+    // GitHub's connector names the call that shows those deliveries.
+    assert_eq!(
+        fix.api_call.as_deref(),
+        Some(
+            format!(
+                "GET /repos/{}/hooks/6/deliveries?per_page=5",
+                FakeGitHub::REPOSITORY
+            )
+            .as_str()
+        )
     );
     let refused = deliveries.iter().find(|d| d.hook_id == 6).unwrap();
     assert_eq!(refused.status, Some(401));

@@ -416,6 +416,20 @@ pub trait IntegrationConnector: Send + Sync + fmt::Debug {
         Vec::new()
     }
 
+    /// Findings this provider knows for the result of the doctor's delivery round trip
+    /// (tool → PathOps: the trigger call, then the delivery's arrival and verification), with
+    /// the same rules as [`findings`](Self::findings): reported first, replacing a generic
+    /// finding with the same code (`webhook_token_mismatch`, `receiver_unreachable`,
+    /// `delivery_not_received`, …). The default knows nothing.
+    fn delivery_findings(
+        &self,
+        integration: &Integration,
+        result: &CheckResult,
+    ) -> Vec<crate::Finding> {
+        let _ = (integration, result);
+        Vec::new()
+    }
+
     /// The delivery `request` will make the tool send to PathOps: its format and what
     /// identifies it, read from the integration's configuration. The doctor registers a
     /// challenge with it *before* triggering (GitLab delivers inside the trigger call).

@@ -17,6 +17,7 @@
 mod auth;
 mod classify;
 mod config;
+mod findings;
 mod ping;
 
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use pathops_core::clock::SystemClock;
 use pathops_core::webhook::{DeliveryKind, Expectation};
 use pathops_core::{
     Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, DeliveryRequest,
-    Error, FailureCode, Integration, IntegrationConnector, Provider, Result,
+    Error, FailureCode, Finding, Integration, IntegrationConnector, Provider, Result,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -356,6 +357,10 @@ impl IntegrationConnector for GitHubAppConnector {
             Capability::HookPing,
             Capability::WebhookSecret,
         ])
+    }
+
+    fn delivery_findings(&self, integration: &Integration, result: &CheckResult) -> Vec<Finding> {
+        findings::for_delivery(integration, result)
     }
 
     fn validate_config(&self, configuration: &Configuration) -> Result<()> {

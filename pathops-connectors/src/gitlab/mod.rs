@@ -25,6 +25,7 @@
 
 mod classify;
 mod config;
+mod findings;
 mod trigger;
 
 use std::sync::Arc;
@@ -35,7 +36,7 @@ use pathops_core::connector::detail;
 use pathops_core::webhook::{DeliveryKind, Expectation};
 use pathops_core::{
     Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, DeliveryRequest,
-    Error, FailureCode, Integration, IntegrationConnector, Provider, Result,
+    Error, FailureCode, Finding, Integration, IntegrationConnector, Provider, Result,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -352,6 +353,14 @@ impl IntegrationConnector for GitLabConnector {
             Capability::WebhookTest,
             Capability::WebhookSecret,
         ])
+    }
+
+    fn findings(&self, integration: &Integration, result: &CheckResult) -> Vec<Finding> {
+        findings::for_connection(integration, result, self.clock.now())
+    }
+
+    fn delivery_findings(&self, integration: &Integration, result: &CheckResult) -> Vec<Finding> {
+        findings::for_delivery(integration, result)
     }
 
     fn validate_config(&self, configuration: &Configuration) -> Result<()> {

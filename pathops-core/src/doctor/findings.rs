@@ -1,5 +1,10 @@
 //! From check results to [`Finding`]s: what is wrong and how to fix it, as data.
 //!
+//! Everything here is generic: no finding names a provider. What only one provider needs (its
+//! settings pages, API calls, documentation) comes from its connector's
+//! [`findings`](crate::IntegrationConnector::findings) and
+//! [`delivery_findings`](crate::IntegrationConnector::delivery_findings), merged by [`merge`].
+//!
 //! The doctor only suggests. Every `api_call` here is for the operator to run; the doctor
 //! itself never calls a mutating endpoint other than the test trigger and the ping.
 
@@ -10,13 +15,6 @@ use super::report::{Finding, Severity};
 use crate::connector::{CheckResult, FailureCode, detail};
 use crate::integration::Integration;
 use crate::provider::Provider;
-
-const GITLAB_WEBHOOKS_DOC: &str = "https://docs.gitlab.com/user/project/integrations/webhooks/";
-const GITLAB_HOOKS_API_DOC: &str = "https://docs.gitlab.com/api/project_webhooks/";
-const GITLAB_TOKENS_DOC: &str =
-    "https://docs.gitlab.com/user/profile/personal_access_tokens/#personal-access-token-scopes";
-const GITHUB_WEBHOOKS_DOC: &str =
-    "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries";
 
 /// Tokens expiring within this many days get a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -45,25 +43,17 @@ fn with(
     f
 }
 
-fn detail_str<'a>(result: &'a CheckResult, key: &str) -> Option<&'a str> {
-    result.details.get(key).and_then(Value::as_str)
+/// A connector's own findings first, then the generic ones whose code it did not claim.
+pub(super) fn merge(own: Vec<Finding>, generic: Vec<Finding>) -> Vec<Finding> {
+    let generic: Vec<Finding> = generic
+        .into_iter()
+        .filter(|g| !own.iter().any(|o| o.code == g.code))
+        .collect();
+    own.into_iter().chain(generic).collect()
 }
 
-fn project_and_hook(integration: &Integration, result: &CheckResult) -> (String, String) {
-    let from = |key: &str| {
-        result
-            .details
-            .get(key)
-            .or_else(|| integration.configuration.get(key))
-            .map(|v| match v {
-                Value::String(s) => s.replace('/', "%2F"),
-                other => other.to_string(),
-            })
-    };
-    (
-        from(detail::PROJECT).unwrap_or_else(|| ":id".to_owned()),
-        from(detail::HOOK_ID).unwrap_or_else(|| ":hook_id".to_owned()),
-    )
+fn detail_str<'a>(result: &'a CheckResult, key: &str) -> Option<&'a str> {
+    result.details.get(key).and_then(Value::as_str)
 }
 
 /// Findings for the connection test (PathOps → tool).
@@ -118,7 +108,6 @@ pub(super) fn for_connection(
             } else {
                 ("unauthenticated", format!("{host} refused the credential"))
             };
-            let doc = matches!(integration.provider, Provider::GitLab).then_some(GITLAB_TOKENS_DOC);
             out.push(with(
                 finding(Severity::Error, code, title, result.message.clone()),
                 &[
@@ -127,7 +116,7 @@ pub(super) fn for_connection(
                     "Run the doctor again.",
                 ],
                 integration.auth_ref.as_ref().map(|r| format!("update the secret behind {r}")),
-                doc,
+                None,
             ));
         }
         Some(FailureCode::PermissionDenied { missing_scope }) => {
@@ -141,7 +130,7 @@ pub(super) fn for_connection(
                 ),
                 &["Create a token that has the scope, or grant it to the account.", "Update the secret behind the auth ref."],
                 None,
-                matches!(integration.provider, Provider::GitLab).then_some(GITLAB_TOKENS_DOC),
+                None,
             ));
         }
         Some(FailureCode::NotFound) => out.push(with(
@@ -237,7 +226,7 @@ pub(super) fn for_connection(
                 ),
                 &["Rotate the token before it expires and update the secret behind the auth ref."],
                 None,
-                matches!(integration.provider, Provider::GitLab).then_some(GITLAB_TOKENS_DOC),
+                None,
             ));
         }
     }
@@ -253,7 +242,7 @@ pub(super) fn for_connection(
             ),
             &["Create a token with the scope and update the secret behind the auth ref."],
             None,
-            Some(GITLAB_TOKENS_DOC),
+            None,
         ));
     }
     out
@@ -276,28 +265,6 @@ pub(super) fn for_webhook(
     receiver_url: Option<&str>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let (project, hook) = project_and_hook(integration, result);
-    let gitlab = matches!(integration.provider, Provider::GitLab);
-    let alert = detail_str(result, detail::HOOK_ALERT_STATUS);
-    if let Some(status @ ("temporarily_disabled" | "disabled")) = alert {
-        let until = detail_str(result, detail::HOOK_DISABLED_UNTIL)
-            .map(|t| format!(" until {t}"))
-            .unwrap_or_default();
-        out.push(with(
-            finding(
-                Severity::Error,
-                "hook_disabled",
-                format!("The hook is {}{until}", status.replace('_', " ")),
-                "GitLab disables a hook after consecutive failed deliveries; it sends nothing until re-enabled.".to_owned(),
-            ),
-            &[
-                "Fix the cause of the failed deliveries (see the other findings).",
-                "Re-enable the hook: a successful test delivery re-enables it, or edit and save the hook.",
-            ],
-            Some(format!("POST /api/v4/projects/{project}/hooks/{hook}/test/push_events")),
-            Some(GITLAB_WEBHOOKS_DOC),
-        ));
-    }
     match &result.failure {
         None => {}
         Some(FailureCode::DeliveryRejected) => out.push(with(
@@ -311,12 +278,8 @@ pub(super) fn for_webhook(
                 "Set the hook's secret token to the secret behind the integration's webhook_secret_ref.",
                 "Run the doctor again.",
             ],
-            Some(if gitlab {
-                format!("PUT /api/v4/projects/{project}/hooks/{hook} with {{\"token\": \"<secret>\"}}")
-            } else {
-                "update the hook's secret in the tool".to_owned()
-            }),
-            Some(if gitlab { GITLAB_HOOKS_API_DOC } else { GITHUB_WEBHOOKS_DOC }),
+            Some("update the hook's secret in the tool".to_owned()),
+            None,
         )),
         Some(FailureCode::DeliveryFailed) => {
             let error = detail_str(result, detail::DELIVERY_ERROR).unwrap_or(&result.message);
@@ -329,14 +292,14 @@ pub(super) fn for_webhook(
                 ),
                 &[
                     "Check that the hook URL is the receiver's public URL and that the tool can reach it.",
-                    "Self-managed GitLab: allow requests to the local network from webhooks if the receiver is on a private address (Admin > Settings > Network > Outbound requests).",
+                    "If the receiver is on a private address, check that the tool allows deliveries to it.",
                     "Check firewalls and proxies between the tool and PathOps.",
                 ],
                 receiver_url.map(|u| {
                     let url = format!("{u}/webhooks/{}", provider_segment(integration));
                     format!("curl -sS -X POST {}   # from the tool's host", sh(&url))
                 }),
-                Some(GITLAB_WEBHOOKS_DOC).filter(|_| gitlab),
+                None,
             ));
         }
         Some(FailureCode::DeliveryNotReceived) => out.push(with(
@@ -350,8 +313,8 @@ pub(super) fn for_webhook(
                 "Check that the hook URL points at the PathOps receiver (not another service).",
                 "Check the tool's recent deliveries for the hook.",
             ],
-            Some(format!("GET /api/v4/projects/{project}/hooks/{hook}")).filter(|_| gitlab),
-            Some(GITLAB_WEBHOOKS_DOC).filter(|_| gitlab),
+            None,
+            None,
         )),
         Some(FailureCode::InvalidConfig) => out.push(with(
             finding(
@@ -376,8 +339,7 @@ pub(super) fn for_webhook(
 }
 
 /// The finding for an SCM integration with no hook to test.
-pub(super) fn webhook_not_configured(integration: &Integration) -> Finding {
-    let gitlab = matches!(integration.provider, Provider::GitLab);
+pub(super) fn webhook_not_configured() -> Finding {
     with(
         finding(
             Severity::Warning,
@@ -391,11 +353,7 @@ pub(super) fn webhook_not_configured(integration: &Integration) -> Finding {
             "Set project, hook_id and webhook_secret_ref in the integration's configuration.",
         ],
         None,
-        Some(if gitlab {
-            GITLAB_HOOKS_API_DOC
-        } else {
-            GITHUB_WEBHOOKS_DOC
-        }),
+        None,
     )
 }
 

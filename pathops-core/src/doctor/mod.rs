@@ -14,6 +14,14 @@
 //! skipped and never contacted. The doctor reports and suggests ([`Finding`]); it never
 //! applies a fix and never calls a mutating endpoint other than the test trigger and the ping.
 //!
+//! Findings come from two places: the doctor's generic ones (a host that does not resolve, a
+//! refused credential, a delivery that never arrived, …), which name no provider, and the
+//! connector's own ([`IntegrationConnector::findings`](crate::IntegrationConnector::findings)
+//! for the connection test, [`delivery_findings`](crate::IntegrationConnector::delivery_findings)
+//! for the round trip), which know the vendor's settings, API calls and documentation. The
+//! connector's are listed first, and a generic finding with the same code as one of them is
+//! dropped, so a new connector or plugin brings its own fixes without a change here.
+//!
 //! Configuration keys the doctor reads from an integration:
 //!
 //! | key | meaning |
@@ -269,11 +277,10 @@ impl Doctor {
             .as_ref()
             .map(|c| c.findings(&integration, &test))
             .unwrap_or_default();
-        let generic = findings::for_connection(&integration, &test, now)
-            .into_iter()
-            .filter(|g| !own.iter().any(|o| o.code == g.code));
-        report.findings.extend(own.iter().cloned());
-        report.findings.extend(generic);
+        report.findings.extend(findings::merge(
+            own,
+            findings::for_connection(&integration, &test, now),
+        ));
 
         let mut combined = test.clone();
         if let Some(connector) = connector {
@@ -288,9 +295,7 @@ impl Doctor {
                 Some((None, _)) => {
                     // No hook to test: tool → PathOps is unverified, which is worth a warning
                     // but is not a failure of the integration.
-                    report
-                        .findings
-                        .push(findings::webhook_not_configured(&integration));
+                    report.findings.push(findings::webhook_not_configured());
                     report.webhook = Some(WebhookCheck {
                         outcome: Outcome::Skipped,
                         failure_code: None,
@@ -304,10 +309,13 @@ impl Doctor {
                     let (result, check) = self
                         .webhook_round_trip(&integration, connector.as_ref(), request, expected)
                         .await;
-                    report.findings.extend(findings::for_webhook(
-                        &integration,
-                        &result,
-                        self.inner.public_url.as_deref(),
+                    report.findings.extend(findings::merge(
+                        connector.delivery_findings(&integration, &result),
+                        findings::for_webhook(
+                            &integration,
+                            &result,
+                            self.inner.public_url.as_deref(),
+                        ),
                     ));
                     if !result.is_success() && combined.is_success() {
                         combined = merge_failure(combined, &result);

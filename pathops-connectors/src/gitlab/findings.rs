@@ -1,0 +1,222 @@
+//! GitLab's own advice for the doctor: token scopes and their documentation, the hook API
+//! calls that fix a hook, and self-managed GitLab's outbound-request setting. The doctor
+//! reports these before its generic findings and drops the generic ones they replace (same
+//! code).
+
+use pathops_core::connector::detail;
+use pathops_core::{CheckResult, FailureCode, Finding, Integration, Severity};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::EXPIRY_WARNING_DAYS;
+
+const WEBHOOKS_DOC: &str = "https://docs.gitlab.com/user/project/integrations/webhooks/";
+const HOOKS_API_DOC: &str = "https://docs.gitlab.com/api/project_webhooks/";
+const TOKENS_DOC: &str =
+    "https://docs.gitlab.com/user/profile/personal_access_tokens/#personal-access-token-scopes";
+const OUTBOUND_DOC: &str = "https://docs.gitlab.com/security/webhooks/";
+
+fn detail_str<'a>(result: &'a CheckResult, key: &str) -> Option<&'a str> {
+    result.details.get(key).and_then(Value::as_str)
+}
+
+/// The project (URL-encoded as the API path wants it) and hook the advice names: from the
+/// result, else the configuration, else placeholders.
+fn project_and_hook(integration: &Integration, result: &CheckResult) -> (String, String) {
+    let from = |key: &str| {
+        result
+            .details
+            .get(key)
+            .or_else(|| integration.configuration.get(key))
+            .map(|v| match v {
+                Value::String(s) => s.replace('/', "%2F"),
+                other => other.to_string(),
+            })
+    };
+    (
+        from(detail::PROJECT).unwrap_or_else(|| ":id".to_owned()),
+        from(detail::HOOK_ID).unwrap_or_else(|| ":hook_id".to_owned()),
+    )
+}
+
+fn update_secret(integration: &Integration) -> Option<String> {
+    integration
+        .auth_ref
+        .as_ref()
+        .map(|r| format!("update the secret behind {r}"))
+}
+
+fn expiry(text: &str) -> Option<OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(text, &format)
+            .ok()
+            .map(|d| d.midnight().assume_utc())
+    })
+}
+
+/// Findings for a connection test or health check.
+pub(super) fn for_connection(
+    integration: &Integration,
+    result: &CheckResult,
+    now: OffsetDateTime,
+) -> Vec<Finding> {
+    let host = integration.base_url.host();
+    let mut out = Vec::new();
+    match &result.failure {
+        Some(FailureCode::Unauthenticated) => {
+            let expired = result
+                .details
+                .get(detail::TOKEN_EXPIRED)
+                .and_then(Value::as_bool)
+                == Some(true);
+            let (code, title) = if expired {
+                (
+                    "token_expired",
+                    format!("The GitLab token for {host} has expired or was revoked"),
+                )
+            } else {
+                (
+                    "unauthenticated",
+                    format!("{host} refused the GitLab token"),
+                )
+            };
+            let mut f = Finding::new(Severity::Error, code, title, result.message.clone())
+                .with_steps([
+                    "Create a personal, project or group access token (User settings > Access tokens) with `api` (hook tests) or `read_api` (reads only).",
+                    "Store it in the secret backend behind the integration's auth ref.",
+                    "Run the doctor again.",
+                ])
+                .with_doc_link(TOKENS_DOC);
+            if let Some(call) = update_secret(integration) {
+                f = f.with_api_call(call);
+            }
+            out.push(f);
+        }
+        Some(FailureCode::PermissionDenied { missing_scope }) => {
+            let scope = missing_scope.as_deref().unwrap_or("the required");
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    "missing_scope",
+                    format!("The GitLab token lacks the {scope} scope"),
+                    result.message.clone(),
+                )
+                .with_steps([
+                    "Create a token with the scope (scopes cannot be added to an existing token), or give the account the role the call needs.",
+                    "Update the secret behind the auth ref.",
+                ])
+                .with_doc_link(TOKENS_DOC),
+            );
+        }
+        _ => {}
+    }
+    if result.is_success() {
+        if let Some(expires) = detail_str(result, detail::TOKEN_EXPIRES_AT).and_then(expiry) {
+            let days = (expires - now).whole_days();
+            if days <= EXPIRY_WARNING_DAYS {
+                out.push(
+                    Finding::new(
+                        Severity::Warning,
+                        "token_expiring",
+                        format!("The GitLab token expires in {days} days"),
+                        format!("expires at {expires}"),
+                    )
+                    .with_steps([
+                        "Rotate the token (POST /personal_access_tokens/self/rotate, or in the UI) and update the secret behind the auth ref.",
+                    ])
+                    .with_doc_link(TOKENS_DOC),
+                );
+            }
+        }
+        if let Some(scope) = detail_str(result, detail::MISSING_SCOPE) {
+            out.push(
+                Finding::new(
+                    Severity::Warning,
+                    "scope_missing_for_webhook_test",
+                    format!("The GitLab token lacks the {scope} scope needed to test hooks"),
+                    "Reads work, but the doctor cannot trigger a test delivery.",
+                )
+                .with_steps([
+                    "Create a token with the scope and update the secret behind the auth ref.",
+                ])
+                .with_doc_link(TOKENS_DOC),
+            );
+        }
+    }
+    out
+}
+
+/// Findings for the doctor's hook test round trip.
+pub(super) fn for_delivery(integration: &Integration, result: &CheckResult) -> Vec<Finding> {
+    let (project, hook) = project_and_hook(integration, result);
+    let mut out = Vec::new();
+    if let Some(status @ ("temporarily_disabled" | "disabled")) =
+        detail_str(result, detail::HOOK_ALERT_STATUS)
+    {
+        let until = detail_str(result, detail::HOOK_DISABLED_UNTIL)
+            .map(|t| format!(" until {t}"))
+            .unwrap_or_default();
+        out.push(
+            Finding::new(
+                Severity::Error,
+                "hook_disabled",
+                format!("The hook is {}{until}", status.replace('_', " ")),
+                "GitLab disables a hook after consecutive failed deliveries; it sends nothing until re-enabled.",
+            )
+            .with_steps([
+                "Fix the cause of the failed deliveries (see the other findings).",
+                "Re-enable the hook: a successful test delivery re-enables it, or edit and save the hook.",
+            ])
+            .with_api_call(format!("POST /api/v4/projects/{project}/hooks/{hook}/test/push_events"))
+            .with_doc_link(WEBHOOKS_DOC),
+        );
+    }
+    match &result.failure {
+        Some(FailureCode::DeliveryRejected) => out.push(
+            Finding::new(
+                Severity::Error,
+                "webhook_token_mismatch",
+                "The delivery arrived but its secret token did not verify",
+                "The hook's secret token differs from the one PathOps expects.",
+            )
+            .with_steps([
+                "Set the hook's secret token to the secret behind the integration's webhook_secret_ref.",
+                "Run the doctor again.",
+            ])
+            .with_api_call(format!(
+                "PUT /api/v4/projects/{project}/hooks/{hook} with {{\"token\": \"<secret>\"}}"
+            ))
+            .with_doc_link(HOOKS_API_DOC),
+        ),
+        Some(FailureCode::DeliveryFailed) => out.push(
+            Finding::new(
+                Severity::Warning,
+                "gitlab_outbound_requests",
+                "Self-managed GitLab blocks webhook requests to the local network by default",
+                "If the PathOps receiver is on a private or loopback address, GitLab refuses to deliver to it until an administrator allows it.",
+            )
+            .with_steps([
+                "Admin > Settings > Network > Outbound requests: allow requests to the local network from webhooks and integrations, or add the receiver's host to the allowlist.",
+            ])
+            .with_doc_link(OUTBOUND_DOC),
+        ),
+        Some(FailureCode::DeliveryNotReceived) => out.push(
+            Finding::new(
+                Severity::Error,
+                "delivery_not_received",
+                "GitLab accepted the test but no delivery reached PathOps",
+                result.message.clone(),
+            )
+            .with_steps([
+                "Check that the hook URL points at the PathOps receiver (not another service).",
+                "Check the hook's recent deliveries (Settings > Webhooks > Edit > Recent events).",
+            ])
+            .with_api_call(format!("GET /api/v4/projects/{project}/hooks/{hook}"))
+            .with_doc_link(WEBHOOKS_DOC),
+        ),
+        _ => {}
+    }
+    out
+}
