@@ -195,7 +195,7 @@ impl Server {
                 "/api/v1/integrations",
                 ADMIN,
                 json!({
-                    "provider": "in-memory",
+                    "provider": "in-memory", "type": "scm",
                     "name": name,
                     "base_url": "https://tool.example.com",
                     "auth_ref": "ref://acme/in-memory/token",
@@ -257,7 +257,7 @@ fn routes() -> Vec<Route> {
             Method::POST,
             "/api/v1/integrations",
             Some(
-                json!({"provider": "in-memory", "name": "by-scope", "base_url": "https://t.example.com"}),
+                json!({"provider": "in-memory", "type": "scm", "name": "by-scope", "base_url": "https://t.example.com"}),
             ),
             false,
         ),
@@ -265,7 +265,7 @@ fn routes() -> Vec<Route> {
             Method::PUT,
             "/api/v1/integrations/{id}",
             Some(
-                json!({"provider": "in-memory", "name": "renamed", "base_url": "https://t.example.com"}),
+                json!({"provider": "in-memory", "type": "scm", "name": "renamed", "base_url": "https://t.example.com"}),
             ),
             false,
         ),
@@ -514,7 +514,7 @@ async fn an_admin_walks_an_integration_through_its_life() {
     assert_eq!(discovered.status, StatusCode::OK, "{}", discovered.text);
     assert_eq!(
         discovered.body["items"][0]["descriptor"]["provider"],
-        "in-memory"
+        json!({"custom": "in-memory", "type": "scm"})
     );
     let plugins = server.get("/api/v1/plugins", READER).await;
     assert_eq!(plugins.body, discovered.body);
@@ -596,7 +596,7 @@ async fn another_tenants_integration_is_not_found_never_forbidden() {
         .post(
             "/api/v1/integrations",
             OTHER_TENANT,
-            json!({"provider": "in-memory", "name": "x", "base_url": "https://t.example.com", "tenant_id": "acme"}),
+            json!({"provider": "in-memory", "type": "scm", "name": "x", "base_url": "https://t.example.com", "tenant_id": "acme"}),
         )
         .await;
     smuggled.problem(422, "invalid_body");
@@ -604,7 +604,7 @@ async fn another_tenants_integration_is_not_found_never_forbidden() {
         .post(
             "/api/v1/integrations",
             OTHER_TENANT,
-            json!({"provider": "in-memory", "name": "x", "base_url": "https://t.example.com", "auth_ref": "ref://acme/in-memory/token"}),
+            json!({"provider": "in-memory", "type": "scm", "name": "x", "base_url": "https://t.example.com", "auth_ref": "ref://acme/in-memory/token"}),
         )
         .await;
     foreign_ref.problem(422, "validation_failed");
@@ -617,7 +617,7 @@ async fn replacing_needs_the_current_version() {
     let server = start().await;
     let id = id_of(&server.create("versioned", false).await);
     let path = format!("/api/v1/integrations/{id}");
-    let body = json!({"provider": "in-memory", "name": "versioned v2", "base_url": "https://tool.example.com", "auth_ref": "ref://acme/in-memory/token"});
+    let body = json!({"provider": "in-memory", "type": "scm", "name": "versioned v2", "base_url": "https://tool.example.com", "auth_ref": "ref://acme/in-memory/token"});
     let put = |if_match: Option<&'static str>| {
         let headers: Vec<(&str, &str)> = if_match.map(|v| ("If-Match", v)).into_iter().collect();
         let path = path.clone();
@@ -703,7 +703,7 @@ async fn malformed_requests_get_problems_that_name_the_field_and_echo_nothing() 
         .await
         .problem(415, "unsupported_media_type");
 
-    let big = json!({"provider": "in-memory", "name": "big", "base_url": "https://t.example.com",
+    let big = json!({"provider": "in-memory", "type": "scm", "name": "big", "base_url": "https://t.example.com",
         "configuration": {"blob": "x".repeat(20 * 1024)}});
     server
         .raw(
@@ -716,7 +716,7 @@ async fn malformed_requests_get_problems_that_name_the_field_and_echo_nothing() 
         .problem(413, "body_too_large");
 
     let unknown = server
-        .post(create, ADMIN, json!({"provider": "in-memory", "name": "n", "base_url": "https://t.example.com", "colour": SENTINEL}))
+        .post(create, ADMIN, json!({"provider": "in-memory", "type": "scm", "name": "n", "base_url": "https://t.example.com", "colour": SENTINEL}))
         .await;
     unknown.problem(422, "invalid_body");
     assert_eq!(unknown.body["errors"][0]["code"], "unknown_field");
@@ -730,13 +730,17 @@ async fn malformed_requests_get_problems_that_name_the_field_and_echo_nothing() 
     );
 
     let wrong_type = server
-        .post(create, ADMIN, json!({"provider": "in-memory", "name": "n", "base_url": "https://t.example.com", "tags": SENTINEL}))
+        .post(create, ADMIN, json!({"provider": "in-memory", "type": "scm", "name": "n", "base_url": "https://t.example.com", "tags": SENTINEL}))
         .await;
     wrong_type.problem(422, "invalid_body");
     assert_eq!(wrong_type.body["errors"][0]["field"], "tags");
 
     let missing = server
-        .post(create, ADMIN, json!({"provider": "in-memory", "name": "n"}))
+        .post(
+            create,
+            ADMIN,
+            json!({"provider": "in-memory", "type": "scm", "name": "n"}),
+        )
         .await;
     missing.problem(422, "invalid_body");
     assert!(missing.text.contains("base_url"));
@@ -751,13 +755,13 @@ async fn malformed_requests_get_problems_that_name_the_field_and_echo_nothing() 
     not_object.problem(422, "invalid_body");
 
     let credentials = server
-        .post(create, ADMIN, json!({"provider": "in-memory", "name": "n", "base_url": format!("https://user:{SENTINEL}@t.example.com")}))
+        .post(create, ADMIN, json!({"provider": "in-memory", "type": "scm", "name": "n", "base_url": format!("https://user:{SENTINEL}@t.example.com")}))
         .await;
     credentials.problem(422, "validation_failed");
     assert_eq!(credentials.body["errors"][0]["field"], "base_url");
 
     let bad_name = server
-        .post(create, ADMIN, json!({"provider": "in-memory", "name": format!("{SENTINEL}\u{7}"), "base_url": "https://t.example.com"}))
+        .post(create, ADMIN, json!({"provider": "in-memory", "type": "scm", "name": format!("{SENTINEL}\u{7}"), "base_url": "https://t.example.com"}))
         .await;
     bad_name.problem(422, "validation_failed");
     assert_eq!(bad_name.body["errors"][0]["field"], "name");

@@ -78,8 +78,7 @@ async fn each_api_operation_counts_once_and_refused_requests_count_nothing() {
         async move { r.send().await.unwrap() }
     };
 
-    let body =
-        json!({"provider": "in-memory", "name": "counted", "base_url": "https://t.example.com"});
+    let body = json!({"provider": "in-memory", "type": "scm", "name": "counted", "base_url": "https://t.example.com"});
     let created = send(
         reqwest::Method::POST,
         "/api/v1/integrations".into(),
@@ -106,8 +105,7 @@ async fn each_api_operation_counts_once_and_refused_requests_count_nothing() {
         .status(),
         409
     );
-    let mut renamed =
-        json!({"provider": "in-memory", "name": "renamed", "base_url": "https://t.example.com"});
+    let mut renamed = json!({"provider": "in-memory", "type": "scm", "name": "renamed", "base_url": "https://t.example.com"});
     let path = format!("/api/v1/integrations/{id}");
     assert_eq!(
         send(

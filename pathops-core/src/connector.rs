@@ -174,7 +174,7 @@ pub mod detail {
 }
 
 /// Why a check failed. Stores keep [`FailureCode::as_str`] as the failure code and the whole
-/// value as JSON.
+/// value as JSON. A code this version does not know reads as [`FailureCode::Unknown`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -239,6 +239,11 @@ pub enum FailureCode {
     Unhealthy,
     /// The egress policy refused the destination; no call was made.
     EgressDenied,
+    /// A code this version does not know: written by a newer PathOps (during a rolling
+    /// upgrade) or by a plugin. Reading never fails on it; stores keep the original code
+    /// string in their failure-code column, so summaries still group by it.
+    #[serde(other)]
+    Unknown,
 }
 
 impl FailureCode {
@@ -266,6 +271,7 @@ impl FailureCode {
             Self::DeliveryRejected => "delivery_rejected",
             Self::Unhealthy => "unhealthy",
             Self::EgressDenied => "egress_denied",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -321,7 +327,8 @@ impl CheckResult {
             | F::AuthRefDenied
             | F::InvalidConfig
             | F::Unsupported
-            | F::EgressDenied => (Probe::NotChecked, Probe::NotChecked),
+            | F::EgressDenied
+            | F::Unknown => (Probe::NotChecked, Probe::NotChecked),
             F::Unauthenticated => (Probe::Passed, Probe::Failed),
             F::PermissionDenied { .. }
             | F::NotFound
@@ -371,7 +378,6 @@ pub(crate) mod duration_ms {
 }
 
 /// A connector for one provider. Object-safe: hold it as `Arc<dyn IntegrationConnector>`.
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait IntegrationConnector: Send + Sync + fmt::Debug {
     /// The provider this connector serves.
@@ -654,6 +660,23 @@ mod tests {
             serde_json::to_value(&caps).unwrap(),
             json!(["test_connection", "health_check"])
         );
+    }
+
+    #[test]
+    fn a_failure_code_from_a_newer_version_reads_as_unknown() {
+        let newer = json!({"code": "plugin_timeout", "after_ms": 5000});
+        let code = serde_json::from_value::<FailureCode>(newer).unwrap();
+        assert_eq!(code, FailureCode::Unknown);
+        assert_eq!(code.as_str(), "unknown");
+        let stored = json!({
+            "reachability": "failed", "authentication": "not_checked", "latency": 5000,
+            "failure": {"code": "plugin_timeout"}, "message": "m", "details": {}
+        });
+        let result = serde_json::from_value::<CheckResult>(stored).unwrap();
+        assert_eq!(result.failure, Some(FailureCode::Unknown));
+        // A known code still reads as itself.
+        let known = serde_json::from_value::<FailureCode>(json!({"code": "dns"})).unwrap();
+        assert_eq!(known, FailureCode::Dns);
     }
 
     #[test]

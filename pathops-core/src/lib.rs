@@ -74,7 +74,6 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `runtime` | **on** | the `catalog`, `doctor`, `monitor` and `relay` modules (they need tokio's timer, channels and blocking pool); without it the crate is the pure domain |
-//! | `mock` | off | `mockall` mocks of every trait: `MockIntegrationConnector`, `MockSecretResolver`, `MockCatalogStore` |
 //!
 //! ## Adding a connector or a store backend
 //!

@@ -92,7 +92,9 @@ macro_rules! providers {
         #[non_exhaustive]
         pub enum Provider {
             $($(#[$doc])* $variant,)*
-            /// A provider PathOps does not know by name.
+            /// A provider PathOps does not know by name. Built only through
+            /// [`Provider::custom`] (or [`Provider::parse_with_type`]), which validate it.
+            #[non_exhaustive]
             Custom {
                 /// The provider's name.
                 name: String,
@@ -180,8 +182,6 @@ providers! {
     Concelier => "concelier", Feed;
     /// Excititor VEX feed.
     Excititor => "excititor", Feed;
-    /// The deterministic in-memory connector of the testkit.
-    InMemory => "in-memory", Scm;
 }
 
 impl Provider {
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn every_built_in_provider_round_trips() {
-        assert_eq!(Provider::BUILT_IN.len(), 25);
+        assert_eq!(Provider::BUILT_IN.len(), 24);
         for p in Provider::BUILT_IN {
             let name = p.to_string();
             assert_eq!(name, name.to_lowercase());

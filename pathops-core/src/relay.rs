@@ -28,7 +28,6 @@ use crate::store::CatalogStore;
 use crate::{IntegrationId, TenantId};
 
 /// Where events go. Object-safe; hold it as `Arc<dyn EventSink>`.
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait EventSink: Send + Sync + fmt::Debug {
     /// A short name for logs (`broadcast`, `nats`).

@@ -319,7 +319,6 @@ pub struct DueCheck {
 }
 
 /// Persistence for the catalog. Object-safe; hold it as `Arc<dyn CatalogStore>`.
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait CatalogStore: Send + Sync + fmt::Debug {
     /// The backend's name (`memory`, `sqlite`, `postgres`).

@@ -53,7 +53,7 @@ pub struct Harness {
     pub store: Arc<dyn CatalogStore>,
     /// The catalog.
     pub catalog: Catalog,
-    /// The connector for [`Provider::InMemory`].
+    /// The connector for [`in_memory::provider`](crate::in_memory::provider).
     pub connector: Arc<InMemoryConnector>,
     /// The clock.
     pub clock: Arc<ManualClock>,
@@ -124,10 +124,14 @@ impl Harness {
 
     /// Input for an in-memory integration named `name` holding `auth_ref`.
     pub fn input_with_ref(name: &str, auth_ref: &str) -> NewIntegration {
-        NewIntegration::builder(name, Provider::InMemory, "https://tool.example.test")
-            .with_auth_ref(auth_ref)
-            .build()
-            .expect("valid input")
+        NewIntegration::builder(
+            name,
+            crate::in_memory::provider(),
+            "https://tool.example.test",
+        )
+        .with_auth_ref(auth_ref)
+        .build()
+        .expect("valid input")
     }
 
     /// Creates `name` for `acme` and tests, pauses and resumes it through the catalog: an audit
@@ -325,14 +329,17 @@ pub async fn another_tenants_auth_ref_is_refused(store: Arc<dyn CatalogStore>) {
             "auth_ref",
         );
     }
-    let hook_ref =
-        NewIntegration::builder("hooked", Provider::InMemory, "https://tool.example.test")
-            .with_auth_ref(OTHER_TENANT_AUTH_REF)
-            .with_configuration(
-                serde_json::json!({ "webhook_secret_ref": [OTHER_TENANT_AUTH_REF, AUTH_REF] }),
-            )
-            .build()
-            .expect("valid input");
+    let hook_ref = NewIntegration::builder(
+        "hooked",
+        crate::in_memory::provider(),
+        "https://tool.example.test",
+    )
+    .with_auth_ref(OTHER_TENANT_AUTH_REF)
+    .with_configuration(
+        serde_json::json!({ "webhook_secret_ref": [OTHER_TENANT_AUTH_REF, AUTH_REF] }),
+    )
+    .build()
+    .expect("valid input");
     denied(c.create(evil, hook_ref, true).await, "configuration");
     // Nothing of the refused creates was stored, audited or announced.
     let listed = c.list(evil, &ListQuery::default()).await.unwrap();
@@ -693,11 +700,14 @@ pub async fn check_failures_are_recorded_with_their_codes(store: Arc<dyn Catalog
     assert_eq!(r.record.failure, Some(FailureCode::NoConnector));
     assert_eq!(r.integration.consecutive_failures, 1);
 
-    let unresolved =
-        NewIntegration::builder("unresolved", Provider::InMemory, "https://t.example.test")
-            .with_auth_ref("ref://acme/in-memory/missing")
-            .build()
-            .unwrap();
+    let unresolved = NewIntegration::builder(
+        "unresolved",
+        crate::in_memory::provider(),
+        "https://t.example.test",
+    )
+    .with_auth_ref("ref://acme/in-memory/missing")
+    .build()
+    .unwrap();
     let u = c.create(&h.admin, unresolved, true).await.unwrap();
     let r = c.test_connection(&h.admin, u.id).await.unwrap();
     assert_eq!(r.result.failure, Some(FailureCode::SecretUnresolved));
@@ -796,7 +806,7 @@ pub async fn plugin_discovery_persists_descriptors(store: Arc<dyn CatalogStore>)
     let h = Harness::new(store);
     let plugins = h.catalog.discover_plugins(&h.admin).await.unwrap();
     assert_eq!(plugins.len(), 1);
-    assert_eq!(plugins[0].descriptor.provider, Provider::InMemory);
+    assert_eq!(plugins[0].descriptor.provider, crate::in_memory::provider());
     assert_eq!(plugins[0].discovered_at, h.clock.now());
     h.clock.advance(Duration::from_secs(10));
     let again = h.catalog.discover_plugins(&h.admin).await.unwrap();

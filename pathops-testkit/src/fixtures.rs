@@ -46,7 +46,7 @@ impl IntegrationBuilder {
         Self {
             tenant: tenant(tenant_id),
             name: name.to_owned(),
-            provider: Provider::InMemory,
+            provider: crate::in_memory::provider(),
             base_url: "https://tool.example.test".to_owned(),
             auth_ref: None,
             tags: Vec::new(),

@@ -126,6 +126,13 @@ struct State {
     calls: Vec<RecordedCall>,
 }
 
+/// The provider the [`InMemoryConnector`] serves by default: the custom SCM provider
+/// `in-memory` (a test double has no place among the built-in providers).
+pub fn provider() -> Provider {
+    Provider::custom("in-memory", pathops_core::IntegrationType::Scm)
+        .expect("a valid custom provider name")
+}
+
 /// A deterministic connector for tests; see the [module docs](self).
 pub struct InMemoryConnector {
     provider: Provider,
@@ -160,7 +167,7 @@ impl InMemoryConnector {
     /// passing by default.
     pub fn builder() -> InMemoryConnectorBuilder {
         InMemoryConnectorBuilder {
-            provider: Provider::InMemory,
+            provider: provider(),
             capabilities: Capabilities::new([Capability::TestConnection, Capability::HealthCheck]),
             credential: None,
             required_settings: Vec::new(),

@@ -137,7 +137,7 @@ pub async fn per_integration_intervals_are_clamped_to_the_minimum(store: Arc<dyn
     for (name, secs) in [("eager", 1), ("relaxed", 120)] {
         let input = pathops_core::NewIntegration::builder(
             name,
-            pathops_core::Provider::InMemory,
+            crate::in_memory::provider(),
             "https://tool.example.test",
         )
         .with_auth_ref(crate::catalog_suite::AUTH_REF)

@@ -147,7 +147,6 @@ impl ResolveContext {
 /// A resolver is called only for references the catalog's [`AuthRefPolicy`] allowed for
 /// `ctx.tenant`; it may narrow access further (a per-tenant token, a per-tenant root) but never
 /// needs to re-check the policy.
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SecretResolver: Send + Sync + fmt::Debug {
     /// The secret behind `auth_ref`, for `ctx`. A reference with no secret behind it is
