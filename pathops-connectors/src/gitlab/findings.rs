@@ -1,5 +1,6 @@
 //! GitLab's own advice for the doctor: token scopes and their documentation, the hook API
-//! calls that fix a hook, and self-managed GitLab's outbound-request setting. The doctor
+//! calls that fix a hook, and self-managed GitLab's outbound-request setting when its URL
+//! blocker refused the delivery. The doctor
 //! reports these before its generic findings and drops the generic ones they replace (same
 //! code).
 
@@ -148,6 +149,15 @@ pub(super) fn for_connection(
     out
 }
 
+/// Whether GitLab's URL blocker refused the delivery: its messages end in "Requests to
+/// localhost are not allowed" / "Requests to the local network are not allowed" (GitLab
+/// answers the test with 422 and `URL is blocked: <reason>`).
+fn blocked_by_url_blocker(result: &CheckResult) -> bool {
+    detail_str(result, detail::DELIVERY_ERROR)
+        .unwrap_or(&result.message)
+        .contains("are not allowed")
+}
+
 /// Findings for the doctor's hook test round trip.
 pub(super) fn for_delivery(integration: &Integration, result: &CheckResult) -> Vec<Finding> {
     let (project, hook) = project_and_hook(integration, result);
@@ -190,15 +200,16 @@ pub(super) fn for_delivery(integration: &Integration, result: &CheckResult) -> V
             ))
             .with_doc_link(HOOKS_API_DOC),
         ),
-        Some(FailureCode::DeliveryFailed) => out.push(
+        Some(FailureCode::DeliveryFailed) if blocked_by_url_blocker(result) => out.push(
             Finding::new(
-                Severity::Warning,
-                "gitlab_outbound_requests",
-                "Self-managed GitLab blocks webhook requests to the local network by default",
-                "If the PathOps receiver is on a private or loopback address, GitLab refuses to deliver to it until an administrator allows it.",
+                Severity::Error,
+                "gitlab_local_requests_blocked",
+                "GitLab refuses to send webhooks to the receiver's address",
+                "GitLab's URL blocker refuses webhook requests to localhost and private networks unless an administrator allows them; the test never left GitLab.",
             )
             .with_steps([
-                "Admin > Settings > Network > Outbound requests: allow requests to the local network from webhooks and integrations, or add the receiver's host to the allowlist.",
+                "Admin > Settings > Network > Outbound requests: allow requests to the local network from webhooks and integrations, or add the receiver's host to the local IP/domain allowlist.",
+                "Or give the PathOps receiver a public address.",
             ])
             .with_doc_link(OUTBOUND_DOC),
         ),
@@ -219,4 +230,83 @@ pub(super) fn for_delivery(integration: &Integration, result: &CheckResult) -> V
         _ => {}
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn gitlab() -> Integration {
+        let input = pathops_core::NewIntegration::builder(
+            "gl",
+            pathops_core::Provider::GitLab,
+            "https://gitlab.example.com",
+        )
+        .with_configuration(serde_json::json!({"project": "platform/api", "hook_id": 7}))
+        .build()
+        .unwrap();
+        Integration::new_draft(
+            pathops_core::IntegrationId::new(),
+            "acme".parse().unwrap(),
+            input,
+            "alice".parse().unwrap(),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+    }
+
+    fn delivery_failed(error: &str) -> CheckResult {
+        CheckResult::failed(FailureCode::DeliveryFailed, Duration::ZERO, "422")
+            .with_detail(detail::DELIVERY_ERROR, error)
+    }
+
+    #[test]
+    fn the_url_blockers_refusal_names_the_outbound_setting() {
+        for error in [
+            "URL is blocked: Requests to the local network are not allowed",
+            "URL is blocked: Requests to localhost are not allowed",
+        ] {
+            let found = for_delivery(&gitlab(), &delivery_failed(error));
+            assert_eq!(found.len(), 1, "{error}");
+            assert_eq!(found[0].code, "gitlab_local_requests_blocked");
+            assert!(found[0].steps[0].contains("Outbound requests"));
+        }
+    }
+
+    #[test]
+    fn a_refused_connection_or_a_receivers_answer_is_not_blamed_on_the_blocker() {
+        for error in [
+            "Failed to open TCP connection to 10.0.0.5:8080 (Connection refused - connect(2) for \"10.0.0.5\" port 8080)",
+            "{\"title\":\"Not Found\"}",
+        ] {
+            assert!(
+                for_delivery(&gitlab(), &delivery_failed(error)).is_empty(),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stale_secret_gets_the_hook_update_call_for_the_configured_hook() {
+        let rejected =
+            CheckResult::failed(FailureCode::DeliveryRejected, Duration::ZERO, "rejected");
+        let found = for_delivery(&gitlab(), &rejected);
+        assert_eq!(
+            found[0].api_call.as_deref(),
+            Some("PUT /api/v4/projects/platform%2Fapi/hooks/7 with {\"token\": \"<secret>\"}")
+        );
+    }
+
+    #[test]
+    fn an_expiring_token_is_warned_about_only_inside_the_window() {
+        let now = time::macros::datetime!(2026-12-01 00:00 UTC);
+        let passed = |expires: &str| {
+            CheckResult::passed(Duration::ZERO, "ok").with_detail(detail::TOKEN_EXPIRES_AT, expires)
+        };
+        let soon = for_connection(&gitlab(), &passed("2026-12-10"), now);
+        assert_eq!(soon[0].code, "token_expiring");
+        assert!(soon[0].title.contains("9 days"), "{}", soon[0].title);
+        assert!(for_connection(&gitlab(), &passed("2027-03-01"), now).is_empty());
+    }
 }

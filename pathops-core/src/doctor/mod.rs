@@ -113,7 +113,9 @@ struct Inner {
     concurrency: usize,
     delivery_timeout: Duration,
     trigger_spacing: Duration,
-    last_trigger: Mutex<HashMap<String, Instant>>,
+    /// Per spacing key: when the last trigger call returned, behind a lock held from the
+    /// wait through the next trigger call.
+    last_trigger: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
 }
 
 impl Doctor {
@@ -391,11 +393,16 @@ impl Doctor {
             expectation.project_id,
             integration.auth_ref.as_ref().map_or("", |r| r.as_str())
         );
-        self.space_triggers(&spacing_key).await;
         let trip = self
-            .round_trip(integration, connector, kind, expectation, secrets, |_| {
-                request
-            })
+            .round_trip(
+                integration,
+                connector,
+                kind,
+                expectation,
+                secrets,
+                Some(&spacing_key),
+                |_| request,
+            )
             .await;
         let elapsed = trip.started.elapsed();
         let with_trigger_details = |mut result: CheckResult| {
@@ -473,6 +480,7 @@ impl Doctor {
                 DeliveryKind::DirectPing,
                 expectation,
                 secrets,
+                None,
                 |challenge_id| {
                     DeliveryRequest::DirectPing(PingRequest {
                         challenge_id: challenge_id.to_string(),
@@ -534,6 +542,7 @@ impl Doctor {
         kind: DeliveryKind,
         expectation: Expectation,
         secrets: WebhookSecrets,
+        spacing_key: Option<&str>,
         request: impl FnOnce(uuid::Uuid) -> DeliveryRequest,
     ) -> RoundTrip {
         let started = Instant::now();
@@ -547,7 +556,22 @@ impl Doctor {
             self.expiry(),
         );
         let request = request(handle.id);
-        let trigger = self.trigger(integration, connector, &request).await;
+        let trigger = match spacing_key {
+            None => self.trigger(integration, connector, &request).await,
+            Some(key) => {
+                // Held through the trigger call, so the next trigger for the key is sent
+                // `trigger_spacing` after this one's answer came back: after the tool counted
+                // it, whatever calls the connector makes first.
+                let slot = self.spacing_slot(key);
+                let mut last = slot.lock().await;
+                if let Some(last) = *last {
+                    tokio::time::sleep_until((last + self.inner.trigger_spacing).into()).await;
+                }
+                let trigger = self.trigger(integration, connector, &request).await;
+                *last = Some(Instant::now());
+                trigger
+            }
+        };
         let delivery = if let Some(rejection) = registry.rejection(handle.id) {
             registry.cancel(handle.id);
             Some(Err(ChallengeError::Rejected(rejection)))
@@ -632,24 +656,15 @@ impl Doctor {
         self.inner.catalog.clock().now() + self.inner.delivery_timeout + Duration::from_secs(5)
     }
 
-    /// Waits until `trigger_spacing` has passed since the last trigger for `key`.
-    async fn space_triggers(&self, key: &str) {
-        let wait = {
-            let mut last = self
-                .inner
-                .last_trigger
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = Instant::now();
-            let next = last
-                .get(key)
-                .map_or(now, |t| (*t + self.inner.trigger_spacing).max(now));
-            last.insert(key.to_owned(), next);
-            next - now
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
+    /// The spacing lock of `key`.
+    fn spacing_slot(&self, key: &str) -> Arc<tokio::sync::Mutex<Option<Instant>>> {
+        self.inner
+            .last_trigger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
     }
 }
 
@@ -725,7 +740,9 @@ impl DoctorBuilder {
     }
 
     /// Least time between two test triggers for one project with one credential (GitLab
-    /// limits test calls per project and user). Default 12 s: five a minute.
+    /// limits test calls per project and user), counted from the moment the previous
+    /// trigger's answer came back, so the tool sees the calls at least this far apart.
+    /// Default 12 s: five a minute.
     pub fn with_trigger_spacing(mut self, spacing: Duration) -> Self {
         self.trigger_spacing = spacing;
         self
