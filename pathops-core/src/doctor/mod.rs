@@ -397,9 +397,11 @@ impl Doctor {
             .round_trip(
                 integration,
                 connector,
-                kind,
-                expectation,
-                secrets,
+                Challenge {
+                    kind,
+                    expectation,
+                    secrets,
+                },
                 Some(&spacing_key),
                 |_| request,
             )
@@ -477,9 +479,11 @@ impl Doctor {
             .round_trip(
                 integration,
                 connector,
-                DeliveryKind::DirectPing,
-                expectation,
-                secrets,
+                Challenge {
+                    kind: DeliveryKind::DirectPing,
+                    expectation,
+                    secrets,
+                },
                 None,
                 |challenge_id| {
                     DeliveryRequest::DirectPing(PingRequest {
@@ -539,9 +543,7 @@ impl Doctor {
         &self,
         integration: &Integration,
         connector: &dyn IntegrationConnector,
-        kind: DeliveryKind,
-        expectation: Expectation,
-        secrets: WebhookSecrets,
+        challenge: Challenge,
         spacing_key: Option<&str>,
         request: impl FnOnce(uuid::Uuid) -> DeliveryRequest,
     ) -> RoundTrip {
@@ -550,9 +552,9 @@ impl Doctor {
         let handle = registry.register(
             integration.tenant_id.clone(),
             integration.id,
-            kind,
-            expectation,
-            secrets,
+            challenge.kind,
+            challenge.expectation,
+            challenge.secrets,
             self.expiry(),
         );
         let request = request(handle.id);
@@ -689,6 +691,13 @@ fn webhook_request(
 }
 
 /// What a challenge round trip saw: the trigger call and, unless it failed first, the delivery.
+/// What the receiver must see to count a delivery.
+struct Challenge {
+    kind: DeliveryKind,
+    expectation: Expectation,
+    secrets: WebhookSecrets,
+}
+
 struct RoundTrip {
     started: Instant,
     trigger: CheckResult,
