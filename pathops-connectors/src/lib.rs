@@ -18,6 +18,9 @@
 //! | `github` | [`GitHubAppConnector`](github::GitHubAppConnector): API root normalization, App JWT, cached installation tokens, rate limit; hook ping and the `ping` it delivers |
 //! | `harbor` | [`HarborConnector`](harbor::HarborConnector): health by component, robot credentials proved where Harbor cannot downgrade them |
 //! | `oci` | [`OciConnector`](oci::OciConnector): one OCI Distribution client for generic registries, Docker Hub, GHCR, Quay, ECR (SigV4 `GetAuthorizationToken`), ACR (Entra exchange), Artifact Registry (service-account assertion) and Artifactory: `/v2/` challenge (Basic or Bearer), token service with per-integration token cache, repository pull scope, registry error codes |
+//! | `jenkins` | [`JenkinsConnector`](jenkins::JenkinsConnector): API token over Basic, `whoAmI` (an anonymous 200 is refused), version from `X-Jenkins` even on 401/403, context paths, CSRF crumb issuer (off is a warning) |
+//! | `argocd` | [`ArgoCdConnector`](argocd::ArgoCdConnector): `healthz`, version (short when anonymous), userinfo (always 200: `loggedIn: false` is refused), an RBAC-protected call telling 401 from 403 |
+//! | `circleci` | [`CircleCiConnector`](circleci::CircleCiConnector): API v2 `/me` with `Circle-Token` (a project token is reported as the wrong kind), project visibility, rate limits |
 //! | `vault` | [`VaultResolver`](vault::VaultResolver): a [`SecretResolver`](pathops_core::SecretResolver) for KV v2 |
 //! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
 //! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
@@ -65,6 +68,9 @@
 //! | `github-app` | via `full` | the GitHub App connector (adds `jsonwebtoken`, `sha2`) |
 //! | `harbor` | via `full` | the Harbor connector |
 //! | `oci` | via `full` | the OCI Distribution connector (generic, Docker Hub, GHCR, Quay, ECR, ACR, Artifact Registry, Artifactory; adds `aws-sigv4`, `jsonwebtoken`) |
+//! | `jenkins` | via `full` | the Jenkins connector |
+//! | `argocd` | via `full` | the Argo CD connector |
+//! | `circleci` | via `full` | the CircleCI connector |
 //! | `vault` | via `full` | the Vault secret resolver |
 //! | `directping` | via `full` | the direct-ping connector |
 //! | `receiver` | via `full` | the axum webhook receiver router (adds `axum`) |
@@ -131,7 +137,11 @@
 #[cfg(any(feature = "gitlab", feature = "github-app", feature = "harbor"))]
 #[cfg(feature = "api")]
 pub mod api;
+#[cfg(feature = "argocd")]
+pub mod argocd;
 mod check;
+#[cfg(feature = "circleci")]
+pub mod circleci;
 #[cfg(feature = "directping")]
 pub mod directping;
 #[cfg(feature = "github-app")]
@@ -141,6 +151,8 @@ pub mod gitlab;
 #[cfg(feature = "harbor")]
 pub mod harbor;
 pub mod http;
+#[cfg(feature = "jenkins")]
+pub mod jenkins;
 pub mod kafka_guide;
 #[cfg(feature = "nats")]
 pub mod nats;

@@ -11,7 +11,7 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 11] = [
+pub const PROVIDERS: [(Provider, &str); 14] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
@@ -23,14 +23,20 @@ pub const PROVIDERS: [(Provider, &str); 11] = [
     (Provider::Acr, "oci"),
     (Provider::Gcr, "oci"),
     (Provider::Artifactory, "oci"),
+    (Provider::Jenkins, "jenkins"),
+    (Provider::ArgoCd, "argocd"),
+    (Provider::CircleCi, "circleci"),
 ];
 
 /// The connector features of [`PROVIDERS`] and whether each is on in this build.
-const FEATURES: [(&str, bool); 4] = [
+const FEATURES: [(&str, bool); 7] = [
     ("gitlab", cfg!(feature = "gitlab")),
     ("github-app", cfg!(feature = "github-app")),
     ("harbor", cfg!(feature = "harbor")),
     ("oci", cfg!(feature = "oci")),
+    ("jenkins", cfg!(feature = "jenkins")),
+    ("argocd", cfg!(feature = "argocd")),
+    ("circleci", cfg!(feature = "circleci")),
 ];
 
 fn feature_enabled(feature: &str) -> bool {
@@ -89,6 +95,24 @@ pub fn connector_for(
                 .with_http(policy.clone())
                 .build()?,
         )),
+        #[cfg(feature = "jenkins")]
+        Provider::Jenkins => Ok(Arc::new(
+            crate::jenkins::JenkinsConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "argocd")]
+        Provider::ArgoCd => Ok(Arc::new(
+            crate::argocd::ArgoCdConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "circleci")]
+        Provider::CircleCi => Ok(Arc::new(
+            crate::circleci::CircleCiConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
         other => Err(disabled(other)),
     }
 }
@@ -134,7 +158,7 @@ mod tests {
             }
         }
         assert!(matches!(
-            connector_for(&Provider::Jenkins, &policy),
+            connector_for(&Provider::InMemory, &policy),
             Err(Error::NotFound { .. })
         ));
         // Webhook tests are part of the connector contract: the SCM connectors offer one,

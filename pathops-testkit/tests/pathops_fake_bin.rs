@@ -96,9 +96,78 @@ async fn defaults_for_every_provider_and_usage_errors() {
         }
     }
     let status = Command::new(env!("CARGO_BIN_EXE_pathops-fake"))
-        .arg("jenkins")
+        .arg("bogus")
         .stderr(Stdio::null())
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn jenkins_argocd_and_circleci_start_with_their_documented_defaults() {
+    use pathops_testkit::fake::argocd::FakeArgoCd;
+    use pathops_testkit::fake::circleci::FakeCircleCi;
+    use pathops_testkit::fake::jenkins::FakeJenkins;
+
+    let http = reqwest::Client::new();
+    let (_jenkins, info) = spawn(&["jenkins"]);
+    let who: serde_json::Value = http
+        .get(format!(
+            "{}/whoAmI/api/json",
+            info["api_url"].as_str().unwrap()
+        ))
+        .basic_auth(FakeJenkins::USER, Some(FakeJenkins::API_TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["name"], FakeJenkins::USER);
+    let (_argocd, info) = spawn(&["argocd"]);
+    let me: serde_json::Value = http
+        .get(format!(
+            "{}/session/userinfo",
+            info["api_url"].as_str().unwrap()
+        ))
+        .bearer_auth(FakeArgoCd::TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["loggedIn"], true);
+    let (_circleci, info) = spawn(&["circleci"]);
+    let me: serde_json::Value = http
+        .get(format!("{}/me", info["api_url"].as_str().unwrap()))
+        .header("Circle-Token", FakeCircleCi::PERSONAL_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["login"], FakeCircleCi::LOGIN);
+
+    // A Jenkins seed with a context path: `api_url` includes it.
+    let dir = std::env::temp_dir().join(format!("pathops-fake-jenkins-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let seed = dir.join("jenkins.json");
+    std::fs::write(
+        &seed,
+        r#"{"context_path": "/jenkins", "csrf_disabled": true, "users": [{"id": "ci", "api_tokens": ["t"]}]}"#,
+    )
+    .unwrap();
+    let (_child, info) = spawn(&["jenkins", "--seed", seed.to_str().unwrap()]);
+    let api = info["api_url"].as_str().unwrap();
+    assert!(api.ends_with("/jenkins"), "{api}");
+    let r = http
+        .get(format!("{api}/crumbIssuer/api/json"))
+        .basic_auth("ci", Some("t"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "CSRF protection off");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,29 +2,34 @@
 //! language can use it.
 //!
 //! ```text
-//! pathops-fake <gitlab|github|harbor|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]
+//! pathops-fake <gitlab|github|harbor|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
 //! ```
 //!
 //! - `--listen` defaults to `127.0.0.1:0` (a free port);
 //! - `--seed` is a JSON file in the fake's seed format (`GitLabSeed`, `GitHubSeed`,
-//!   `HarborSeed`, `VaultSeed` of `pathops_testkit::fake`); without it the fake starts with its
-//!   documented defaults (`start_with_defaults`);
+//!   `HarborSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`, `CircleCiSeed` of
+//!   `pathops_testkit::fake`); without it the fake starts with its documented defaults
+//!   (`start_with_defaults`);
 //! - `--enterprise` (github only) serves the GitHub Enterprise Server shape under `/api/v3`.
 //!
 //! Once listening it prints one JSON line on stdout, `{"provider":"gitlab","url":"http://127.0.0.1:PORT","api_url":…}`,
-//! then serves until interrupted (Ctrl-C or SIGTERM). Requests are logged on stderr.
+//! then serves until interrupted (Ctrl-C or SIGTERM). Requests are logged on stderr. For
+//! `jenkins`, `api_url` is the Jenkins URL including the seed's context path.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use pathops_testkit::fake::FakeServer;
+use pathops_testkit::fake::argocd::FakeArgoCd;
+use pathops_testkit::fake::circleci::FakeCircleCi;
 use pathops_testkit::fake::github::FakeGitHub;
 use pathops_testkit::fake::gitlab::FakeGitLab;
 use pathops_testkit::fake::harbor::FakeHarbor;
+use pathops_testkit::fake::jenkins::FakeJenkins;
 use pathops_testkit::fake::vault::FakeVault;
 
-const USAGE: &str = "usage: pathops-fake <gitlab|github|harbor|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]";
+const USAGE: &str = "usage: pathops-fake <gitlab|github|harbor|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
 
 #[derive(Debug)]
 struct Args {
@@ -36,7 +41,10 @@ struct Args {
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let provider = args.next().ok_or("missing provider")?;
-    if !matches!(provider.as_str(), "gitlab" | "github" | "harbor" | "vault") {
+    if !matches!(
+        provider.as_str(),
+        "gitlab" | "github" | "harbor" | "vault" | "jenkins" | "argocd" | "circleci"
+    ) {
         return Err(format!("unknown provider {provider}"));
     }
     let mut out = Args {
@@ -76,6 +84,9 @@ enum Running {
     GitHub(FakeGitHub),
     Harbor(FakeHarbor),
     Vault(FakeVault),
+    Jenkins(FakeJenkins),
+    ArgoCd(FakeArgoCd),
+    CircleCi(FakeCircleCi),
 }
 
 impl Running {
@@ -85,6 +96,9 @@ impl Running {
             Running::GitHub(f) => f,
             Running::Harbor(f) => f,
             Running::Vault(f) => f,
+            Running::Jenkins(f) => f,
+            Running::ArgoCd(f) => f,
+            Running::CircleCi(f) => f,
         }
     }
 
@@ -94,6 +108,9 @@ impl Running {
             Running::GitHub(f) => f.api_url(),
             Running::Harbor(f) => format!("{}/api/v2.0", f.url()),
             Running::Vault(f) => format!("{}/v1", f.url()),
+            Running::Jenkins(f) => f.base_url(),
+            Running::ArgoCd(f) => format!("{}/api/v1", f.url()),
+            Running::CircleCi(f) => format!("{}/api/v2", f.url()),
         }
     }
 }
@@ -118,6 +135,18 @@ async fn start(args: &Args) -> Result<Running, String> {
         "harbor" => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeHarbor::default_seed);
             Running::Harbor(FakeHarbor::start_on(args.listen, s).await.map_err(io)?)
+        }
+        "jenkins" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeJenkins::default_seed);
+            Running::Jenkins(FakeJenkins::start_on(args.listen, s).await.map_err(io)?)
+        }
+        "argocd" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeArgoCd::default_seed);
+            Running::ArgoCd(FakeArgoCd::start_on(args.listen, s).await.map_err(io)?)
+        }
+        "circleci" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeCircleCi::default_seed);
+            Running::CircleCi(FakeCircleCi::start_on(args.listen, s).await.map_err(io)?)
         }
         _ => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeVault::default_seed);

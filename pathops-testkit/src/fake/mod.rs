@@ -9,11 +9,17 @@
 //! | [`oci`] | the OCI Distribution API as a generic registry, Docker Hub (token service on a second server, rate-limit headers), GHCR, Quay, ACR (Entra exchange), Artifact Registry (no `service`, a Google token endpoint verifying the service-account assertion) and Artifactory (ping, version, repository path); ECR's SigV4-verified `GetAuthorizationToken` and Basic registry ([`oci::FakeEcr`]) |
 //! | [`vault`] | HashiCorp Vault: `sys/health`, token lookup-self, KV v2 reads; 403 for a bad token |
 //! | [`ping_tool`] | a tool speaking the PathOps direct-ping protocol, with switches to break either direction |
+//! | [`jenkins`] | Jenkins: `whoAmI` (anonymous vs authenticated), crumb issuer (404 with CSRF off), Overall/Read 403s with Jenkins' headers, `X-Jenkins` on every answer, API tokens over Basic (401 page for wrong ones), optional context path |
+//! | [`argocd`] | Argo CD: `healthz`, version (short when anonymous), userinfo (always 200), applications and projects under RBAC per token (401 bad token, 403 denied) |
+//! | [`circleci`] | CircleCI API v2: `/me` for personal tokens (401 for project tokens, like a bad token), project lookup (404 when not visible), a rate-limit switch (429 + `Retry-After`) |
 //! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, hooks CRUD, events, the synchronous hook test trigger |
 
+pub mod argocd;
+pub mod circleci;
 pub mod github;
 pub mod gitlab;
 pub mod harbor;
+pub mod jenkins;
 pub mod oci;
 pub mod ping_tool;
 pub mod server;
