@@ -157,8 +157,10 @@ mod tests {
                 );
             }
         }
+        // A provider this crate has no connector for (a plugin's) is not found.
+        let custom = Provider::custom("acme-scanner", pathops_core::IntegrationType::Feed).unwrap();
         assert!(matches!(
-            connector_for(&Provider::InMemory, &policy),
+            connector_for(&custom, &policy),
             Err(Error::NotFound { .. })
         ));
         // Webhook tests are part of the connector contract: the SCM connectors offer one,
