@@ -131,6 +131,8 @@
 #[cfg(any(feature = "gitlab", feature = "github-app", feature = "harbor"))]
 #[cfg(feature = "api")]
 pub mod api;
+#[cfg(feature = "oci")]
+mod aws;
 mod check;
 #[cfg(feature = "directping")]
 pub mod directping;
