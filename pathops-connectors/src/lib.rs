@@ -18,6 +18,7 @@
 //! | `github` | [`GitHubAppConnector`](github::GitHubAppConnector): API root normalization, App JWT, cached installation tokens, rate limit; hook ping and the `ping` it delivers |
 //! | `harbor` | [`HarborConnector`](harbor::HarborConnector): health by component, robot credentials proved where Harbor cannot downgrade them |
 //! | `oci` | [`OciConnector`](oci::OciConnector): one OCI Distribution client for generic registries, Docker Hub, GHCR, Quay, ECR (SigV4 `GetAuthorizationToken`), ACR (Entra exchange), Artifact Registry (service-account assertion) and Artifactory: `/v2/` challenge (Basic or Bearer), token service with per-integration token cache, repository pull scope, registry error codes |
+//! | `s3` | [`S3Connector`](s3::S3Connector): MinIO and S3-compatible object storage (the evidence store): MinIO's health probes (write quorum, healing drives, server status) and a SigV4-signed `HeadBucket` on the evidence bucket, with the region, key and permission errors told apart |
 //! | `vault` | [`VaultResolver`](vault::VaultResolver): a [`SecretResolver`](pathops_core::SecretResolver) for KV v2 |
 //! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
 //! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
@@ -65,6 +66,7 @@
 //! | `github-app` | via `full` | the GitHub App connector (adds `jsonwebtoken`, `sha2`) |
 //! | `harbor` | via `full` | the Harbor connector |
 //! | `oci` | via `full` | the OCI Distribution connector (generic, Docker Hub, GHCR, Quay, ECR, ACR, Artifact Registry, Artifactory; adds `aws-sigv4`, `jsonwebtoken`) |
+//! | `minio` | via `full` | the MinIO / S3 connector (adds `aws-sigv4`, `quick-xml`) |
 //! | `vault` | via `full` | the Vault secret resolver |
 //! | `directping` | via `full` | the direct-ping connector |
 //! | `receiver` | via `full` | the axum webhook receiver router (adds `axum`) |
@@ -131,7 +133,7 @@
 #[cfg(any(feature = "gitlab", feature = "github-app", feature = "harbor"))]
 #[cfg(feature = "api")]
 pub mod api;
-#[cfg(feature = "oci")]
+#[cfg(any(feature = "oci", feature = "minio"))]
 mod aws;
 mod check;
 #[cfg(feature = "directping")]
@@ -153,6 +155,8 @@ pub mod receiver;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
+#[cfg(feature = "minio")]
+pub mod s3;
 #[cfg(feature = "vault")]
 pub mod vault;
 

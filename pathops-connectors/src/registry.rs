@@ -11,7 +11,7 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 11] = [
+pub const PROVIDERS: [(Provider, &str); 12] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
@@ -23,14 +23,16 @@ pub const PROVIDERS: [(Provider, &str); 11] = [
     (Provider::Acr, "oci"),
     (Provider::Gcr, "oci"),
     (Provider::Artifactory, "oci"),
+    (Provider::MinIo, "minio"),
 ];
 
 /// The connector features of [`PROVIDERS`] and whether each is on in this build.
-const FEATURES: [(&str, bool); 4] = [
+const FEATURES: [(&str, bool); 5] = [
     ("gitlab", cfg!(feature = "gitlab")),
     ("github-app", cfg!(feature = "github-app")),
     ("harbor", cfg!(feature = "harbor")),
     ("oci", cfg!(feature = "oci")),
+    ("minio", cfg!(feature = "minio")),
 ];
 
 fn feature_enabled(feature: &str) -> bool {
@@ -86,6 +88,12 @@ pub fn connector_for(
         #[cfg(feature = "oci")]
         p if crate::oci::OciConnector::PROVIDERS.contains(p) => Ok(Arc::new(
             crate::oci::OciConnector::builder(provider.clone())
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "minio")]
+        Provider::MinIo => Ok(Arc::new(
+            crate::s3::S3Connector::builder()
                 .with_http(policy.clone())
                 .build()?,
         )),
