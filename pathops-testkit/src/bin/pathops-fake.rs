@@ -2,12 +2,12 @@
 //! language can use it.
 //!
 //! ```text
-//! pathops-fake <gitlab|github|harbor|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]
+//! pathops-fake <gitlab|github|harbor|minio|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]
 //! ```
 //!
 //! - `--listen` defaults to `127.0.0.1:0` (a free port);
 //! - `--seed` is a JSON file in the fake's seed format (`GitLabSeed`, `GitHubSeed`,
-//!   `HarborSeed`, `VaultSeed` of `pathops_testkit::fake`); without it the fake starts with its
+//!   `HarborSeed`, `MinioSeed`, `VaultSeed` of `pathops_testkit::fake`); without it the fake starts with its
 //!   documented defaults (`start_with_defaults`);
 //! - `--enterprise` (github only) serves the GitHub Enterprise Server shape under `/api/v3`.
 //!
@@ -22,9 +22,10 @@ use pathops_testkit::fake::FakeServer;
 use pathops_testkit::fake::github::FakeGitHub;
 use pathops_testkit::fake::gitlab::FakeGitLab;
 use pathops_testkit::fake::harbor::FakeHarbor;
+use pathops_testkit::fake::minio::FakeMinio;
 use pathops_testkit::fake::vault::FakeVault;
 
-const USAGE: &str = "usage: pathops-fake <gitlab|github|harbor|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]";
+const USAGE: &str = "usage: pathops-fake <gitlab|github|harbor|minio|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]";
 
 #[derive(Debug)]
 struct Args {
@@ -36,7 +37,10 @@ struct Args {
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let provider = args.next().ok_or("missing provider")?;
-    if !matches!(provider.as_str(), "gitlab" | "github" | "harbor" | "vault") {
+    if !matches!(
+        provider.as_str(),
+        "gitlab" | "github" | "harbor" | "minio" | "vault"
+    ) {
         return Err(format!("unknown provider {provider}"));
     }
     let mut out = Args {
@@ -75,6 +79,7 @@ enum Running {
     GitLab(FakeGitLab),
     GitHub(FakeGitHub),
     Harbor(FakeHarbor),
+    Minio(FakeMinio),
     Vault(FakeVault),
 }
 
@@ -84,6 +89,7 @@ impl Running {
             Running::GitLab(f) => f,
             Running::GitHub(f) => f,
             Running::Harbor(f) => f,
+            Running::Minio(f) => f,
             Running::Vault(f) => f,
         }
     }
@@ -93,6 +99,7 @@ impl Running {
             Running::GitLab(f) => format!("{}/api/v4", f.url()),
             Running::GitHub(f) => f.api_url(),
             Running::Harbor(f) => format!("{}/api/v2.0", f.url()),
+            Running::Minio(f) => f.url(),
             Running::Vault(f) => format!("{}/v1", f.url()),
         }
     }
@@ -118,6 +125,10 @@ async fn start(args: &Args) -> Result<Running, String> {
         "harbor" => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeHarbor::default_seed);
             Running::Harbor(FakeHarbor::start_on(args.listen, s).await.map_err(io)?)
+        }
+        "minio" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeMinio::default_seed);
+            Running::Minio(FakeMinio::start_on(args.listen, s).await.map_err(io)?)
         }
         _ => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeVault::default_seed);
