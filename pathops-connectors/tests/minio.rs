@@ -1117,3 +1117,63 @@ async fn moto_does_not_enforce_regions_but_reports_them_and_the_mismatch_is_name
         r.message
     );
 }
+
+#[tokio::test]
+async fn the_doctor_reports_the_connectors_findings_in_place_of_the_generic_ones() {
+    use pathops_core::catalog::{Catalog, Principal};
+    use pathops_core::doctor::{Doctor, Selection};
+    use pathops_core::secret::StaticResolver;
+    use pathops_core::webhook::ChallengeRegistry;
+    use pathops_core::{AuthRef, ConnectorRegistry, NewIntegration};
+
+    let fake = FakeMinio::start_with_defaults().await;
+    let mut registry = ConnectorRegistry::new();
+    registry.register(connector()).unwrap();
+    let secrets = StaticResolver::new().with(
+        AuthRef::parse("ref://acme/minio/keys").unwrap(),
+        FakeMinio::default_secret(),
+    );
+    let catalog = Catalog::builder(Arc::new(pathops_store::MemoryStore::new()))
+        .with_connectors(registry)
+        .with_secrets(Arc::new(secrets))
+        .build()
+        .unwrap();
+    let admin = Principal::admin("acme".parse().unwrap(), "alice".parse().unwrap());
+    for (name, bucket) in [
+        ("evidence", FakeMinio::BUCKET),
+        ("evidence-eu", FakeMinio::EU_BUCKET),
+    ] {
+        catalog
+            .create(
+                &admin,
+                NewIntegration::builder(name, Provider::MinIo, &fake.url())
+                    .with_auth_ref("ref://acme/minio/keys")
+                    .with_configuration(json!({"bucket": bucket}))
+                    .build()
+                    .unwrap(),
+                true,
+            )
+            .await
+            .unwrap();
+    }
+    let doctor = Doctor::builder(catalog, Arc::new(ChallengeRegistry::new())).build();
+    let report = doctor.run(&admin, &Selection::All).await.unwrap();
+    let by_name = |n: &str| {
+        report
+            .integrations
+            .iter()
+            .find(|i| i.name == n)
+            .unwrap_or_else(|| panic!("{n} in {report:#?}"))
+    };
+    assert!(by_name("evidence").findings.is_empty(), "{report:#?}");
+    let broken = &by_name("evidence-eu").findings;
+    assert_eq!(
+        codes(broken),
+        ["invalid_config"],
+        "one finding, the connector's: {broken:#?}"
+    );
+    assert_eq!(
+        broken[0].title,
+        "Bucket evidence-eu is in region eu-west-1, the integration signs for us-east-1"
+    );
+}
