@@ -1146,7 +1146,7 @@ async fn the_doctor_reports_the_connectors_findings_in_place_of_the_generic_ones
         catalog
             .create(
                 &admin,
-                NewIntegration::builder(name, Provider::MinIo, &fake.url())
+                NewIntegration::builder(name, Provider::MinIo, fake.url())
                     .with_auth_ref("ref://acme/minio/keys")
                     .with_configuration(json!({"bucket": bucket}))
                     .build()
