@@ -21,6 +21,7 @@
 //! | `jenkins` | [`JenkinsConnector`](jenkins::JenkinsConnector): API token over Basic, `whoAmI` (an anonymous 200 is refused), version from `X-Jenkins` even on 401/403, context paths, CSRF crumb issuer (off is a warning) |
 //! | `argocd` | [`ArgoCdConnector`](argocd::ArgoCdConnector): `healthz`, version (short when anonymous), userinfo (always 200: `loggedIn: false` is refused), an RBAC-protected call telling 401 from 403 |
 //! | `circleci` | [`CircleCiConnector`](circleci::CircleCiConnector): API v2 `/me` with `Circle-Token` (a project token is reported as the wrong kind), project visibility, rate limits |
+//! | `s3` | [`S3Connector`](s3::S3Connector): MinIO and S3-compatible object storage (the evidence store): MinIO's health probes (write quorum, healing drives, server status) and a SigV4-signed `HeadBucket` on the evidence bucket, with the region, key and permission errors told apart |
 //! | `vault` | [`VaultResolver`](vault::VaultResolver): a [`SecretResolver`](pathops_core::SecretResolver) for KV v2 |
 //! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
 //! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
@@ -71,6 +72,7 @@
 //! | `jenkins` | via `full` | the Jenkins connector |
 //! | `argocd` | via `full` | the Argo CD connector |
 //! | `circleci` | via `full` | the CircleCI connector |
+//! | `minio` | via `full` | the MinIO / S3 connector (adds `aws-sigv4`, `quick-xml`) |
 //! | `vault` | via `full` | the Vault secret resolver |
 //! | `directping` | via `full` | the direct-ping connector |
 //! | `receiver` | via `full` | the axum webhook receiver router (adds `axum`) |
@@ -139,6 +141,8 @@
 pub mod api;
 #[cfg(feature = "argocd")]
 pub mod argocd;
+#[cfg(any(feature = "oci", feature = "minio"))]
+mod aws;
 mod check;
 #[cfg(feature = "circleci")]
 pub mod circleci;
@@ -163,6 +167,8 @@ pub mod receiver;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
+#[cfg(feature = "minio")]
+pub mod s3;
 #[cfg(feature = "vault")]
 pub mod vault;
 

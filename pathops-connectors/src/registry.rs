@@ -11,7 +11,7 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 14] = [
+pub const PROVIDERS: [(Provider, &str); 15] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
@@ -26,10 +26,11 @@ pub const PROVIDERS: [(Provider, &str); 14] = [
     (Provider::Jenkins, "jenkins"),
     (Provider::ArgoCd, "argocd"),
     (Provider::CircleCi, "circleci"),
+    (Provider::MinIo, "minio"),
 ];
 
 /// The connector features of [`PROVIDERS`] and whether each is on in this build.
-const FEATURES: [(&str, bool); 7] = [
+const FEATURES: [(&str, bool); 8] = [
     ("gitlab", cfg!(feature = "gitlab")),
     ("github-app", cfg!(feature = "github-app")),
     ("harbor", cfg!(feature = "harbor")),
@@ -37,6 +38,7 @@ const FEATURES: [(&str, bool); 7] = [
     ("jenkins", cfg!(feature = "jenkins")),
     ("argocd", cfg!(feature = "argocd")),
     ("circleci", cfg!(feature = "circleci")),
+    ("minio", cfg!(feature = "minio")),
 ];
 
 fn feature_enabled(feature: &str) -> bool {
@@ -110,6 +112,12 @@ pub fn connector_for(
         #[cfg(feature = "circleci")]
         Provider::CircleCi => Ok(Arc::new(
             crate::circleci::CircleCiConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "minio")]
+        Provider::MinIo => Ok(Arc::new(
+            crate::s3::S3Connector::builder()
                 .with_http(policy.clone())
                 .build()?,
         )),

@@ -2,11 +2,9 @@
 //! against moto's server (which checks signatures and keys once its first unauthenticated
 //! calls are used up), then the registry half against the CNCF distribution registry with
 //! the `AWS` user and the password ECR returned. Skips without `PATHOPS_TEST_MOTO_BIN` and
-//! `PATHOPS_TEST_REGISTRY_BIN` (and fails in CI, which sets both).
+//! `PATHOPS_TEST_REGISTRY_BIN` (and fails in CI, which sets both). moto runs per test
+//! ([`pathops_testkit::moto`]), so its budget of unauthenticated calls is this test's own.
 #![cfg(feature = "oci")]
-
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use pathops_connectors::http::HttpPolicy;
@@ -14,152 +12,48 @@ use pathops_connectors::oci::OciConnector;
 use pathops_core::{CheckResult, FailureCode, Integration, IntegrationConnector, Provider};
 use pathops_testkit::connector_suite::{CHECK_TIMEOUT, context};
 use pathops_testkit::fixtures::IntegrationBuilder;
+use pathops_testkit::moto::{AccessKey, Moto};
 use pathops_testkit::registry::{RegistryAuth, RegistryServer, push_image, registry_bin};
 use secrecy::SecretString;
 use serde_json::json;
 
-/// moto's server, with the first `free` calls unauthenticated; killed on drop.
-struct Moto {
-    url: String,
-    child: Child,
+/// An IAM user allowed `ecr:GetAuthorizationToken`, and its access key (three calls).
+async fn ecr_user(moto: &Moto) -> AccessKey {
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]});
+    moto.iam_user("pathops", Some(policy)).await
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    async fn start(bin: &str, free: u32) -> Self {
-        let port = pathops_testkit::fake::refused_port();
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", free.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-        let url = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while reqwest::get(format!("{url}/moto-api/")).await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "moto did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Self { url, child }
-    }
-
-    /// A signed AWS query/JSON call (moto routes on the credential scope's service).
-    async fn call(
-        &self,
-        service: &str,
-        keys: (&str, &str),
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> (u16, String) {
-        let identity =
-            aws_credential_types::Credentials::new(keys.0, keys.1, None, None, "test").into();
-        let params = aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name(service)
-            .time(std::time::SystemTime::now())
-            .settings(aws_sigv4::http_request::SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let url = format!("{}/", self.url);
-        let signable = aws_sigv4::http_request::SignableRequest::new(
-            "POST",
-            &url,
-            headers.iter().copied(),
-            aws_sigv4::http_request::SignableBody::Bytes(body.as_bytes()),
+/// The password `GetAuthorizationToken` hands out, as a client of ECR would read it.
+async fn ecr_password(moto: &Moto, key: &AccessKey) -> String {
+    let (status, text) = moto
+        .call(
+            "ecr",
+            key.pair(),
+            &[
+                ("content-type", "application/x-amz-json-1.1"),
+                (
+                    "x-amz-target",
+                    "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
+                ),
+            ],
+            "{}",
         )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let token = v["authorizationData"][0]["authorizationToken"]
+        .as_str()
         .unwrap();
-        let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
-            .unwrap()
-            .into_parts();
-        let mut request = reqwest::Client::new().post(&url).body(body.to_owned());
-        for (name, value) in headers.iter().copied().chain(instructions.headers()) {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
-
-    /// An IAM user allowed `ecr:GetAuthorizationToken`, and its access key (three calls).
-    async fn ecr_user(&self) -> (String, String) {
-        let form = "application/x-www-form-urlencoded";
-        let iam = |body: String| async move {
-            let (status, text) = self
-                .call(
-                    "iam",
-                    ("bootstrap", "bootstrap"),
-                    &[("content-type", form)],
-                    &body,
-                )
-                .await;
-            assert_eq!(status, 200, "{text}");
-            text
-        };
-        iam("Action=CreateUser&UserName=pathops&Version=2010-05-08".to_owned()).await;
-        let key =
-            iam("Action=CreateAccessKey&UserName=pathops&Version=2010-05-08".to_owned()).await;
-        let policy = json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]})
-        .to_string();
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("Action", "PutUserPolicy")
-            .append_pair("UserName", "pathops")
-            .append_pair("PolicyName", "ecr-login")
-            .append_pair("PolicyDocument", &policy)
-            .append_pair("Version", "2010-05-08")
-            .finish();
-        iam(body).await;
-        let between = |tag: &str| {
-            let open = format!("<{tag}>");
-            let start = key.find(&open).unwrap() + open.len();
-            let end = key[start..].find(&format!("</{tag}>")).unwrap() + start;
-            key[start..end].to_owned()
-        };
-        (between("AccessKeyId"), between("SecretAccessKey"))
-    }
-
-    /// The password `GetAuthorizationToken` hands out, as a client of ECR would read it.
-    async fn ecr_password(&self, keys: (&str, &str)) -> String {
-        let (status, text) = self
-            .call(
-                "ecr",
-                keys,
-                &[
-                    ("content-type", "application/x-amz-json-1.1"),
-                    (
-                        "x-amz-target",
-                        "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
-                    ),
-                ],
-                "{}",
-            )
-            .await;
-        assert_eq!(status, 200, "{text}");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let token = v["authorizationData"][0]["authorizationToken"]
-            .as_str()
-            .unwrap();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(token)
-            .unwrap();
-        String::from_utf8(decoded)
-            .unwrap()
-            .split_once(':')
-            .unwrap()
-            .1
-            .to_owned()
-    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .unwrap();
+    String::from_utf8(decoded)
+        .unwrap()
+        .split_once(':')
+        .unwrap()
+        .1
+        .to_owned()
 }
 
 fn integration(registry: &str) -> Integration {
@@ -200,8 +94,9 @@ async fn ecr_signs_get_authorization_token_and_logs_in_as_aws() {
         return;
     };
     let moto = Moto::start(&moto, 3).await;
-    let (key_id, secret_key) = moto.ecr_user().await;
-    let password = moto.ecr_password((&key_id, &secret_key)).await;
+    let key = ecr_user(&moto).await;
+    let (key_id, secret_key) = (key.access_key_id.clone(), key.secret_access_key.clone());
+    let password = ecr_password(&moto, &key).await;
     let registry = RegistryServer::start(
         &registry_bin,
         RegistryAuth::Htpasswd(vec![("AWS".to_owned(), password.clone())]),
@@ -215,7 +110,7 @@ async fn ecr_signs_get_authorization_token_and_logs_in_as_aws() {
 
     let connector = OciConnector::builder(Provider::Ecr)
         .with_http(HttpPolicy::default())
-        .with_ecr_endpoint(format!("{}/", moto.url))
+        .with_ecr_endpoint(format!("{}/", moto.url()))
         .build()
         .unwrap();
     let i = integration(registry.url());

@@ -14,7 +14,8 @@
 //! | [`connector_suite`] | the connector conformance suite: `pub async fn` checks and [`ConnectorHarness`](connector_suite::ConnectorHarness) |
 //! | [`sink_suite`] | the event sink conformance suite (once per id, per-integration order, ack semantics): [`SinkHarness`](sink_suite::SinkHarness) |
 //! | [`vault_suite`] | the Vault resolver's conformance suite, run against the fake Vault and a real server (`PATHOPS_TEST_VAULT_URL`) |
-//! | [`fake`] | fake provider servers (GitLab, GitHub, Harbor, Vault, Jenkins, Argo CD, CircleCI) on `127.0.0.1:0`, with request log and fault injection |
+//! | [`moto`] | [`Moto`](moto::Moto): moto's server (a real AWS IAM, ECR and S3 with SigV4 checked) per test, from `PATHOPS_TEST_MOTO_BIN` |
+//! | [`fake`] | fake provider servers (GitLab, GitHub, Harbor, MinIO, Vault, Jenkins, Argo CD, CircleCI) on `127.0.0.1:0`, with request log and fault injection |
 //! | `pathops-fake` (binary) | any fake as a standalone process: `pathops-fake gitlab --listen 127.0.0.1:8080 --seed seed.json` |
 //!
 //! The testkit depends on `pathops-core` only, never on a backend crate, so backends can
@@ -29,6 +30,7 @@ pub mod fixtures;
 pub mod in_memory;
 pub mod logs;
 pub mod monitor_suite;
+pub mod moto;
 pub mod registry;
 pub mod services;
 pub mod sink_suite;

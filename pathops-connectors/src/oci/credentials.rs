@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::aws::{AwsKeys, Scope, SignError, signed_request};
 use crate::check::{Check, http_failure_message};
 use crate::http::{HttpRequest, HttpResponse, status};
 use pathops_core::{CheckResult, FailureCode};
@@ -22,16 +23,6 @@ pub(crate) struct Login {
     pub(crate) password: SecretString,
     /// Until when it may be reused (`None`: not cached).
     pub(crate) valid_until: Option<Instant>,
-}
-
-/// The JSON secret of an ECR integration.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AwsKeys {
-    access_key_id: String,
-    secret_access_key: String,
-    #[serde(default)]
-    session_token: Option<String>,
 }
 
 /// The region of an ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`).
@@ -76,69 +67,44 @@ pub(crate) async fn ecr_login(
             "an ECR integration needs its AWS access key behind the auth ref",
         ));
     };
-    let keys: AwsKeys = serde_json::from_str(secret.expose_secret()).map_err(|_| {
+    let keys = AwsKeys::from_secret(secret).ok_or_else(|| {
         check.failed(
             FailureCode::InvalidConfig,
             "the ECR secret must be JSON {\"access_key_id\", \"secret_access_key\", \
              \"session_token\"?}",
         )
     })?;
-    let body = b"{}";
-    let target = "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken";
-    let content_type = "application/x-amz-json-1.1";
-    let identity = aws_credential_types::Credentials::new(
-        keys.access_key_id,
-        keys.secret_access_key,
-        keys.session_token,
-        None,
-        "pathops-integration",
-    )
-    .into();
-    let settings = aws_sigv4::http_request::SigningSettings::default();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("ecr")
-        .time(std::time::SystemTime::now())
-        .settings(settings)
-        .build()
-        .map_err(|_| check.failed(FailureCode::InvalidConfig, "cannot sign for this region"))?
-        .into();
-    let headers = [("content-type", content_type), ("x-amz-target", target)];
-    let signable = aws_sigv4::http_request::SignableRequest::new(
-        "POST",
+    let scope = Scope {
+        region,
+        service: "ecr",
+        s3: false,
+    };
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        (
+            "x-amz-target",
+            "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
+        ),
+    ];
+    let request = signed_request(
+        &keys,
+        scope,
+        reqwest::Method::POST,
         endpoint,
-        headers.iter().copied(),
-        aws_sigv4::http_request::SignableBody::Bytes(body),
+        &headers,
+        b"{}".to_vec(),
+        std::time::SystemTime::now(),
     )
-    .map_err(|_| check.failed(FailureCode::InvalidConfig, "the ECR endpoint is not a URL"))?;
-    let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
-        .map_err(|_| {
-            check.failed(
-                FailureCode::InvalidConfig,
-                "the request could not be signed",
-            )
-        })?
-        .into_parts();
-    let mut request = HttpRequest::post(endpoint)
-        .header("content-type", content_type)
-        .header("x-amz-target", target)
-        .body(body.to_vec());
-    for (name, value) in instructions.headers() {
-        request = match name {
-            "authorization" => {
-                request.credential("authorization", "", &SecretString::from(value.to_owned()))
-            }
-            "x-amz-security-token" => request.credential(
-                "x-amz-security-token",
-                "",
-                &SecretString::from(value.to_owned()),
-            ),
-            "x-amz-date" => request.header("x-amz-date", value),
-            "x-amz-content-sha256" => request.header("x-amz-content-sha256", value),
-            _ => request,
-        };
-    }
+    .map_err(|e| {
+        check.failed(
+            FailureCode::InvalidConfig,
+            match e {
+                SignError::Params => "cannot sign for this region",
+                SignError::Request => "the ECR endpoint is not a URL",
+                SignError::Sign => "the request could not be signed",
+            },
+        )
+    })?;
     let response = check.send_to(&origin_of(endpoint), request).await?;
     if !response.status.is_success() {
         let kind = response

@@ -2,12 +2,12 @@
 //! language can use it.
 //!
 //! ```text
-//! pathops-fake <gitlab|github|harbor|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
+//! pathops-fake <gitlab|github|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
 //! ```
 //!
 //! - `--listen` defaults to `127.0.0.1:0` (a free port);
 //! - `--seed` is a JSON file in the fake's seed format (`GitLabSeed`, `GitHubSeed`,
-//!   `HarborSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`, `CircleCiSeed` of
+//!   `HarborSeed`, `MinioSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`, `CircleCiSeed` of
 //!   `pathops_testkit::fake`); without it the fake starts with its documented defaults
 //!   (`start_with_defaults`);
 //! - `--enterprise` (github only) serves the GitHub Enterprise Server shape under `/api/v3`.
@@ -27,9 +27,10 @@ use pathops_testkit::fake::github::FakeGitHub;
 use pathops_testkit::fake::gitlab::FakeGitLab;
 use pathops_testkit::fake::harbor::FakeHarbor;
 use pathops_testkit::fake::jenkins::FakeJenkins;
+use pathops_testkit::fake::minio::FakeMinio;
 use pathops_testkit::fake::vault::FakeVault;
 
-const USAGE: &str = "usage: pathops-fake <gitlab|github|harbor|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
+const USAGE: &str = "usage: pathops-fake <gitlab|github|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
 
 #[derive(Debug)]
 struct Args {
@@ -43,7 +44,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let provider = args.next().ok_or("missing provider")?;
     if !matches!(
         provider.as_str(),
-        "gitlab" | "github" | "harbor" | "vault" | "jenkins" | "argocd" | "circleci"
+        "gitlab" | "github" | "harbor" | "minio" | "vault" | "jenkins" | "argocd" | "circleci"
     ) {
         return Err(format!("unknown provider {provider}"));
     }
@@ -83,6 +84,7 @@ enum Running {
     GitLab(FakeGitLab),
     GitHub(FakeGitHub),
     Harbor(FakeHarbor),
+    Minio(FakeMinio),
     Vault(FakeVault),
     Jenkins(FakeJenkins),
     ArgoCd(FakeArgoCd),
@@ -95,6 +97,7 @@ impl Running {
             Running::GitLab(f) => f,
             Running::GitHub(f) => f,
             Running::Harbor(f) => f,
+            Running::Minio(f) => f,
             Running::Vault(f) => f,
             Running::Jenkins(f) => f,
             Running::ArgoCd(f) => f,
@@ -107,6 +110,7 @@ impl Running {
             Running::GitLab(f) => format!("{}/api/v4", f.url()),
             Running::GitHub(f) => f.api_url(),
             Running::Harbor(f) => format!("{}/api/v2.0", f.url()),
+            Running::Minio(f) => f.url(),
             Running::Vault(f) => format!("{}/v1", f.url()),
             Running::Jenkins(f) => f.base_url(),
             Running::ArgoCd(f) => format!("{}/api/v1", f.url()),
@@ -147,6 +151,10 @@ async fn start(args: &Args) -> Result<Running, String> {
         "circleci" => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeCircleCi::default_seed);
             Running::CircleCi(FakeCircleCi::start_on(args.listen, s).await.map_err(io)?)
+        }
+        "minio" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeMinio::default_seed);
+            Running::Minio(FakeMinio::start_on(args.listen, s).await.map_err(io)?)
         }
         _ => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeVault::default_seed);

@@ -7,6 +7,7 @@
 //! | [`github`] | GitHub App (api.github.com and GHES `/api/v3` shapes): JWT rules, installations, installation tokens, rate limit, signed hook pings |
 //! | [`harbor`] | Harbor v2: ping, health (always 200), systeminfo, users/current (412 for robots), projects; bad Basic credentials are anonymous |
 //! | [`oci`] | the OCI Distribution API as a generic registry, Docker Hub (token service on a second server, rate-limit headers), GHCR, Quay, ACR (Entra exchange), Artifact Registry (no `service`, a Google token endpoint verifying the service-account assertion) and Artifactory (ping, version, repository path); ECR's SigV4-verified `GetAuthorizationToken` and Basic registry ([`oci::FakeEcr`]) |
+//! | [`minio`] | MinIO's health probes (write quorum, maintenance, healing drives, server status) and S3's `HeadBucket` / `ListObjectsV2` / `GetBucketLocation` with SigV4 verified, per-bucket regions, grants per key, MinIO's or S3's `HEAD` errors |
 //! | [`vault`] | HashiCorp Vault: `sys/health`, token lookup-self, KV v2 reads; 403 for a bad token |
 //! | [`ping_tool`] | a tool speaking the PathOps direct-ping protocol, with switches to break either direction |
 //! | [`jenkins`] | Jenkins: `whoAmI` (anonymous vs authenticated), crumb issuer (404 with CSRF off), Overall/Read 403s with Jenkins' headers, `X-Jenkins` on every answer, API tokens over Basic (401 page for wrong ones), optional context path |
@@ -20,9 +21,11 @@ pub mod github;
 pub mod gitlab;
 pub mod harbor;
 pub mod jenkins;
+pub mod minio;
 pub mod oci;
 pub mod ping_tool;
 pub mod server;
+mod sigv4;
 pub mod vault;
 
 pub use server::{FakeServer, Fault, RecordedRequest, refused_port};

@@ -1,645 +1,181 @@
-//! The Jenkins connector: a user's API token over HTTP Basic (`username:apiToken`). The vendor
-//! behaviour it relies on is listed below, call by call, as Jenkins' remote access API and its
-//! core source document it.
-//!
-//! | operation | calls |
-//! |---|---|
-//! | [`test_connection`](pathops_core::IntegrationConnector::test_connection) | `GET /whoAmI/api/json` (identity; the version from the `X-Jenkins` header), then `GET /crumbIssuer/api/json` (whether CSRF protection is on) |
-//! | [`check_health`](pathops_core::IntegrationConnector::check_health) | `GET /whoAmI/api/json` only: the cheapest authenticated call |
-//!
-//! Every path is joined to the base URL, so a Jenkins under a context path works
-//! (`https://ci.example.com/jenkins` + `whoAmI/api/json`).
-//!
-//! What each answer means:
-//!
-//! - **Version**: Jenkins sends `X-Jenkins: <version>` on API answers and on its login and
-//!   error pages, so a 401 or 403 still tells the version; it is reported in those failures too
-//!   (`version` detail). An answer without the header did not come from Jenkins (or a proxy
-//!   stripped it): a 404 without it is reported as a wrong base URL or context path.
-//! - **`whoAmI`** is readable without authentication. Anonymous callers get **200** with
-//!   `"anonymous": true`, and Jenkins reports even them as `"authenticated": true` (Spring
-//!   Security's anonymous token is "authenticated"). So the decision is on `anonymous`: a 200
-//!   with `anonymous: true` (or `authenticated: false`) is
-//!   [`FailureCode::Unauthenticated`] — the Basic credentials were not applied (none
-//!   configured, or a proxy dropped the `Authorization` header).
-//! - **401**: the API token (or the user name) was refused. **403**: the user lacks a
-//!   permission; Jenkins names it in `X-Required-Permission` (read when present, assumed to be
-//!   `hudson.model.Hudson.Read`, Overall/Read, otherwise) — reported as
-//!   [`FailureCode::PermissionDenied`] with that permission.
-//! - **Crumb issuer**: 200 means CSRF protection is on (the `crumbRequestField`, e.g.
-//!   `Jenkins-Crumb`, is reported; the crumb itself is a per-session secret and is never put in
-//!   a result); **404 means CSRF protection is off**, which passes but adds the warning finding
-//!   `csrf_protection_disabled`. Calls authenticated with an API token need no crumb (Jenkins
-//!   2.96 and later), so PathOps never fetches one to use.
-//! - 429, 5xx and the rest as [`status::default_failure`].
-//!
-//! Details of a passed test: `version`, `user` (`name`, `authorities`) and `csrf` (`enabled`,
-//! `crumb_request_field`, `issuer`).
-//!
-//! Configuration: `username` (required: the Jenkins user ID the API token belongs to); the
-//! secret is that user's API token. Plus the HTTP settings of
-//! [`IntegrationHttp`]. Any other key is refused, naming it.
+//! Verifying AWS Signature Version 4 on a request a fake received, the way S3 does: parse
+//! the `Authorization` header, check the date and the credential scope, then sign the
+//! request again with the key's secret (with the `aws-sigv4` crate, S3's settings) over
+//! exactly the headers the client signed, and compare the signatures in constant time.
 
-use std::sync::Arc;
+use axum::http::{HeaderMap, Method, Uri};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
-use async_trait::async_trait;
-use base64::Engine as _;
-use pathops_core::clock::SystemClock;
-use pathops_core::validate::{Problem, ValidationError};
-use pathops_core::{
-    Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, Error,
-    FailureCode, Finding, Integration, IntegrationConnector, Provider, Result, Severity,
-};
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use time::OffsetDateTime;
-use tracing::instrument;
-
-use crate::check::{Check, http_failure_message};
-use crate::http::{HttpClient, HttpPolicy, HttpRequest, HttpResponse, IntegrationHttp, status};
-
-/// The Jenkins documentation on CSRF protection (crumbs).
-pub const CSRF_DOC: &str = "https://www.jenkins.io/doc/book/security/csrf-protection/";
-/// The Jenkins documentation on API tokens for scripted clients.
-pub const TOKEN_DOC: &str =
-    "https://www.jenkins.io/doc/book/system-administration/authenticating-scripted-clients/";
-/// The Jenkins documentation on permissions (Overall/Read).
-pub const PERMISSIONS_DOC: &str =
-    "https://www.jenkins.io/doc/book/security/access-control/permissions/";
-
-/// The permission Jenkins requires for everything but its unprotected actions.
-const OVERALL_READ: &str = "hudson.model.Hudson.Read";
-
-/// The configuration of a Jenkins integration:
-///
-/// | key | value |
-/// |---|---|
-/// | `username` | the Jenkins user ID the API token belongs to (required, no `:`) |
-///
-/// plus the HTTP settings of [`IntegrationHttp`]; any other key is refused by name.
+/// The parts of a SigV4 `Authorization` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JenkinsConfig {
-    /// The user ID.
-    pub username: String,
+pub(crate) struct Authorization {
+    /// The access key id.
+    pub(crate) access_key_id: String,
+    /// `YYYYMMDD` of the credential scope.
+    pub(crate) date: String,
+    /// The region of the credential scope.
+    pub(crate) region: String,
+    /// The service of the credential scope.
+    pub(crate) service: String,
+    /// The signed header names, lowercase, `;`-separated in the header.
+    pub(crate) signed_headers: Vec<String>,
+    /// The hex signature.
+    pub(crate) signature: String,
 }
 
-impl JenkinsConfig {
-    /// Every key a Jenkins configuration may have.
-    pub const KEYS: [&'static str; 3] = [
-        "username",
-        IntegrationHttp::PROXY_KEY,
-        IntegrationHttp::CA_KEY,
-    ];
-
-    /// Reads and validates the configuration; errors name the key.
-    pub fn parse(configuration: &Configuration) -> std::result::Result<Self, ValidationError> {
-        IntegrationHttp::from_configuration(configuration)?;
-        if let Some(key) = configuration
-            .as_map()
-            .keys()
-            .find(|k| !Self::KEYS.contains(&k.as_str()))
-        {
-            return Err(ValidationError::new(
-                "configuration",
-                Problem::AtKey {
-                    key: key.clone(),
-                    problem: Box::new(Problem::UnknownValue),
-                },
-            ));
-        }
-        match configuration.get("username") {
-            Some(Value::String(u)) if u.trim().is_empty() => {
-                Err(ValidationError::new("username", Problem::Empty))
-            }
-            Some(Value::String(u)) if u.trim() != u => Err(ValidationError::new(
-                "username",
-                Problem::SurroundingWhitespace,
-            )),
-            Some(Value::String(u)) => match u.find(':') {
-                Some(index) => Err(ValidationError::new(
-                    "username",
-                    Problem::InvalidCharacter { index },
-                )),
-                None => Ok(Self {
-                    username: u.clone(),
-                }),
-            },
-            None | Some(Value::Null) => Err(ValidationError::new("username", Problem::Empty)),
-            Some(_) => Err(ValidationError::new("username", Problem::UnknownValue)),
-        }
-    }
+/// Why a signature was refused, as S3 names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// No SigV4 `Authorization` header at all (an anonymous request).
+    Anonymous,
+    /// The header does not parse, or the scope is not `…/<region>/<service>/aws4_request`.
+    Malformed,
+    /// No `x-amz-date`, or one that does not parse or differs from the scope's date.
+    BadDate,
+    /// `x-amz-date` more than 15 minutes from the fake's clock.
+    Skewed,
+    /// No `x-amz-content-sha256`, or one that is not the body's hash.
+    ContentSha256,
+    /// The signature is not the one the secret makes.
+    Mismatch,
 }
 
-/// Jenkins' classifier: `None` for 2xx; 403 permission denied, naming the permission of
-/// `X-Required-Permission` (Overall/Read when absent); the rest as
-/// [`status::default_failure`].
-pub fn classify(response: &HttpResponse, now: OffsetDateTime) -> Option<FailureCode> {
-    if response.status.as_u16() == 403 {
-        return Some(FailureCode::PermissionDenied {
-            missing_scope: Some(required_permission(response)),
-        });
-    }
-    status::default_failure(response.status, &response.headers, now)
-}
-
-/// The permission a 403 names (`X-Required-Permission`), else Overall/Read.
-fn required_permission(response: &HttpResponse) -> String {
-    response
-        .header("x-required-permission")
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .unwrap_or(OVERALL_READ)
-        .chars()
-        .take(120)
-        .collect()
-}
-
-/// A permission's Java name as the UI shows it (`hudson.model.Hudson.Read` is Overall/Read).
-fn permission_label(permission: &str) -> String {
-    match permission {
-        "hudson.model.Hudson.Read" => "Overall/Read".to_owned(),
-        "hudson.model.Hudson.Administer" => "Overall/Administer".to_owned(),
-        other => other.to_owned(),
-    }
-}
-
-/// The fields of `/whoAmI/api/json` the connector reads.
-#[derive(Debug, Deserialize)]
-struct WhoAmI {
-    name: Option<String>,
-    authenticated: Option<bool>,
-    anonymous: Option<bool>,
-    #[serde(default)]
-    authorities: Vec<String>,
-}
-
-/// The fields of `/crumbIssuer/api/json` the connector reads (never the crumb).
-#[derive(Debug, Deserialize)]
-struct CrumbIssuer {
-    #[serde(rename = "_class")]
-    class: Option<String>,
-    #[serde(rename = "crumbRequestField")]
-    crumb_request_field: Option<String>,
-}
-
-/// The Jenkins connector; see the [module docs](self).
-#[derive(Debug)]
-pub struct JenkinsConnector {
-    http: HttpClient,
-    clock: Arc<dyn Clock>,
-}
-
-/// Builds a [`JenkinsConnector`]; setters never fail, [`build`](Self::build) validates.
-#[derive(Debug, Default)]
-pub struct JenkinsConnectorBuilder {
-    policy: HttpPolicy,
-    clock: Option<Arc<dyn Clock>>,
-}
-
-impl JenkinsConnectorBuilder {
-    /// The HTTP policy (default [`HttpPolicy::default`]).
-    pub fn with_http(mut self, policy: HttpPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The clock for rate-limit resets (default the system clock).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
-        self
-    }
-
-    /// The connector; [`Error::InvalidConfig`] when the HTTP policy is unusable.
-    pub fn build(self) -> Result<JenkinsConnector> {
-        Ok(JenkinsConnector {
-            http: HttpClient::new(self.policy)?,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-        })
-    }
-}
-
-/// `Basic base64(user:token)`, built where the token leaves its wrapper.
-fn basic(request: HttpRequest, user: &str, secret: Option<&SecretString>) -> HttpRequest {
-    match secret {
-        None => request,
-        Some(secret) => {
-            let encoded = base64::engine::general_purpose::STANDARD
-                .encode(format!("{user}:{}", secret.expose_secret()));
-            request.credential("authorization", "Basic ", &SecretString::from(encoded))
+/// The SigV4 `Authorization` header of `headers`.
+pub(crate) fn authorization(headers: &HeaderMap) -> Result<Authorization, Refused> {
+    let header = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Refused::Anonymous)?;
+    let rest = header
+        .strip_prefix("AWS4-HMAC-SHA256 ")
+        .ok_or(Refused::Malformed)?;
+    let mut credential = None;
+    let mut signed = None;
+    let mut signature = None;
+    for part in rest.split(',') {
+        let part = part.trim();
+        if let Some(v) = part.strip_prefix("Credential=") {
+            credential = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            signed = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            signature = Some(v);
         }
     }
-}
-
-/// `X-Jenkins`, when the answer came from Jenkins.
-fn version_of(response: &HttpResponse) -> Option<String> {
-    response
-        .header("x-jenkins")
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.chars().take(64).collect())
-}
-
-/// `"Jenkins <version>"` or `"Jenkins"`.
-fn jenkins(version: Option<&str>) -> String {
-    match version {
-        Some(v) => format!("Jenkins {v}"),
-        None => "Jenkins".to_owned(),
-    }
-}
-
-/// Adds the `version` detail when known.
-fn with_version(result: CheckResult, version: Option<&str>) -> CheckResult {
-    match version {
-        Some(v) => result.with_detail("version", v),
-        None => result,
-    }
-}
-
-/// Percent-encodes a path segment (a user ID in `/user/<id>/security`).
-fn segment(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-/// Who the caller is, as `/whoAmI` said.
-struct Identity {
-    version: Option<String>,
-    name: String,
-    authorities: Vec<String>,
-}
-
-impl JenkinsConnector {
-    /// A builder with the default policy.
-    pub fn builder() -> JenkinsConnectorBuilder {
-        JenkinsConnectorBuilder::default()
-    }
-
-    fn failed(&self, check: &Check<'_>, what: &str, response: &HttpResponse) -> CheckResult {
-        let code = classify(response, self.clock.now()).unwrap_or(FailureCode::InvalidResponse);
-        let version = version_of(response);
-        let message = match &code {
-            FailureCode::PermissionDenied {
-                missing_scope: Some(permission),
-            } => format!(
-                "{what} answered 403 ({}): the user lacks the {} permission",
-                jenkins(version.as_deref()),
-                permission_label(permission)
-            ),
-            _ if is_html(response) => format!(
-                "{what} answered {} ({})",
-                response.status.as_u16(),
-                jenkins(version.as_deref())
-            ),
-            _ => http_failure_message(what, response),
-        };
-        with_version(check.failed(code, message), version.as_deref())
-    }
-
-    /// `GET /whoAmI/api/json` with the API token: the identity, or the failed result.
-    async fn who_am_i(
-        &self,
-        check: &Check<'_>,
-        config: &JenkinsConfig,
-    ) -> std::result::Result<Identity, CheckResult> {
-        const WHAT: &str = "GET /whoAmI/api/json";
-        let base = &check.ctx.integration.base_url;
-        let request = basic(
-            HttpRequest::get(base.join("whoAmI/api/json")),
-            &config.username,
-            check.ctx.secret.as_ref(),
-        );
-        let response = check.send(request).await?;
-        let version = version_of(&response);
-        match response.status.as_u16() {
-            200 => {}
-            401 => {
-                let why = if check.ctx.secret.is_none() {
-                    "no API token configured".to_owned()
-                } else {
-                    format!(
-                        "the API token of {} was refused (wrong, revoked, or not this user's)",
-                        config.username
-                    )
-                };
-                return Err(with_version(
-                    check.failed(
-                        FailureCode::Unauthenticated,
-                        format!(
-                            "{WHAT} answered 401 ({}): {why}",
-                            jenkins(version.as_deref())
-                        ),
-                    ),
-                    version.as_deref(),
-                ));
-            }
-            404 if version.is_none() => {
-                return Err(check.failed(
-                    FailureCode::NotFound,
-                    format!(
-                        "{WHAT} answered 404 without an X-Jenkins header: no Jenkins at {base} \
-                         (check the base URL and Jenkins' context path, e.g. https://host/jenkins)"
-                    ),
-                ));
-            }
-            _ => return Err(self.failed(check, WHAT, &response)),
-        }
-        let who: WhoAmI = response
-            .json()
-            .ok()
-            .filter(|w: &WhoAmI| w.anonymous.is_some() || w.authenticated.is_some())
-            .ok_or_else(|| {
-                with_version(
-                    check.failed(
-                        FailureCode::InvalidResponse,
-                        format!("{WHAT}: not Jenkins' whoAmI answer"),
-                    ),
-                    version.as_deref(),
-                )
-            })?;
-        if who.anonymous == Some(true) || who.authenticated == Some(false) {
-            let why = if check.ctx.secret.is_none() {
-                "no API token configured".to_owned()
-            } else {
-                "Jenkins served the call as anonymous: the Basic credentials were not applied \
-                 (a proxy in front of Jenkins may drop the Authorization header)"
-                    .to_owned()
-            };
-            return Err(with_version(
-                check
-                    .failed(
-                        FailureCode::Unauthenticated,
-                        format!(
-                            "{WHAT} answered 200 ({}) but as anonymous: {why}",
-                            jenkins(version.as_deref())
-                        ),
-                    )
-                    .with_detail("anonymous", true),
-                version.as_deref(),
-            ));
-        }
-        Ok(Identity {
-            version,
-            name: who.name.unwrap_or_else(|| config.username.clone()),
-            authorities: who.authorities.into_iter().take(100).collect(),
-        })
-    }
-
-    /// `GET /crumbIssuer/api/json`: `{enabled, crumb_request_field, issuer}`; never the crumb.
-    async fn crumb_issuer(
-        &self,
-        check: &Check<'_>,
-        config: &JenkinsConfig,
-    ) -> std::result::Result<Value, CheckResult> {
-        const WHAT: &str = "GET /crumbIssuer/api/json";
-        let request = basic(
-            HttpRequest::get(check.ctx.integration.base_url.join("crumbIssuer/api/json")),
-            &config.username,
-            check.ctx.secret.as_ref(),
-        );
-        let response = check.send(request).await?;
-        match response.status.as_u16() {
-            200 => {
-                let issuer: CrumbIssuer = response.json().map_err(|_| {
-                    with_version(
-                        check.failed(
-                            FailureCode::InvalidResponse,
-                            format!("{WHAT}: not Jenkins' crumb issuer answer"),
-                        ),
-                        version_of(&response).as_deref(),
-                    )
-                })?;
-                Ok(json!({
-                    "enabled": true,
-                    "crumb_request_field": issuer.crumb_request_field,
-                    "issuer": issuer.class,
-                }))
-            }
-            404 => Ok(json!({"enabled": false})),
-            _ => Err(self.failed(check, WHAT, &response)),
-        }
-    }
-
-    async fn steps(
-        &self,
-        check: &Check<'_>,
-        full: bool,
-    ) -> std::result::Result<CheckResult, CheckResult> {
-        let config = JenkinsConfig::parse(&check.ctx.integration.configuration)
-            .map_err(|e| check.failed(FailureCode::InvalidConfig, e.to_string()))?;
-        let me = self.who_am_i(check, &config).await?;
-        let version = me.version.as_deref();
-        let user = json!({"name": me.name, "authorities": me.authorities});
-        if !full {
-            return Ok(with_version(
-                check
-                    .passed(format!(
-                        "{}: authenticated as {}",
-                        jenkins(version),
-                        me.name
-                    ))
-                    .with_detail("user", user),
-                version,
-            ));
-        }
-        let csrf = self
-            .crumb_issuer(check, &config)
-            .await
-            .map_err(|r| with_version(r, version))?;
-        let protection = if csrf["enabled"] == false {
-            "CSRF protection is OFF (the crumb issuer answered 404)".to_owned()
-        } else {
-            match csrf["crumb_request_field"].as_str() {
-                Some(field) => format!("CSRF protection on ({field})"),
-                None => "CSRF protection on".to_owned(),
-            }
-        };
-        Ok(with_version(
-            check
-                .passed(format!(
-                    "{}: authenticated as {}; {protection}",
-                    jenkins(version),
-                    me.name
-                ))
-                .with_detail("user", user)
-                .with_detail("csrf", csrf),
-            version,
-        ))
-    }
-}
-
-fn is_html(response: &HttpResponse) -> bool {
-    response
-        .header("content-type")
-        .is_some_and(|c| c.to_ascii_lowercase().contains("html"))
-}
-
-/// The provider-specific findings of a Jenkins check; see
-/// [`IntegrationConnector::findings`].
-fn findings(integration: &Integration, result: &CheckResult) -> Vec<Finding> {
-    let user = JenkinsConfig::parse(&integration.configuration)
-        .map(|c| c.username)
-        .unwrap_or_else(|_| "<user>".to_owned());
-    let base = integration.base_url.as_str();
-    let security_page = format!("{base}/user/{}/security", segment(&user));
-    let store = match &integration.auth_ref {
-        Some(r) => format!("Store the new token in the secret backend behind {r}."),
-        None => {
-            "Store the new token in the secret backend and set the integration's auth ref to it."
-                .to_owned()
-        }
+    let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
+        return Err(Refused::Malformed);
     };
-    let mut out = Vec::new();
-    match &result.failure {
-        Some(FailureCode::Unauthenticated) => out.push(
-            Finding::new(
-                Severity::Error,
-                "unauthenticated",
-                format!("Jenkins refused the API token of {user}"),
-                result.message.clone(),
-            )
-            .with_steps([
-                format!(
-                    "Sign in to Jenkins as {user} and open {security_page} (older Jenkins: \
-                     {base}/user/{}/configure).",
-                    segment(&user)
-                ),
-                "Under API Token, choose Add new Token, generate it and copy it: Jenkins shows \
-                 it once."
-                    .to_owned(),
-                store,
-                format!(
-                    "Check that the integration's username is the Jenkins user ID ({user}), not \
-                     the display name: a token only works with its own user."
-                ),
-                "If Jenkins answered as anonymous, check that a proxy in front of it forwards \
-                 the Authorization header."
-                    .to_owned(),
-            ])
-            .with_api_call(format!("GET {security_page}"))
-            .with_doc_link(TOKEN_DOC),
-        ),
-        Some(FailureCode::PermissionDenied { missing_scope }) => {
-            let permission = permission_label(missing_scope.as_deref().unwrap_or(OVERALL_READ));
-            out.push(
-                Finding::new(
-                    Severity::Error,
-                    "missing_scope",
-                    format!("{user} lacks the Jenkins {permission} permission"),
-                    result.message.clone(),
-                )
-                .with_steps([
-                    format!(
-                        "In Manage Jenkins » Security » Authorization, grant {user} (or a group \
-                         it belongs to) {permission}."
-                    ),
-                    "With matrix or role-based authorization, add the permission to the user's \
-                     row or role, then save."
-                        .to_owned(),
-                    "Run the doctor again.".to_owned(),
-                ])
-                .with_doc_link(PERMISSIONS_DOC),
-            );
-        }
-        Some(FailureCode::NotFound) => out.push(
-            Finding::new(
-                Severity::Error,
-                "not_found",
-                format!("No Jenkins answers at {base}"),
-                result.message.clone(),
-            )
-            .with_steps([
-                "Check the base URL: a Jenkins served under a context path needs it in the base \
-                 URL (https://host/jenkins, as Jenkins' own URL setting shows it)."
-                    .to_owned(),
-                "Check that a proxy in front of Jenkins routes /whoAmI/ to it.".to_owned(),
-            ])
-            .with_api_call(format!("curl -sI {base}/login")),
-        ),
-        _ => {}
-    }
-    if result.is_success()
-        && result
-            .details
-            .get("csrf")
-            .is_some_and(|c| c["enabled"] == false)
-    {
-        out.push(
-            Finding::new(
-                Severity::Warning,
-                "csrf_protection_disabled",
-                "Jenkins has CSRF protection turned off",
-                "GET /crumbIssuer/api/json answered 404: no crumb issuer is configured, so any \
-                 web site a signed-in Jenkins user visits can trigger actions as that user.",
-            )
-            .with_steps([
-                "In Manage Jenkins » Security » CSRF Protection, select the Default Crumb Issuer \
-                 and save.",
-                "If that section is missing, CSRF protection was disabled with the system property \
-                 hudson.security.csrf.GlobalCrumbIssuerConfiguration.DISABLE_CSRF_PROTECTION: \
-                 remove it from the controller's Java options and restart Jenkins.",
-                "Scripted clients that use API tokens need no crumb, so PathOps keeps working.",
-            ])
-            .with_api_call(format!("GET {base}/crumbIssuer/api/json"))
-            .with_doc_link(CSRF_DOC),
-        );
-    }
-    out
+    let scope: Vec<&str> = credential.split('/').collect();
+    let [key, date, region, service, "aws4_request"] = scope.as_slice() else {
+        return Err(Refused::Malformed);
+    };
+    Ok(Authorization {
+        access_key_id: (*key).to_owned(),
+        date: (*date).to_owned(),
+        region: (*region).to_owned(),
+        service: (*service).to_owned(),
+        signed_headers: signed.split(';').map(str::to_owned).collect(),
+        signature: signature.to_owned(),
+    })
 }
 
-#[async_trait]
-impl IntegrationConnector for JenkinsConnector {
-    fn provider(&self) -> Provider {
-        Provider::Jenkins
+/// Checks the signature of a request for S3: the date (within 15 minutes of now, equal to
+/// the scope's), the payload hash against `body`, and the signature, recomputed with
+/// `secret` over the signed headers only.
+pub(crate) fn verify_s3(
+    auth: &Authorization,
+    secret: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Refused> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let when = header("x-amz-date")
+        .and_then(|d| {
+            time::PrimitiveDateTime::parse(
+                d,
+                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+            )
+            .ok()
+        })
+        .ok_or(Refused::BadDate)?
+        .assume_utc();
+    let scope_date = format!(
+        "{:04}{:02}{:02}",
+        when.year(),
+        u8::from(when.month()),
+        when.day()
+    );
+    if scope_date != auth.date {
+        return Err(Refused::BadDate);
     }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
+    if (time::OffsetDateTime::now_utc() - when).abs() > time::Duration::minutes(15) {
+        return Err(Refused::Skewed);
     }
-
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
-        JenkinsConfig::parse(configuration)
-            .map(|_| ())
-            .map_err(Error::from)
+    let content = header("x-amz-content-sha256").ok_or(Refused::ContentSha256)?;
+    if content != "UNSIGNED-PAYLOAD" && content != const_hex::encode(Sha256::digest(body)) {
+        return Err(Refused::ContentSha256);
     }
-
-    #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "jenkins", action = "test_connection"))]
-    async fn test_connection(&self, ctx: &ConnectorContext) -> CheckResult {
-        let check = Check::start(&self.http, ctx);
-        match self.steps(&check, true).await {
-            Ok(r) | Err(r) => r,
+    let mut signed = Vec::new();
+    for name in &auth.signed_headers {
+        // The signer adds these itself: `host` from the URL, `x-amz-date` from the time and
+        // `x-amz-content-sha256` from the payload hash given below.
+        if matches!(
+            name.as_str(),
+            "host" | "x-amz-date" | "x-amz-content-sha256"
+        ) {
+            continue;
         }
+        let value = header(name).ok_or(Refused::Mismatch)?;
+        signed.push((name.as_str(), value));
     }
-
-    #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "jenkins", action = "check_health"))]
-    async fn check_health(&self, ctx: &ConnectorContext) -> CheckResult {
-        let check = Check::start(&self.http, ctx);
-        match self.steps(&check, false).await {
-            Ok(r) | Err(r) => r,
-        }
+    if !auth.signed_headers.iter().any(|h| h == "host") {
+        return Err(Refused::Mismatch);
     }
-
-    fn findings(&self, integration: &Integration, result: &CheckResult) -> Vec<Finding> {
-        findings(integration, result)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permission_names_and_segments() {
-        assert_eq!(permission_label(OVERALL_READ), "Overall/Read");
-        assert_eq!(permission_label("x.Y"), "x.Y");
-        assert_eq!(segment("jane doe@corp"), "jane%20doe%40corp");
-        assert_eq!(segment("ci-bot_1.x~"), "ci-bot_1.x~");
+    let host = header("host").ok_or(Refused::Mismatch)?;
+    let url = format!(
+        "http://{host}{}",
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let identity = aws_credential_types::Credentials::new(
+        auth.access_key_id.clone(),
+        secret.to_owned(),
+        None,
+        None,
+        "fake-s3",
+    )
+    .into();
+    let mut settings = aws_sigv4::http_request::SigningSettings::default();
+    settings.percent_encoding_mode = aws_sigv4::http_request::PercentEncodingMode::Single;
+    settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+    settings.uri_path_normalization_mode =
+        aws_sigv4::http_request::UriPathNormalizationMode::Disabled;
+    // Sign exactly what the client signed: nothing the default settings would exclude.
+    settings.excluded_headers = None;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&auth.region)
+        .name(&auth.service)
+        .time(std::time::SystemTime::from(when))
+        .settings(settings)
+        .build()
+        .map_err(|_| Refused::Malformed)?
+        .into();
+    let expected = aws_sigv4::http_request::SignableRequest::new(
+        method.as_str(),
+        &url,
+        signed.iter().copied(),
+        aws_sigv4::http_request::SignableBody::Precomputed(content.to_owned()),
+    )
+    .ok()
+    .and_then(|r| aws_sigv4::http_request::sign(r, &params).ok())
+    .map(|output| output.signature().to_owned())
+    .ok_or(Refused::Mismatch)?;
+    if bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
+        Ok(())
+    } else {
+        Err(Refused::Mismatch)
     }
 }
