@@ -2,12 +2,12 @@
 //! language can use it.
 //!
 //! ```text
-//! pathops-fake <gitlab|github|harbor|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]
+//! pathops-fake <gitlab|github|gitea|harbor|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]
 //! ```
 //!
 //! - `--listen` defaults to `127.0.0.1:0` (a free port);
 //! - `--seed` is a JSON file in the fake's seed format (`GitLabSeed`, `GitHubSeed`,
-//!   `HarborSeed`, `VaultSeed` of `pathops_testkit::fake`); without it the fake starts with its
+//!   `GiteaSeed`, `HarborSeed`, `VaultSeed` of `pathops_testkit::fake`); without it the fake starts with its
 //!   documented defaults (`start_with_defaults`);
 //! - `--enterprise` (github only) serves the GitHub Enterprise Server shape under `/api/v3`.
 //!
@@ -19,12 +19,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use pathops_testkit::fake::FakeServer;
+use pathops_testkit::fake::gitea::FakeGitea;
 use pathops_testkit::fake::github::FakeGitHub;
 use pathops_testkit::fake::gitlab::FakeGitLab;
 use pathops_testkit::fake::harbor::FakeHarbor;
 use pathops_testkit::fake::vault::FakeVault;
 
-const USAGE: &str = "usage: pathops-fake <gitlab|github|harbor|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]";
+const USAGE: &str = "usage: pathops-fake <gitlab|github|gitea|harbor|vault> [--listen ADDR] [--seed FILE.json] [--enterprise]";
 
 #[derive(Debug)]
 struct Args {
@@ -36,7 +37,10 @@ struct Args {
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let provider = args.next().ok_or("missing provider")?;
-    if !matches!(provider.as_str(), "gitlab" | "github" | "harbor" | "vault") {
+    if !matches!(
+        provider.as_str(),
+        "gitlab" | "github" | "gitea" | "harbor" | "vault"
+    ) {
         return Err(format!("unknown provider {provider}"));
     }
     let mut out = Args {
@@ -74,6 +78,7 @@ fn seed<T: serde::de::DeserializeOwned>(path: &Option<PathBuf>) -> Result<Option
 enum Running {
     GitLab(FakeGitLab),
     GitHub(FakeGitHub),
+    Gitea(FakeGitea),
     Harbor(FakeHarbor),
     Vault(FakeVault),
 }
@@ -83,6 +88,7 @@ impl Running {
         match self {
             Running::GitLab(f) => f,
             Running::GitHub(f) => f,
+            Running::Gitea(f) => f,
             Running::Harbor(f) => f,
             Running::Vault(f) => f,
         }
@@ -92,6 +98,7 @@ impl Running {
         match self {
             Running::GitLab(f) => format!("{}/api/v4", f.url()),
             Running::GitHub(f) => f.api_url(),
+            Running::Gitea(f) => f.api_url(),
             Running::Harbor(f) => format!("{}/api/v2.0", f.url()),
             Running::Vault(f) => format!("{}/v1", f.url()),
         }
@@ -114,6 +121,10 @@ async fn start(args: &Args) -> Result<Running, String> {
                 b = b.enterprise();
             }
             Running::GitHub(b.start().await.map_err(io)?)
+        }
+        "gitea" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeGitea::default_seed);
+            Running::Gitea(FakeGitea::start_on(args.listen, s).await.map_err(io)?)
         }
         "harbor" => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeHarbor::default_seed);

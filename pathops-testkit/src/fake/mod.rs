@@ -4,13 +4,15 @@
 //! | fake | emulates |
 //! |---|---|
 //! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
-//! | [`github`] | GitHub App (api.github.com and GHES `/api/v3` shapes): JWT rules, installations, installation tokens, rate limit, signed hook pings |
+//! | [`gitea`] | Gitea / Forgejo REST v1: version, user, repositories (`has_actions`), the Actions tasks and runs lists, scoped tokens with Gitea's exact refusals, an `[actions] ENABLED` switch |
+//! | [`github`] | GitHub App (api.github.com and GHES `/api/v3` shapes): JWT rules, installations, installation tokens, rate limit, signed hook pings, Actions workflow runs |
 //! | [`harbor`] | Harbor v2: ping, health (always 200), systeminfo, users/current (412 for robots), projects; bad Basic credentials are anonymous |
 //! | [`oci`] | the OCI Distribution API as a generic registry, Docker Hub (token service on a second server, rate-limit headers), GHCR, Quay, ACR (Entra exchange), Artifact Registry (no `service`, a Google token endpoint verifying the service-account assertion) and Artifactory (ping, version, repository path); ECR's SigV4-verified `GetAuthorizationToken` and Basic registry ([`oci::FakeEcr`]) |
 //! | [`vault`] | HashiCorp Vault: `sys/health`, token lookup-self, KV v2 reads; 403 for a bad token |
 //! | [`ping_tool`] | a tool speaking the PathOps direct-ping protocol, with switches to break either direction |
-//! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, hooks CRUD, events, the synchronous hook test trigger |
+//! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, pipelines, hooks CRUD, events, the synchronous hook test trigger |
 
+pub mod gitea;
 pub mod github;
 pub mod gitlab;
 pub mod harbor;
