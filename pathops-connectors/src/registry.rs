@@ -11,7 +11,7 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 11] = [
+pub const PROVIDERS: [(Provider, &str); 14] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
@@ -23,14 +23,20 @@ pub const PROVIDERS: [(Provider, &str); 11] = [
     (Provider::Acr, "oci"),
     (Provider::Gcr, "oci"),
     (Provider::Artifactory, "oci"),
+    (Provider::GitHubActions, "github-actions"),
+    (Provider::GitLabCi, "gitlab-ci"),
+    (Provider::GiteaActions, "gitea-actions"),
 ];
 
 /// The connector features of [`PROVIDERS`] and whether each is on in this build.
-const FEATURES: [(&str, bool); 4] = [
+const FEATURES: [(&str, bool); 7] = [
     ("gitlab", cfg!(feature = "gitlab")),
     ("github-app", cfg!(feature = "github-app")),
     ("harbor", cfg!(feature = "harbor")),
     ("oci", cfg!(feature = "oci")),
+    ("github-actions", cfg!(feature = "github-actions")),
+    ("gitlab-ci", cfg!(feature = "gitlab-ci")),
+    ("gitea-actions", cfg!(feature = "gitea-actions")),
 ];
 
 fn feature_enabled(feature: &str) -> bool {
@@ -80,6 +86,24 @@ pub fn connector_for(
         #[cfg(feature = "harbor")]
         Provider::Harbor => Ok(Arc::new(
             crate::harbor::HarborConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "github-actions")]
+        Provider::GitHubActions => Ok(Arc::new(
+            crate::github::actions::GitHubActionsConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "gitlab-ci")]
+        Provider::GitLabCi => Ok(Arc::new(
+            crate::gitlab::ci::GitLabCiConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "gitea-actions")]
+        Provider::GiteaActions => Ok(Arc::new(
+            crate::gitea::actions::GiteaActionsConnector::builder()
                 .with_http(policy.clone())
                 .build()?,
         )),

@@ -366,7 +366,7 @@ async fn action_tasks(
     answer((|| {
         let repo = actions_access(&s, &state, &headers, &owner, &name)?;
         let mut tasks = repo.tasks.clone();
-        tasks.sort_by(|a, b| b.id.cmp(&a.id));
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.id));
         let items = tasks.iter().map(|t| t.to_json(&s.base, &repo)).collect();
         Ok(runs_page(&s.base, uri.path(), items, &query))
     })())
@@ -389,7 +389,7 @@ async fn action_runs(
     answer((|| {
         let repo = actions_access(&s, &state, &headers, &owner, &name)?;
         let mut tasks = repo.tasks.clone();
-        tasks.sort_by(|a, b| b.id.cmp(&a.id));
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.id));
         let items = tasks
             .iter()
             .map(|t| t.to_run_json(&s.base, &repo))

@@ -385,7 +385,7 @@ async fn list_pipelines(
             return Err(forbidden());
         }
         let mut pipelines = project.pipelines.clone();
-        pipelines.sort_by(|a, b| b.id.cmp(&a.id));
+        pipelines.sort_by_key(|p| std::cmp::Reverse(p.id));
         let pipelines: Vec<Value> = pipelines
             .iter()
             .map(|p| p.to_json(&s.base, &project))
