@@ -202,3 +202,97 @@ impl GiteaApi {
         Ok(user)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn answer(headers: &[(&'static str, &str)]) -> HttpResponse {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        HttpResponse {
+            status: reqwest::StatusCode::OK,
+            headers: map,
+            body: b"[]".to_vec(),
+            url: "http://127.0.0.1/api/v1/x".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn pages_follow_giteas_link_header() {
+        let page = Page::of(&answer(&[
+            ("x-total-count", "97"),
+            (
+                "link",
+                "<https://git.example/api/v1/repos/o/r/actions/tasks?limit=30&page=2>; rel=\"next\",<https://git.example/api/v1/repos/o/r/actions/tasks?limit=30&page=4>; rel=\"last\"",
+            ),
+        ]));
+        assert_eq!(page.total_count, Some(97));
+        assert_eq!(
+            page.next.as_deref(),
+            Some("https://git.example/api/v1/repos/o/r/actions/tasks?limit=30&page=2")
+        );
+        let last = Page::of(&answer(&[
+            ("x-total-count", "3"),
+            (
+                "link",
+                "<https://git.example/x?limit=1&page=1>; rel=\"first\",<https://git.example/x?limit=1&page=2>; rel=\"prev\"",
+            ),
+        ]));
+        assert_eq!((last.total_count, last.next), (Some(3), None));
+        assert_eq!(Page::of(&answer(&[])), Page::default());
+    }
+
+    #[test]
+    fn refusals_are_classified_with_their_scope() {
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let refusal = |status: u16, body: &str| HttpResponse {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            body: body.as_bytes().to_vec(),
+            ..answer(&[])
+        };
+        assert_eq!(
+            classify(
+                &refusal(
+                    403,
+                    r#"{"message":"token does not have at least one of required scope(s): [read:user]","url":"x"}"#
+                ),
+                now
+            ),
+            Some(FailureCode::PermissionDenied {
+                missing_scope: Some("read:user".into())
+            })
+        );
+        assert_eq!(
+            classify(
+                &refusal(
+                    403,
+                    r#"{"message":"user should have specific read permission or be a repo admin or a site admin"}"#
+                ),
+                now
+            ),
+            Some(FailureCode::PermissionDenied {
+                missing_scope: None
+            })
+        );
+        assert_eq!(
+            classify(&refusal(403, "<html>forbidden</html>"), now),
+            Some(FailureCode::PermissionDenied {
+                missing_scope: None
+            })
+        );
+        assert_eq!(
+            classify(&refusal(401, r#"{"message":"token is required"}"#), now),
+            Some(FailureCode::Unauthenticated)
+        );
+        assert_eq!(
+            missing_scope("token does not have at least one of required scope(s): [read:repository write:issue]")
+                .as_deref(),
+            Some("read:repository write:issue")
+        );
+        assert_eq!(classify(&refusal(200, "{}"), now), None);
+    }
+}

@@ -17,6 +17,13 @@
 //! sends no rate-limit headers. Calls it does not emulate (and routes older versions lack)
 //! get a 404 naming the call.
 //!
+//! Read from Gitea's source: the route groups and their checks (scope, then repository, then
+//! `reqRepoReader(unit.TypeActions)` with its administrator bypass), the refusal messages
+//! quoted above, the `{workflow_runs, total_count}` shape, `[actions] ENABLED` disabling the
+//! unit everywhere, the 401 echoing the token. Assumed: the 404 body (`The target couldn't be
+//! found.`), the 401 for an unknown authorization scheme, the version that brought
+//! `actions/runs` (1.24 here), and that tasks list newest first.
+//!
 //! ```
 //! use pathops_testkit::fake::gitea::FakeGitea;
 //!
