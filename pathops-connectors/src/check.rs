@@ -95,3 +95,32 @@ pub(crate) fn http_failure_message(what: &str, response: &HttpResponse) -> Strin
         )
     }
 }
+
+/// Refuses the first configuration key not in `keys` (nor an
+/// [`IntegrationHttp`](crate::http::IntegrationHttp) key), naming it: a misspelt key would
+/// otherwise be ignored silently.
+#[cfg(any(
+    feature = "github-actions",
+    feature = "gitlab-ci",
+    feature = "gitea-actions"
+))]
+pub(crate) fn refuse_unknown_keys(
+    configuration: &pathops_core::Configuration,
+    keys: &[&str],
+) -> Result<(), pathops_core::validate::ValidationError> {
+    use crate::http::IntegrationHttp;
+    use pathops_core::validate::{Problem, ValidationError};
+    let known = |k: &str| {
+        keys.contains(&k) || k == IntegrationHttp::PROXY_KEY || k == IntegrationHttp::CA_KEY
+    };
+    match configuration.as_map().keys().find(|k| !known(k)) {
+        Some(key) => Err(ValidationError::new(
+            "configuration",
+            Problem::AtKey {
+                key: key.clone(),
+                problem: Box::new(Problem::UnknownValue),
+            },
+        )),
+        None => Ok(()),
+    }
+}

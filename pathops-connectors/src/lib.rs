@@ -16,6 +16,9 @@
 //! | [`http`] | the shared HTTP policy: one reqwest client per configuration, connect/request timeouts bounded by the check's deadline, per-integration proxy and CA, `User-Agent: pathops/<version>`, body cap, same-origin redirects only, egress allowlist and private-address switch, offline mode; transport errors and their failure codes |
 //! | `gitlab` | [`GitLabConnector`](gitlab::GitLabConnector): identity, token scopes and expiry, version, project, hook state; hook test trigger and the delivery it makes |
 //! | `github` | [`GitHubAppConnector`](github::GitHubAppConnector): API root normalization, App JWT, cached installation tokens, rate limit; hook ping and the `ping` it delivers |
+//! | `github::actions` | `GitHubActionsConnector`: a GitHub App's access to a repository's workflow runs (`actions:read`), with the App connector's JWT and token cache |
+//! | `gitlab::ci` | `GitLabCiConnector`: a token's access to a project's pipelines (`read_api`, Reporter), with the GitLab connector's requests and token introspection |
+//! | `gitea` | the Gitea / Forgejo API base (API root, token header, scope refusals, version, pagination) and `GiteaActionsConnector`: a token's access to a repository's Actions tasks, Actions switched off reported as such |
 //! | `harbor` | [`HarborConnector`](harbor::HarborConnector): health by component, robot credentials proved where Harbor cannot downgrade them |
 //! | `oci` | [`OciConnector`](oci::OciConnector): one OCI Distribution client for generic registries, Docker Hub, GHCR, Quay, ECR (SigV4 `GetAuthorizationToken`), ACR (Entra exchange), Artifact Registry (service-account assertion) and Artifactory: `/v2/` challenge (Basic or Bearer), token service with per-integration token cache, repository pull scope, registry error codes |
 //! | `jenkins` | [`JenkinsConnector`](jenkins::JenkinsConnector): API token over Basic, `whoAmI` (an anonymous 200 is refused), version from `X-Jenkins` even on 401/403, context paths, CSRF crumb issuer (off is a warning) |
@@ -67,6 +70,9 @@
 //! | `full` | **on** | all of the below (embedders who want less use `default-features = false`) |
 //! | `gitlab` | via `full` | the GitLab connector |
 //! | `github-app` | via `full` | the GitHub App connector (adds `jsonwebtoken`, `sha2`) |
+//! | `github-actions` | via `full` | the GitHub Actions connector (implies `github-app`) |
+//! | `gitlab-ci` | via `full` | the GitLab CI connector (implies `gitlab`) |
+//! | `gitea-actions` | via `full` | the Gitea Actions connector and the Gitea API base |
 //! | `harbor` | via `full` | the Harbor connector |
 //! | `oci` | via `full` | the OCI Distribution connector (generic, Docker Hub, GHCR, Quay, ECR, ACR, Artifact Registry, Artifactory; adds `aws-sigv4`, `jsonwebtoken`) |
 //! | `jenkins` | via `full` | the Jenkins connector |
@@ -148,6 +154,8 @@ mod check;
 pub mod circleci;
 #[cfg(feature = "directping")]
 pub mod directping;
+#[cfg(feature = "gitea-actions")]
+pub mod gitea;
 #[cfg(feature = "github-app")]
 pub mod github;
 #[cfg(feature = "gitlab")]

@@ -11,7 +11,7 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 15] = [
+pub const PROVIDERS: [(Provider, &str); 18] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
@@ -27,10 +27,13 @@ pub const PROVIDERS: [(Provider, &str); 15] = [
     (Provider::ArgoCd, "argocd"),
     (Provider::CircleCi, "circleci"),
     (Provider::MinIo, "minio"),
+    (Provider::GitHubActions, "github-actions"),
+    (Provider::GitLabCi, "gitlab-ci"),
+    (Provider::GiteaActions, "gitea-actions"),
 ];
 
 /// The connector features of [`PROVIDERS`] and whether each is on in this build.
-const FEATURES: [(&str, bool); 8] = [
+const FEATURES: [(&str, bool); 11] = [
     ("gitlab", cfg!(feature = "gitlab")),
     ("github-app", cfg!(feature = "github-app")),
     ("harbor", cfg!(feature = "harbor")),
@@ -39,6 +42,9 @@ const FEATURES: [(&str, bool); 8] = [
     ("argocd", cfg!(feature = "argocd")),
     ("circleci", cfg!(feature = "circleci")),
     ("minio", cfg!(feature = "minio")),
+    ("github-actions", cfg!(feature = "github-actions")),
+    ("gitlab-ci", cfg!(feature = "gitlab-ci")),
+    ("gitea-actions", cfg!(feature = "gitea-actions")),
 ];
 
 fn feature_enabled(feature: &str) -> bool {
@@ -88,6 +94,24 @@ pub fn connector_for(
         #[cfg(feature = "harbor")]
         Provider::Harbor => Ok(Arc::new(
             crate::harbor::HarborConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "github-actions")]
+        Provider::GitHubActions => Ok(Arc::new(
+            crate::github::actions::GitHubActionsConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "gitlab-ci")]
+        Provider::GitLabCi => Ok(Arc::new(
+            crate::gitlab::ci::GitLabCiConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "gitea-actions")]
+        Provider::GiteaActions => Ok(Arc::new(
+            crate::gitea::actions::GiteaActionsConnector::builder()
                 .with_http(policy.clone())
                 .build()?,
         )),

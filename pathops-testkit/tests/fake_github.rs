@@ -123,3 +123,126 @@ async fn installations_by_id_and_repository_with_absolute_token_urls_and_separat
         assert_eq!(remaining(&ping), 0);
     }
 }
+
+/// An installation token minted for `installation` (the default App's JWT).
+async fn installation_token(gh: &FakeGitHub, installation: u64) -> String {
+    let token: Value = client()
+        .post(format!(
+            "{}/app/installations/{installation}/access_tokens",
+            gh.api_url()
+        ))
+        .bearer_auth(app_jwt())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["token"].as_str().unwrap().to_owned()
+}
+
+/// `GET /repos/:owner/:repo/actions/runs`: the installation token's repositories and Actions
+/// permission decide 200, 404 and 403 (the permission as minted); pages follow `Link`.
+#[tokio::test]
+async fn workflow_runs_need_the_repository_and_the_actions_permission_and_paginate() {
+    use pathops_testkit::fake::github::GitHubWorkflowRun;
+    for gh in [
+        FakeGitHub::start().await,
+        FakeGitHub::start_enterprise().await,
+    ] {
+        let http = client();
+        let runs = |repo: &str| format!("{}/repos/{repo}/actions/runs", gh.api_url());
+        let token = installation_token(&gh, FakeGitHub::INSTALLATION_ID).await;
+
+        let r = http
+            .get(format!("{}?per_page=1", runs(FakeGitHub::REPOSITORY)))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let link = r.headers()["link"].to_str().unwrap().to_owned();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["total_count"], 2);
+        assert_eq!(body["workflow_runs"].as_array().unwrap().len(), 1);
+        assert_eq!(body["workflow_runs"][0]["id"], FakeGitHub::LATEST_RUN_ID);
+        assert_eq!(body["workflow_runs"][0]["conclusion"], "success");
+        let next = link
+            .split(", ")
+            .find_map(|p| p.strip_suffix("; rel=\"next\""))
+            .unwrap()
+            .trim_matches(['<', '>'])
+            .to_owned();
+        assert!(next.starts_with(&gh.api_url()), "{next}");
+        assert!(link.contains("rel=\"last\""), "{link}");
+        let second: Value = http
+            .get(&next)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(second["workflow_runs"][0]["id"], FakeGitHub::FIRST_RUN_ID);
+        assert_eq!(second["workflow_runs"][0]["conclusion"], "failure");
+
+        // Another repository is invisible to the installation; a bad token is 401.
+        let other = http
+            .get(runs("acme/elsewhere"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 404);
+        let bad = http
+            .get(runs(FakeGitHub::REPOSITORY))
+            .bearer_auth("ghs_unknown")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 401);
+
+        // Withdrawn Actions permission: tokens minted before keep it, new ones get 403.
+        gh.set_installation_permission(FakeGitHub::INSTALLATION_ID, "actions", None);
+        let kept = http
+            .get(runs(FakeGitHub::REPOSITORY))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(kept.status(), 200);
+        let fresh = installation_token(&gh, FakeGitHub::INSTALLATION_ID).await;
+        let refused = http
+            .get(runs(FakeGitHub::REPOSITORY))
+            .bearer_auth(&fresh)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403);
+        assert_eq!(
+            refused.headers()["x-accepted-github-permissions"],
+            "actions=read"
+        );
+        assert!(
+            refused.headers().contains_key("x-ratelimit-remaining"),
+            "403 for a permission carries the rate-limit headers but remaining is not 0"
+        );
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["message"], "Resource not accessible by integration");
+
+        gh.add_workflow_run(GitHubWorkflowRun::new(1, FakeGitHub::REPOSITORY));
+        gh.set_installation_permission(FakeGitHub::INSTALLATION_ID, "actions", Some("write"));
+        let fresh = installation_token(&gh, FakeGitHub::INSTALLATION_ID).await;
+        let body: Value = http
+            .get(runs(FakeGitHub::REPOSITORY))
+            .bearer_auth(&fresh)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["total_count"], 3);
+    }
+}

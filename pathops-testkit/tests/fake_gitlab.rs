@@ -475,3 +475,62 @@ async fn pagination_links_can_be_followed_for_a_project_addressed_by_path() {
     }
     assert_eq!(seen, hooks);
 }
+
+/// `GET /projects/:id/pipelines`: newest first, paginated, `read_api`, 404 for an invisible
+/// project, 403 below Reporter on a private project, open to everyone on a public one.
+#[tokio::test]
+async fn pipelines_need_read_api_and_reporter_on_private_projects() {
+    use pathops_testkit::fake::gitlab::GitLabPipeline;
+    let gl = FakeGitLab::start_with_defaults().await;
+    let a = api(&gl);
+    let http = reqwest::Client::new();
+    let page = http
+        .get(format!(
+            "{}/api/v4/projects/{}/pipelines?per_page=1",
+            gl.url(),
+            FakeGitLab::PROJECT_PATH.replace('/', "%2F")
+        ))
+        .header("PRIVATE-TOKEN", FakeGitLab::READ_API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-total"], "2");
+    assert_eq!(page.headers()["x-next-page"], "2");
+    let body: Value = page.json().await.unwrap();
+    assert_eq!(body[0]["id"], FakeGitLab::LATEST_PIPELINE_ID);
+    assert_eq!(body[0]["ref"], "main");
+    assert_eq!(body[0]["project_id"], P);
+
+    gl.add_token(GitLabToken::new(
+        FakeGitLab::USER_ID,
+        "glpat-user-only",
+        &["read_user"],
+    ));
+    let (status, body) = a
+        .get(&format!("/projects/{P}/pipelines"), Some("glpat-user-only"))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "insufficient_scope");
+    let (status, _) = a
+        .get("/projects/999/pipelines", Some(FakeGitLab::API_TOKEN))
+        .await;
+    assert_eq!(status, 404);
+
+    gl.add_user(GitLabUser::new(7, "guest"));
+    gl.add_token(GitLabToken::new(7, "glpat-guest", &["read_api"]));
+    gl.add_project(GitLabProject::new(43, "platform/private").member(7, 10));
+    gl.add_project(
+        GitLabProject::new(44, "platform/public")
+            .visibility("public")
+            .pipeline(GitLabPipeline::new(600, 1).status("running")),
+    );
+    let (status, body) = a.get("/projects/43/pipelines", Some("glpat-guest")).await;
+    assert_eq!((status, body), (403, json!({"message": "403 Forbidden"})));
+    let (status, body) = a.get("/projects/44/pipelines", Some("glpat-guest")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0]["status"], "running");
+    gl.add_project(GitLabProject::new(45, "platform/reported").member(7, 20));
+    let (status, body) = a.get("/projects/45/pipelines", Some("glpat-guest")).await;
+    assert_eq!((status, body), (200, json!([])), "no pipelines yet");
+}

@@ -81,6 +81,7 @@ async fn defaults_for_every_provider_and_usage_errors() {
         ("harbor", "/ping"),
         ("vault", "/sys/health"),
         ("github", "/rate_limit"),
+        ("gitea", "/version"),
     ] {
         let (_child, info) =
             spawn(&[provider, "--enterprise"][..if provider == "github" { 2 } else { 1 }]);

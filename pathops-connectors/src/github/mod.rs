@@ -14,6 +14,8 @@
 //! integration, App, installation and key until [`TOKEN_REFRESH_MARGIN`] before they expire.
 //! The core rate limit (`remaining`, `limit`, `reset`) is reported in the `rate_limit` detail.
 
+#[cfg(feature = "github-actions")]
+pub mod actions;
 mod auth;
 mod classify;
 mod config;
@@ -173,19 +175,32 @@ impl GitHubAppConnector {
         Ok((body, response))
     }
 
+    /// What an installation token of this call is cached under: the integration, the API
+    /// root, the App, the installation and the key.
+    fn token_key(call: &Call<'_>, installation: u64) -> auth::TokenKey {
+        auth::TokenKey::new(
+            call.check.ctx.integration.id,
+            &call.root,
+            &call.config.app_id,
+            installation,
+            call.key,
+        )
+    }
+
+    /// Drops the cached installation token of this call, so that the next check mints one
+    /// (GitHub refused it, or it lacks a permission granted since).
+    #[cfg(feature = "github-actions")]
+    fn forget_installation_token(&self, call: &Call<'_>, installation: u64) {
+        self.tokens.forget(&Self::token_key(call, installation));
+    }
+
     /// The installation token, from the cache or freshly minted.
     async fn installation_token(
         &self,
         call: &Call<'_>,
         installation: u64,
     ) -> Step<(SecretString, Value)> {
-        let key = auth::TokenKey::new(
-            call.check.ctx.integration.id,
-            &call.root,
-            &call.config.app_id,
-            installation,
-            call.key,
-        );
+        let key = Self::token_key(call, installation);
         let now = self.clock.now();
         if let Some(cached) = self.tokens.get(&key, now) {
             return Ok((

@@ -23,6 +23,8 @@
 //! # Ok::<(), pathops_core::Error>(())
 //! ```
 
+#[cfg(feature = "gitlab-ci")]
+pub mod ci;
 mod classify;
 mod config;
 mod findings;
@@ -51,6 +53,16 @@ use crate::http::{HttpClient, HttpPolicy, HttpRequest, HttpResponse};
 
 /// A token expiring within this many days is reported as a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// What token introspection found.
+struct Introspection {
+    /// The scopes, when the token could be introspected.
+    scopes: Option<Vec<String>>,
+    /// The `token` detail.
+    detail: Value,
+    /// The expiry day, if any.
+    expires_at: Option<String>,
+}
 
 /// The GitLab connector; see the [module docs](self).
 #[derive(Debug)]
@@ -203,45 +215,11 @@ impl GitLabConnector {
             .and_then(Value::as_bool)
             .unwrap_or(false);
 
-        // Token introspection: only personal/project/group access tokens have it.
-        let token = check
-            .send(self.request(
-                ctx,
-                config,
-                HttpRequest::get(Self::url(ctx, "personal_access_tokens/self")),
-            ))
-            .await?;
-        let mut scopes: Option<Vec<String>> = None;
-        let mut token_detail = json!({"introspection": "unavailable"});
-        let mut expires_at: Option<String> = None;
-        if token.status == StatusCode::OK {
-            let t: Value = Self::parse(check, "GET /personal_access_tokens/self", &token)?;
-            let list: Vec<String> = t["scopes"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let Some(expires) = t["expires_at"].as_str() {
-                self.expiry_warning(expires, &mut warnings);
-                expires_at = Some(expires.to_owned());
-            }
-            token_detail = json!({
-                "name": t["name"], "scopes": list, "expires_at": t["expires_at"],
-                "active": t["active"], "revoked": t["revoked"],
-            });
-            scopes = Some(list);
-        } else if let Some(
-            code @ FailureCode::RateLimited { .. } | code @ FailureCode::ServerError { .. },
-        ) = classify(&token, self.clock.now())
-        {
-            return Err(check.failed(
-                code,
-                http_failure_message("GET /personal_access_tokens/self", &token),
-            ));
-        }
+        let Introspection {
+            scopes,
+            detail: token_detail,
+            expires_at,
+        } = self.introspect(check, config, &mut warnings).await?;
         if config.hook_id.is_some()
             && let Some(scopes) = &scopes
             && !scopes.iter().any(|s| s == "api")
@@ -327,6 +305,60 @@ impl GitLabConnector {
             result = result.with_detail(detail::TOKEN_EXPIRES_AT, expires_at);
         }
         Ok(result.with_detail("warnings", warnings))
+    }
+
+    /// `GET /personal_access_tokens/self`: the token's scopes and expiry (an expiry within
+    /// [`EXPIRY_WARNING_DAYS`] is pushed to `warnings`). Only personal, project and group
+    /// access tokens have it: any other refusal leaves the scopes unknown, except a rate
+    /// limit or a server error, which fail the check.
+    async fn introspect(
+        &self,
+        check: &Check<'_>,
+        config: &GitLabConfig,
+        warnings: &mut Vec<String>,
+    ) -> std::result::Result<Introspection, CheckResult> {
+        let ctx = check.ctx;
+        let token = check
+            .send(self.request(
+                ctx,
+                config,
+                HttpRequest::get(Self::url(ctx, "personal_access_tokens/self")),
+            ))
+            .await?;
+        let mut out = Introspection {
+            scopes: None,
+            detail: json!({"introspection": "unavailable"}),
+            expires_at: None,
+        };
+        if token.status == StatusCode::OK {
+            let t: Value = Self::parse(check, "GET /personal_access_tokens/self", &token)?;
+            let list: Vec<String> = t["scopes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(expires) = t["expires_at"].as_str() {
+                self.expiry_warning(expires, warnings);
+                out.expires_at = Some(expires.to_owned());
+            }
+            out.detail = json!({
+                "name": t["name"], "scopes": list, "expires_at": t["expires_at"],
+                "active": t["active"], "revoked": t["revoked"],
+            });
+            out.scopes = Some(list);
+        } else if let Some(
+            code @ FailureCode::RateLimited { .. } | code @ FailureCode::ServerError { .. },
+        ) = classify(&token, self.clock.now())
+        {
+            return Err(check.failed(
+                code,
+                http_failure_message("GET /personal_access_tokens/self", &token),
+            ));
+        }
+        Ok(out)
     }
 
     fn expiry_warning(&self, expires: &str, warnings: &mut Vec<String>) {

@@ -2,14 +2,14 @@
 //! language can use it.
 //!
 //! ```text
-//! pathops-fake <gitlab|github|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
+//! pathops-fake <gitlab|github|gitea|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
 //! ```
 //!
 //! - `--listen` defaults to `127.0.0.1:0` (a free port);
 //! - `--seed` is a JSON file in the fake's seed format (`GitLabSeed`, `GitHubSeed`,
-//!   `HarborSeed`, `MinioSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`, `CircleCiSeed` of
-//!   `pathops_testkit::fake`); without it the fake starts with its documented defaults
-//!   (`start_with_defaults`);
+//!   `GiteaSeed`, `HarborSeed`, `MinioSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`,
+//!   `CircleCiSeed` of `pathops_testkit::fake`); without it the fake starts with its
+//!   documented defaults (`start_with_defaults`);
 //! - `--enterprise` (github only) serves the GitHub Enterprise Server shape under `/api/v3`.
 //!
 //! Once listening it prints one JSON line on stdout, `{"provider":"gitlab","url":"http://127.0.0.1:PORT","api_url":…}`,
@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use pathops_testkit::fake::FakeServer;
 use pathops_testkit::fake::argocd::FakeArgoCd;
 use pathops_testkit::fake::circleci::FakeCircleCi;
+use pathops_testkit::fake::gitea::FakeGitea;
 use pathops_testkit::fake::github::FakeGitHub;
 use pathops_testkit::fake::gitlab::FakeGitLab;
 use pathops_testkit::fake::harbor::FakeHarbor;
@@ -30,7 +31,7 @@ use pathops_testkit::fake::jenkins::FakeJenkins;
 use pathops_testkit::fake::minio::FakeMinio;
 use pathops_testkit::fake::vault::FakeVault;
 
-const USAGE: &str = "usage: pathops-fake <gitlab|github|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
+const USAGE: &str = "usage: pathops-fake <gitlab|github|gitea|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
 
 #[derive(Debug)]
 struct Args {
@@ -44,7 +45,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let provider = args.next().ok_or("missing provider")?;
     if !matches!(
         provider.as_str(),
-        "gitlab" | "github" | "harbor" | "minio" | "vault" | "jenkins" | "argocd" | "circleci"
+        "gitlab"
+            | "github"
+            | "gitea"
+            | "harbor"
+            | "minio"
+            | "vault"
+            | "jenkins"
+            | "argocd"
+            | "circleci"
     ) {
         return Err(format!("unknown provider {provider}"));
     }
@@ -83,6 +92,7 @@ fn seed<T: serde::de::DeserializeOwned>(path: &Option<PathBuf>) -> Result<Option
 enum Running {
     GitLab(FakeGitLab),
     GitHub(FakeGitHub),
+    Gitea(FakeGitea),
     Harbor(FakeHarbor),
     Minio(FakeMinio),
     Vault(FakeVault),
@@ -96,6 +106,7 @@ impl Running {
         match self {
             Running::GitLab(f) => f,
             Running::GitHub(f) => f,
+            Running::Gitea(f) => f,
             Running::Harbor(f) => f,
             Running::Minio(f) => f,
             Running::Vault(f) => f,
@@ -109,6 +120,7 @@ impl Running {
         match self {
             Running::GitLab(f) => format!("{}/api/v4", f.url()),
             Running::GitHub(f) => f.api_url(),
+            Running::Gitea(f) => f.api_url(),
             Running::Harbor(f) => format!("{}/api/v2.0", f.url()),
             Running::Minio(f) => f.url(),
             Running::Vault(f) => format!("{}/v1", f.url()),
@@ -135,6 +147,10 @@ async fn start(args: &Args) -> Result<Running, String> {
                 b = b.enterprise();
             }
             Running::GitHub(b.start().await.map_err(io)?)
+        }
+        "gitea" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeGitea::default_seed);
+            Running::Gitea(FakeGitea::start_on(args.listen, s).await.map_err(io)?)
         }
         "harbor" => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeHarbor::default_seed);

@@ -4,7 +4,8 @@
 //! | fake | emulates |
 //! |---|---|
 //! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
-//! | [`github`] | GitHub App (api.github.com and GHES `/api/v3` shapes): JWT rules, installations, installation tokens, rate limit, signed hook pings |
+//! | [`gitea`] | Gitea / Forgejo REST v1: version, user, repositories (`has_actions`), the Actions tasks and runs lists, scoped tokens with Gitea's exact refusals, an `[actions] ENABLED` switch |
+//! | [`github`] | GitHub App (api.github.com and GHES `/api/v3` shapes): JWT rules, installations, installation tokens, rate limit, signed hook pings, Actions workflow runs |
 //! | [`harbor`] | Harbor v2: ping, health (always 200), systeminfo, users/current (412 for robots), projects; bad Basic credentials are anonymous |
 //! | [`oci`] | the OCI Distribution API as a generic registry, Docker Hub (token service on a second server, rate-limit headers), GHCR, Quay, ACR (Entra exchange), Artifact Registry (no `service`, a Google token endpoint verifying the service-account assertion) and Artifactory (ping, version, repository path); ECR's SigV4-verified `GetAuthorizationToken` and Basic registry ([`oci::FakeEcr`]) |
 //! | [`minio`] | MinIO's health probes (write quorum, maintenance, healing drives, server status) and S3's `HeadBucket` / `ListObjectsV2` / `GetBucketLocation` with SigV4 verified, per-bucket regions, grants per key, MinIO's or S3's `HEAD` errors |
@@ -12,11 +13,12 @@
 //! | [`ping_tool`] | a tool speaking the PathOps direct-ping protocol, with switches to break either direction |
 //! | [`jenkins`] | Jenkins: `whoAmI` (anonymous vs authenticated), crumb issuer (404 with CSRF off), Overall/Read 403s with Jenkins' headers, `X-Jenkins` on every answer, API tokens over Basic (401 page for wrong ones), optional context path |
 //! | [`argocd`] | Argo CD: `healthz`, version (short when anonymous), userinfo (always 200), applications and projects under RBAC per token (401 bad token, 403 denied) |
+//! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, pipelines, hooks CRUD, events, the synchronous hook test trigger |
 //! | [`circleci`] | CircleCI API v2: `/me` for personal tokens (401 for project tokens, like a bad token), project lookup (404 when not visible), a rate-limit switch (429 + `Retry-After`) |
-//! | [`gitlab`] | GitLab REST v4: user, token introspection, projects, hooks CRUD, events, the synchronous hook test trigger |
 
 pub mod argocd;
 pub mod circleci;
+pub mod gitea;
 pub mod github;
 pub mod gitlab;
 pub mod harbor;

@@ -9,6 +9,7 @@
 //! | `POST /app/installations/:id/access_tokens` | 201 `{token: "ghs_…", expires_at: +1 h, …}`; 404 unknown, 403 suspended |
 //! | `GET /rate_limit` | installation token: `resources.core` (and the deprecated `rate`); anonymous: the unauthenticated limit of 60; an unknown or expired token: 401 `Bad credentials`; not counted |
 //! | `POST /repos/:owner/:repo/hooks/:hook_id/pings` | installation token (`Authorization: Bearer …` or `token …`); delivers a `ping` signed with `X-Hub-Signature-256` synchronously, then 204 |
+//! | `GET /repos/:owner/:repo/actions/runs` | installation token: `{total_count, workflow_runs}` newest first, `per_page` (default 30, at most 100) and `page`, a `Link` header (`next`, `last`, `first`, `prev`); 404 when the installation does not cover the repository, 403 `Resource not accessible by integration` (with `x-accepted-github-permissions: actions=read`) when the token was minted without the Actions permission |
 //!
 //! Every answer carries `x-ratelimit-*` headers, from one of two budgets: calls with the App's
 //! JWT and calls with an installation token are counted apart, as GitHub does. Counted calls
@@ -33,7 +34,9 @@ use pathops_core::clock::SystemClock;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-pub use model::{GitHubApp, GitHubDelivery, GitHubInstallation, GitHubRepoHook, GitHubSeed};
+pub use model::{
+    GitHubApp, GitHubDelivery, GitHubInstallation, GitHubRepoHook, GitHubSeed, GitHubWorkflowRun,
+};
 
 use super::FakeServer;
 use super::server::{json, unexpected};
@@ -45,6 +48,8 @@ struct IssuedToken {
     token: String,
     installation_id: u64,
     expires_at: time::OffsetDateTime,
+    /// What the installation granted when the token was minted.
+    permissions: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug)]
@@ -214,12 +219,21 @@ impl FakeGitHub {
             .expect("bind 127.0.0.1:0")
     }
 
-    /// One App ([`APP_ID`](Self::APP_ID), the TEST-ONLY key) installed once
-    /// ([`INSTALLATION_ID`](Self::INSTALLATION_ID)) on [`REPOSITORY`](Self::REPOSITORY).
+    /// The older workflow run of the default seed (completed, `failure`).
+    pub const FIRST_RUN_ID: u64 = 9001;
+    /// The newest workflow run of the default seed (completed, `success`).
+    pub const LATEST_RUN_ID: u64 = 9002;
+
+    /// One App ([`APP_ID`](Self::APP_ID), the TEST-ONLY key, permissions `metadata: read`,
+    /// `repository_hooks: write`, `actions: read`) installed once
+    /// ([`INSTALLATION_ID`](Self::INSTALLATION_ID)) on [`REPOSITORY`](Self::REPOSITORY), which
+    /// has two workflow runs ([`FIRST_RUN_ID`](Self::FIRST_RUN_ID),
+    /// [`LATEST_RUN_ID`](Self::LATEST_RUN_ID)).
     pub fn default_seed() -> GitHubSeed {
         let mut permissions = serde_json::Map::new();
         permissions.insert("metadata".into(), json!("read"));
         permissions.insert("repository_hooks".into(), json!("write"));
+        permissions.insert("actions".into(), json!("read"));
         GitHubSeed {
             apps: vec![GitHubApp {
                 id: Self::APP_ID,
@@ -238,8 +252,16 @@ impl FakeGitHub {
                 target_type: "Organization".to_owned(),
                 repositories: vec![Self::REPOSITORY.to_owned()],
                 suspended_at: None,
+                permissions: None,
             }],
             hooks: Vec::new(),
+            workflow_runs: vec![
+                GitHubWorkflowRun::new(Self::FIRST_RUN_ID, Self::REPOSITORY)
+                    .state("completed", Some("failure"))
+                    .created_at("2026-01-01T10:00:00Z"),
+                GitHubWorkflowRun::new(Self::LATEST_RUN_ID, Self::REPOSITORY)
+                    .created_at("2026-01-02T10:00:00Z"),
+            ],
         }
     }
 
@@ -285,6 +307,54 @@ impl FakeGitHub {
         }
     }
 
+    /// Sets (`Some(level)`) or withdraws (`None`) one permission the installation grants, as
+    /// its owner does when accepting or refusing the App's permissions. Tokens minted before
+    /// keep what they had.
+    pub fn set_installation_permission(
+        &self,
+        installation_id: u64,
+        permission: &str,
+        level: Option<&str>,
+    ) {
+        let mut state = self.shared.lock();
+        let app_permissions = |app_id: u64, state: &StateInner| {
+            state
+                .seed
+                .apps
+                .iter()
+                .find(|a| a.id == app_id)
+                .map(|a| a.permissions.clone())
+                .unwrap_or_default()
+        };
+        let Some(index) = state
+            .seed
+            .installations
+            .iter()
+            .position(|i| i.id == installation_id)
+        else {
+            return;
+        };
+        let app_id = state.seed.installations[index].app_id;
+        let mut now_granted = state.seed.installations[index]
+            .permissions
+            .clone()
+            .unwrap_or_else(|| app_permissions(app_id, &state));
+        match level {
+            Some(level) => {
+                now_granted.insert(permission.to_owned(), json!(level));
+            }
+            None => {
+                now_granted.remove(permission);
+            }
+        }
+        state.seed.installations[index].permissions = Some(now_granted);
+    }
+
+    /// Adds a workflow run.
+    pub fn add_workflow_run(&self, run: GitHubWorkflowRun) {
+        self.shared.lock().seed.workflow_runs.push(run);
+    }
+
     /// Installation tokens issued so far.
     pub fn issued_tokens(&self) -> usize {
         self.shared.lock().tokens.len()
@@ -306,6 +376,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/app/installations/{id}/access_tokens", post(create_token))
         .route("/repos/{owner}/{repo}/installation", get(repo_installation))
         .route("/rate_limit", get(rate_limit))
+        .route(
+            "/repos/{owner}/{repo}/actions/runs",
+            get(list_workflow_runs),
+        )
         .route(
             "/repos/{owner}/{repo}/hooks/{hook_id}/pings",
             post(ping_hook),
@@ -509,6 +583,14 @@ async fn get_app(State(s): S, headers: HeaderMap) -> Response {
     }
 }
 
+/// What `installation` grants: its own permissions, else all its App asks for.
+fn granted(installation: &GitHubInstallation, app: &GitHubApp) -> serde_json::Map<String, Value> {
+    installation
+        .permissions
+        .clone()
+        .unwrap_or_else(|| app.permissions.clone())
+}
+
 fn installation_json(
     api_url: &str,
     i: &GitHubInstallation,
@@ -532,7 +614,7 @@ async fn list_installations(State(s): S, headers: HeaderMap) -> Response {
                 .installations
                 .iter()
                 .filter(|i| i.app_id == app.id)
-                .map(|i| installation_json(&s.api_url, i, &app.permissions))
+                .map(|i| installation_json(&s.api_url, i, &granted(i, &app)))
                 .collect();
             json(StatusCode::OK, Value::Array(list))
         }
@@ -561,7 +643,7 @@ fn app_installation(
             |i| {
                 json(
                     StatusCode::OK,
-                    installation_json(&s.api_url, i, &app.permissions),
+                    installation_json(&s.api_url, i, &granted(i, &app)),
                 )
             },
         )
@@ -607,10 +689,12 @@ async fn create_token(State(s): S, headers: HeaderMap, Path(id): Path<String>) -
     }
     let token = format!("ghs_{}", uuid::Uuid::new_v4().simple());
     let expires_at = now + time::Duration::hours(1);
+    let permissions = granted(&installation, &app);
     state.tokens.push(IssuedToken {
         token: token.clone(),
         installation_id: installation.id,
         expires_at,
+        permissions: permissions.clone(),
     });
     let expires = expires_at
         .replace_nanosecond(0)
@@ -623,7 +707,7 @@ async fn create_token(State(s): S, headers: HeaderMap, Path(id): Path<String>) -
     json(
         StatusCode::CREATED,
         json!({
-            "token": token, "expires_at": expires, "permissions": app.permissions,
+            "token": token, "expires_at": expires, "permissions": permissions,
             "repository_selection": "selected",
         }),
     )
@@ -751,4 +835,132 @@ async fn ping_hook(
         error,
     });
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /repos/:owner/:repo/actions/runs` with an installation token: 401 for an unknown or
+/// expired token, 404 when the installation does not cover the repository (GitHub hides
+/// repositories an App cannot see), 403 when the token lacks the Actions permission; else one
+/// page of the runs, newest first, with GitHub's `Link` header.
+async fn list_workflow_runs(
+    State(s): S,
+    headers: HeaderMap,
+    Path((owner, repo)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    const DOC: &str =
+        "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository";
+    let full = format!("{owner}/{repo}");
+    let now = s.clock.now();
+    let state = s.lock();
+    let Some(token) = access_token(&headers)
+        .and_then(|t| state.tokens.iter().find(|i| i.token == t))
+        .filter(|t| t.expires_at > now)
+        .cloned()
+    else {
+        return message(StatusCode::UNAUTHORIZED, "Bad credentials");
+    };
+    let covered = state
+        .seed
+        .installations
+        .iter()
+        .any(|i| i.id == token.installation_id && i.repositories.contains(&full));
+    if !covered {
+        return json(
+            StatusCode::NOT_FOUND,
+            json!({"message": "Not Found", "documentation_url": DOC, "status": "404"}),
+        );
+    }
+    if !matches!(
+        token.permissions.get("actions").and_then(Value::as_str),
+        Some("read" | "write")
+    ) {
+        let mut refused = json(
+            StatusCode::FORBIDDEN,
+            json!({"message": "Resource not accessible by integration", "documentation_url": DOC, "status": "403"}),
+        );
+        refused.headers_mut().insert(
+            "x-accepted-github-permissions",
+            HeaderValue::from_static("actions=read"),
+        );
+        return refused;
+    }
+    let mut runs: Vec<&GitHubWorkflowRun> = state
+        .seed
+        .workflow_runs
+        .iter()
+        .filter(|r| r.repository == full)
+        .collect();
+    runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    let per_page = query
+        .get("per_page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let total = runs.len();
+    let pages = total.div_ceil(per_page).max(1);
+    let page_runs: Vec<Value> = runs
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|r| {
+            json!({
+                "id": r.id, "name": r.name, "node_id": format!("WFR_{}", r.id),
+                "head_branch": r.head_branch, "head_sha": format!("{:040x}", r.id),
+                "path": ".github/workflows/ci.yml", "display_title": r.name,
+                "run_number": r.run_number, "event": r.event, "status": r.status,
+                "conclusion": r.conclusion, "workflow_id": 1,
+                "url": format!("{}/repos/{full}/actions/runs/{}", s.api_url, r.id),
+                "html_url": format!("https://github.test/{full}/actions/runs/{}", r.id),
+                "created_at": r.created_at, "updated_at": r.created_at,
+                "run_attempt": 1, "run_started_at": r.created_at,
+                "repository": {"full_name": full, "name": repo, "private": true},
+            })
+        })
+        .collect();
+    let mut response = json(
+        StatusCode::OK,
+        json!({"total_count": total, "workflow_runs": page_runs}),
+    );
+    // GitHub's Link header: next and last while there are more pages, first and prev after
+    // the first; the other query parameters are kept.
+    let mut kept: Vec<(&String, &String)> = query
+        .iter()
+        .filter(|(k, _)| k.as_str() != "page" && k.as_str() != "per_page")
+        .collect();
+    kept.sort();
+    let link = |p: usize, rel: &str| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &kept {
+            q.append_pair(k, v);
+        }
+        q.append_pair("per_page", &per_page.to_string());
+        q.append_pair("page", &p.to_string());
+        format!(
+            "<{}/repos/{full}/actions/runs?{}>; rel=\"{rel}\"",
+            s.api_url,
+            q.finish()
+        )
+    };
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(link(page - 1, "prev"));
+    }
+    if page < pages {
+        links.push(link(page + 1, "next"));
+        links.push(link(pages, "last"));
+    }
+    if page > 1 {
+        links.push(link(1, "first"));
+    }
+    if !links.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&links.join(", "))
+    {
+        response.headers_mut().insert("link", v);
+    }
+    response
 }

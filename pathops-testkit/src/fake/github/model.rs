@@ -50,6 +50,10 @@ pub struct GitHubInstallation {
     /// When it was suspended, if it is.
     #[serde(default)]
     pub suspended_at: Option<String>,
+    /// The permissions the installation's owner granted (`{"actions": "read", …}`); `None`:
+    /// all the App asks for. Tokens carry the permissions granted when they were minted.
+    #[serde(default)]
+    pub permissions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn organization() -> String {
@@ -75,6 +79,86 @@ pub struct GitHubRepoHook {
 
 fn push() -> Vec<String> {
     vec!["push".to_owned()]
+}
+
+/// A GitHub Actions workflow run of a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitHubWorkflowRun {
+    /// Numeric id.
+    pub id: u64,
+    /// `owner/name`.
+    pub repository: String,
+    /// The workflow's name.
+    #[serde(default = "ci")]
+    pub name: String,
+    /// `queued`, `in_progress`, `completed`, …
+    #[serde(default = "completed")]
+    pub status: String,
+    /// `success`, `failure`, `cancelled`, …; `None` until the run completes.
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    /// The triggering event (`push`, `pull_request`, …).
+    #[serde(default = "push_event")]
+    pub event: String,
+    /// The branch.
+    #[serde(default = "main")]
+    pub head_branch: String,
+    /// The run number within its workflow.
+    #[serde(default)]
+    pub run_number: u64,
+    /// When it was created (RFC 3339).
+    #[serde(default = "epoch")]
+    pub created_at: String,
+}
+
+fn ci() -> String {
+    "CI".to_owned()
+}
+
+fn completed() -> String {
+    "completed".to_owned()
+}
+
+fn push_event() -> String {
+    "push".to_owned()
+}
+
+fn main() -> String {
+    "main".to_owned()
+}
+
+fn epoch() -> String {
+    "2026-01-01T00:00:00Z".to_owned()
+}
+
+impl GitHubWorkflowRun {
+    /// A completed, successful push run of `repository` on `main`.
+    pub fn new(id: u64, repository: &str) -> Self {
+        Self {
+            id,
+            repository: repository.to_owned(),
+            name: ci(),
+            status: completed(),
+            conclusion: Some("success".to_owned()),
+            event: push_event(),
+            head_branch: main(),
+            run_number: id,
+            created_at: epoch(),
+        }
+    }
+
+    /// Sets the status and conclusion.
+    pub fn state(mut self, status: &str, conclusion: Option<&str>) -> Self {
+        self.status = status.to_owned();
+        self.conclusion = conclusion.map(str::to_owned);
+        self
+    }
+
+    /// Sets the creation time (RFC 3339).
+    pub fn created_at(mut self, created_at: &str) -> Self {
+        self.created_at = created_at.to_owned();
+        self
+    }
 }
 
 /// One ping delivery the fake made.
@@ -105,4 +189,7 @@ pub struct GitHubSeed {
     /// Repository hooks.
     #[serde(default)]
     pub hooks: Vec<GitHubRepoHook>,
+    /// Actions workflow runs.
+    #[serde(default)]
+    pub workflow_runs: Vec<GitHubWorkflowRun>,
 }

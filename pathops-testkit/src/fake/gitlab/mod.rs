@@ -11,6 +11,7 @@
 //! | `GET /projects/:id` | numeric id or `%2F`-encoded path; `permissions`; 404 when not visible |
 //! | `GET/POST /projects/:id/hooks`, `GET/PUT/DELETE …/hooks/:hook_id` | 200/201/204; token write-only; `alert_status`, `disabled_until`; `api` scope and Maintainer for writes |
 //! | `GET …/hooks/:hook_id/events` | the deliveries made by test triggers, token `[REDACTED]` |
+//! | `GET /projects/:id/pipelines` | newest id first, `per_page`/`page` with the list headers; `read_api`; 404 when the project is not visible; 403 `{"message":"403 Forbidden"}` on a private project below Reporter (20) |
 //! | `POST …/hooks/:hook_id/test/:trigger` | synchronous delivery: 201 on a 2xx receiver, else 422 with its body or the connection error; 400 unknown trigger; 429 with `Retry-After` past 5 calls per project and user in a one-minute window (fixed, from the window's first call; refused calls count) |
 //!
 //! Authentication: `PRIVATE-TOKEN` or `Authorization: Bearer`; a missing, unknown, revoked or
@@ -42,8 +43,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 pub use model::{
-    GitLabCommit, GitLabHook, GitLabHookEvent, GitLabMember, GitLabProject, GitLabSeed,
-    GitLabToken, GitLabUser, HOOK_EVENT_FLAGS,
+    GitLabCommit, GitLabHook, GitLabHookEvent, GitLabMember, GitLabPipeline, GitLabProject,
+    GitLabSeed, GitLabToken, GitLabUser, HOOK_EVENT_FLAGS,
 };
 
 use super::FakeServer;
@@ -77,6 +78,9 @@ impl FakeGitLab {
     pub const PROJECT_ID: u64 = 42;
     /// [`start_with_defaults`](Self::start_with_defaults): the project's path.
     pub const PROJECT_PATH: &'static str = "platform/api";
+    /// [`start_with_defaults`](Self::start_with_defaults): the project's newest pipeline
+    /// (`success` on `main`; an older one failed).
+    pub const LATEST_PIPELINE_ID: u64 = 502;
 
     /// An empty fake on `127.0.0.1:0`.
     pub async fn start() -> Self {
@@ -85,7 +89,8 @@ impl FakeGitLab {
 
     /// A fake with one bot user ([`USER_ID`](Self::USER_ID)), its [`API_TOKEN`](Self::API_TOKEN)
     /// and [`READ_API_TOKEN`](Self::READ_API_TOKEN), and project
-    /// [`PROJECT_ID`](Self::PROJECT_ID) where it is Maintainer.
+    /// [`PROJECT_ID`](Self::PROJECT_ID) where it is Maintainer, with two pipelines (the
+    /// newest [`LATEST_PIPELINE_ID`](Self::LATEST_PIPELINE_ID)).
     pub async fn start_with_defaults() -> Self {
         Self::start_with(Self::default_seed()).await
     }
@@ -100,7 +105,10 @@ impl FakeGitLab {
                 GitLabToken::new(Self::USER_ID, Self::READ_API_TOKEN, &["read_api"]),
             ],
             projects: vec![
-                GitLabProject::new(Self::PROJECT_ID, Self::PROJECT_PATH).member(Self::USER_ID, 40),
+                GitLabProject::new(Self::PROJECT_ID, Self::PROJECT_PATH)
+                    .member(Self::USER_ID, 40)
+                    .pipeline(GitLabPipeline::new(501, 1).status("failed"))
+                    .pipeline(GitLabPipeline::new(Self::LATEST_PIPELINE_ID, 2)),
             ],
             hooks: Vec::new(),
         }

@@ -186,6 +186,84 @@ pub struct GitLabProject {
     /// Commits of the default branch, oldest first; empty means an empty repository.
     #[serde(default = "sample_commits")]
     pub commits: Vec<GitLabCommit>,
+    /// CI/CD pipelines, in any order (the API lists them newest id first).
+    #[serde(default)]
+    pub pipelines: Vec<GitLabPipeline>,
+}
+
+/// A CI/CD pipeline of a project. Field names follow GitLab's pipelines API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitLabPipeline {
+    /// Instance-wide id.
+    pub id: u64,
+    /// Project-scoped id.
+    #[serde(default)]
+    pub iid: u64,
+    /// `created`, `pending`, `running`, `success`, `failed`, `canceled`, `skipped`, `manual`, …
+    #[serde(default = "success")]
+    pub status: String,
+    /// The branch or tag.
+    #[serde(rename = "ref", default = "main")]
+    pub git_ref: String,
+    /// `push`, `web`, `schedule`, `merge_request_event`, …
+    #[serde(default = "push")]
+    pub source: String,
+    /// When it was created (ISO 8601).
+    #[serde(default = "created")]
+    pub created_at: String,
+}
+
+fn success() -> String {
+    "success".to_owned()
+}
+
+fn push() -> String {
+    "push".to_owned()
+}
+
+fn created() -> String {
+    "2026-01-01T00:00:00.000Z".to_owned()
+}
+
+impl GitLabPipeline {
+    /// A successful push pipeline on `main`.
+    pub fn new(id: u64, iid: u64) -> Self {
+        Self {
+            id,
+            iid,
+            status: success(),
+            git_ref: main(),
+            source: push(),
+            created_at: created(),
+        }
+    }
+
+    /// Sets the status.
+    pub fn status(mut self, status: &str) -> Self {
+        self.status = status.to_owned();
+        self
+    }
+
+    /// Sets the branch or tag.
+    pub fn on_ref(mut self, git_ref: &str) -> Self {
+        self.git_ref = git_ref.to_owned();
+        self
+    }
+
+    pub(crate) fn to_json(&self, base: &str, project: &GitLabProject) -> Value {
+        json!({
+            "id": self.id,
+            "iid": self.iid,
+            "project_id": project.id,
+            "sha": format!("{:040x}", self.id),
+            "ref": self.git_ref,
+            "status": self.status,
+            "source": self.source,
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+            "web_url": format!("{base}/{}/-/pipelines/{}", project.path_with_namespace, self.id),
+        })
+    }
 }
 
 fn main() -> String {
@@ -215,7 +293,20 @@ impl GitLabProject {
             visibility: private(),
             members: Vec::new(),
             commits: sample_commits(),
+            pipelines: Vec::new(),
         }
+    }
+
+    /// Adds a pipeline.
+    pub fn pipeline(mut self, pipeline: GitLabPipeline) -> Self {
+        self.pipelines.push(pipeline);
+        self
+    }
+
+    /// Sets the visibility (`private`, `internal` or `public`).
+    pub fn visibility(mut self, visibility: &str) -> Self {
+        self.visibility = visibility.to_owned();
+        self
     }
 
     /// Adds a member with `access_level`.

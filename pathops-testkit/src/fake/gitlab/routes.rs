@@ -125,6 +125,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/personal_access_tokens/self", get(token_self))
         .route("/projects/{id}", get(project))
         .route("/projects/{id}/hooks", get(list_hooks).post(create_hook))
+        .route("/projects/{id}/pipelines", get(list_pipelines))
         .route(
             "/projects/{id}/hooks/{hook_id}",
             get(get_hook).put(edit_hook).delete(delete_hook),
@@ -362,6 +363,37 @@ async fn list_hooks(
             &s.base,
             &format!("/api/v4/projects/{}/hooks", path_segment(&id)),
             hooks,
+            &query,
+        ))
+    })())
+}
+
+/// `GET /projects/:id/pipelines`: `read_api`; a private project's pipelines need Reporter
+/// (20) or more (public and internal projects show them to whoever sees the project).
+async fn list_pipelines(
+    State(s): S,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let state = s.state();
+    answer((|| {
+        let (user, _) = authenticate(&state, &headers, READ_API)?;
+        let project = visible_project(&state, &id, &user)?;
+        let reporter = project.access_level(user.id).is_some_and(|l| l >= 20);
+        if project.visibility == "private" && !user.is_admin && !reporter {
+            return Err(forbidden());
+        }
+        let mut pipelines = project.pipelines.clone();
+        pipelines.sort_by_key(|p| std::cmp::Reverse(p.id));
+        let pipelines: Vec<Value> = pipelines
+            .iter()
+            .map(|p| p.to_json(&s.base, &project))
+            .collect();
+        Ok(paginated(
+            &s.base,
+            &format!("/api/v4/projects/{}/pipelines", path_segment(&id)),
+            pipelines,
             &query,
         ))
     })())
