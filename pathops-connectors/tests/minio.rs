@@ -449,6 +449,7 @@ async fn a_wrong_region_is_detected_and_named() {
     assert_eq!(r.failure, Some(FailureCode::InvalidConfig), "{}", r.message);
     assert_eq!(r.details[detail::BUCKET_REGION], "eu-west-1");
     assert_eq!(r.details[detail::PROBLEM], "wrong_region");
+    assert_eq!(r.reachability, Probe::Passed, "the storage answered");
     assert!(
         r.message.contains(
             "bucket evidence-eu is in region eu-west-1, but the integration signs for us-east-1"

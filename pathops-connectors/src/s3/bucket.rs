@@ -139,6 +139,8 @@ fn wrong_region(
     let mut result = check
         .failed(FailureCode::InvalidConfig, message)
         .with_detail(detail::PROBLEM, "wrong_region");
+    // The storage answered: it was reached, whatever it would make of the credentials.
+    result.reachability = pathops_core::Probe::Passed;
     if let Some(actual) = actual {
         result = result.with_detail(detail::BUCKET_REGION, actual);
     }
