@@ -184,6 +184,22 @@ pub(super) fn for_delivery(integration: &Integration, result: &CheckResult) -> V
         );
     }
     match &result.failure {
+        Some(FailureCode::PermissionDenied { missing_scope }) => out.push(
+            Finding::new(
+                Severity::Error,
+                "webhook_missing_scope",
+                format!(
+                    "The GitLab token lacks the {} scope",
+                    missing_scope.as_deref().unwrap_or("api")
+                ),
+                result.message.clone(),
+            )
+            .with_steps([
+                "Testing a hook needs a token with the `api` scope whose user is at least Maintainer of the project.",
+                "Create such a token (scopes cannot be added to an existing one) and update the secret behind the auth ref.",
+            ])
+            .with_doc_link(TOKENS_DOC),
+        ),
         Some(FailureCode::DeliveryRejected) => out.push(
             Finding::new(
                 Severity::Error,
@@ -285,6 +301,21 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn a_refused_hook_test_names_the_api_scope_and_the_maintainer_role() {
+        let refused = CheckResult::failed(
+            FailureCode::PermissionDenied {
+                missing_scope: Some("api".into()),
+            },
+            Duration::ZERO,
+            "403",
+        );
+        let found = for_delivery(&gitlab(), &refused);
+        assert_eq!(found[0].code, "webhook_missing_scope");
+        assert!(found[0].steps[0].contains("Maintainer"));
+        assert_eq!(found[0].doc_link.as_deref(), Some(TOKENS_DOC));
     }
 
     #[test]
