@@ -58,15 +58,18 @@ fn the_demo_report_has_the_expected_findings_and_exits_1() {
     assert_eq!(report["tenant"], "acme");
     assert_eq!(
         report["summary"],
-        serde_json::json!({"passed": 5, "failed": 6, "skipped": 1, "unreadable": 0})
+        serde_json::json!({"passed": 8, "failed": 9, "skipped": 1, "unreadable": 0})
     );
-    assert_eq!(report["integrations"].as_array().unwrap().len(), 12);
+    assert_eq!(report["integrations"].as_array().unwrap().len(), 18);
 
     for passing in [
         "gitlab-platform",
         "github-platform",
         "harbor-prod",
         "ghcr-platform",
+        "jenkins-ci",
+        "argocd-prod",
+        "minio-evidence",
         "zastava-eu",
     ] {
         let i = integration(&report, passing);
@@ -94,6 +97,9 @@ fn the_demo_report_has_the_expected_findings_and_exits_1() {
         ("harbor-ci", vec!["unauthenticated"]),
         ("harbor-dr", vec!["unreachable"]),
         ("ghcr-mirror", vec!["missing_scope"]),
+        ("jenkins-nightly", vec!["unauthenticated"]),
+        ("argocd-staging", vec!["unauthenticated"]),
+        ("minio-archive", vec!["invalid_config"]),
     ];
     for (name, want) in expected {
         let i = integration(&report, name);
@@ -152,7 +158,7 @@ fn the_table_and_the_fixes_are_plain_text_when_piped() {
     assert!(stdout.contains("\nFixes\n"));
     assert!(stdout.contains("[error: webhook_token_mismatch]"));
     assert!(stdout.contains("  run:  PUT /api/v4/projects/43/hooks/"));
-    assert!(stdout.ends_with("12 integrations: 5 passed, 6 failed, 1 skipped\n"));
+    assert!(stdout.ends_with("18 integrations: 8 passed, 9 failed, 1 skipped\n"));
 }
 
 #[test]

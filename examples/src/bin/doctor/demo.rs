@@ -1,5 +1,5 @@
-//! The demo world: the testkit's fake GitLab, GitHub, Harbor, GHCR and direct-ping tool on
-//! loopback, their secrets in files under a temporary directory (read by the built-in
+//! The demo world: the testkit's fake GitLab, GitHub, Harbor, GHCR, Jenkins, Argo CD, MinIO
+//! and direct-ping tool on loopback, their secrets in files under a temporary directory (read by the built-in
 //! `FileResolver`, as `--secrets-dir` does for real catalogs), and a set of integrations of
 //! which some are broken on purpose.
 //!
@@ -15,7 +15,13 @@
 //! | `harbor-ci` | Harbor | the robot's password is wrong |
 //! | `harbor-dr` | Harbor | nothing listens at the host: unreachable |
 //! | `harbor-prod` | Harbor | healthy, robot accepted: passes |
+//! | `argocd-prod` | Argo CD | the account token is logged in and may list applications: passes |
+//! | `argocd-staging` | Argo CD | the token was revoked: `userinfo` answers 200 with `loggedIn: false` |
+//! | `jenkins-ci` | Jenkins | the API token is accepted by `whoAmI`, CSRF protection is on: passes |
 //! | `jenkins-legacy` | Jenkins | paused for maintenance: skipped, never contacted |
+//! | `jenkins-nightly` | Jenkins | the API token was revoked: 401, with the version still read from `X-Jenkins` |
+//! | `minio-archive` | MinIO | the bucket lives in `eu-west-1` but the integration says `us-east-1` |
+//! | `minio-evidence` | MinIO | write quorum, and the key may read the evidence bucket: passes |
 //! | `zastava-eu` | Zastava | the direct ping passes both ways |
 
 use std::path::Path;
@@ -24,9 +30,12 @@ use std::sync::Arc;
 use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::secret::FileResolver;
 use pathops_core::{NewIntegration, Provider, SecretResolver, TenantId};
+use pathops_testkit::fake::argocd::FakeArgoCd;
 use pathops_testkit::fake::github::{FakeGitHub, GitHubRepoHook};
 use pathops_testkit::fake::gitlab::{FakeGitLab, GitLabHook, GitLabProject, GitLabToken};
 use pathops_testkit::fake::harbor::{FakeHarbor, HarborRobot};
+use pathops_testkit::fake::jenkins::FakeJenkins;
+use pathops_testkit::fake::minio::FakeMinio;
 use pathops_testkit::fake::oci::{FakeOciRegistry, Flavor};
 use pathops_testkit::fake::ping_tool::FakePingTool;
 use serde_json::json;
@@ -50,6 +59,9 @@ pub(crate) struct Demo {
     github: FakeGitHub,
     harbor: FakeHarbor,
     ghcr: FakeOciRegistry,
+    jenkins: FakeJenkins,
+    argocd: FakeArgoCd,
+    minio: FakeMinio,
     ping_tool: FakePingTool,
     dir: tempfile::TempDir,
     tenant: TenantId,
@@ -85,6 +97,9 @@ impl Demo {
             github: FakeGitHub::start_enterprise().await,
             harbor,
             ghcr: FakeOciRegistry::start(Flavor::Ghcr).await,
+            jenkins: FakeJenkins::start_with_defaults().await,
+            argocd: FakeArgoCd::start_with_defaults().await,
+            minio: FakeMinio::start_with_defaults().await,
             ping_tool,
             dir,
             tenant,
@@ -99,6 +114,11 @@ impl Demo {
             ("harbor", "ci-robot", HARBOR_WRONG_SECRET),
             ("zastava", "agent-token", PING_SECRET),
             ("ghcr", "pat", FakeOciRegistry::PASSWORD),
+            ("jenkins", "ci-token", FakeJenkins::API_TOKEN),
+            ("jenkins", "nightly-token", FakeJenkins::REVOKED_API_TOKEN),
+            ("argocd", "prod-token", FakeArgoCd::TOKEN),
+            ("argocd", "staging-token", FakeArgoCd::REVOKED_TOKEN),
+            ("minio", "evidence-keys", &FakeMinio::default_secret()),
         ] {
             demo.write_secret(provider, key, secret)?;
         }
@@ -190,6 +210,23 @@ impl Demo {
                 }))
                 .build()
         };
+        let jenkins = |name: &str, token: &str| {
+            NewIntegration::builder(name, Provider::Jenkins, self.jenkins.base_url())
+                .with_auth_ref(self.auth_ref("jenkins", token))
+                .with_configuration(json!({ "username": FakeJenkins::USER }))
+                .build()
+        };
+        let argocd = |name: &str, token: &str| {
+            NewIntegration::builder(name, Provider::ArgoCd, self.argocd.url())
+                .with_auth_ref(self.auth_ref("argocd", token))
+                .build()
+        };
+        let minio = |name: &str, bucket: &str| {
+            NewIntegration::builder(name, Provider::MinIo, self.minio.url())
+                .with_auth_ref(self.auth_ref("minio", "evidence-keys"))
+                .with_configuration(json!({ "bucket": bucket }))
+                .build()
+        };
         let unreachable = format!("http://127.0.0.1:{}", pathops_testkit::fake::refused_port());
         let inputs = [
             gitlab("gitlab-platform", 42, platform_hook, "api-token"),
@@ -211,6 +248,12 @@ impl Demo {
             harbor("harbor-dr", unreachable, "prod-robot"),
             ghcr("ghcr-platform", FakeOciRegistry::USER),
             ghcr("ghcr-mirror", FakeOciRegistry::STRANGER),
+            jenkins("jenkins-ci", "ci-token"),
+            jenkins("jenkins-nightly", "nightly-token"),
+            argocd("argocd-prod", "prod-token"),
+            argocd("argocd-staging", "staging-token"),
+            minio("minio-evidence", FakeMinio::BUCKET),
+            minio("minio-archive", FakeMinio::EU_BUCKET),
             NewIntegration::builder("zastava-eu", Provider::Zastava, self.ping_tool.url())
                 .with_auth_ref(self.auth_ref("zastava", "agent-token"))
                 .build(),
@@ -227,6 +270,7 @@ impl Demo {
             Provider::Jenkins,
             "https://jenkins.legacy.example.invalid",
         )
+        .with_configuration(json!({ "username": FakeJenkins::USER }))
         .build()
         .map_err(|e| format!("a demo integration: {e}"))?;
         let jenkins = catalog
