@@ -142,13 +142,24 @@
 //! Run everything with `cargo test -p pathops-connectors --all-features`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#[cfg(any(feature = "gitlab", feature = "github-app", feature = "harbor"))]
 #[cfg(feature = "api")]
 pub mod api;
 #[cfg(feature = "argocd")]
 pub mod argocd;
 #[cfg(any(feature = "oci", feature = "minio"))]
 mod aws;
+// The HTTP connectors' shared check plumbing.
+#[cfg(any(
+    feature = "gitlab",
+    feature = "github-app",
+    feature = "harbor",
+    feature = "oci",
+    feature = "jenkins",
+    feature = "argocd",
+    feature = "circleci",
+    feature = "minio",
+    feature = "gitea-actions"
+))]
 mod check;
 #[cfg(feature = "circleci")]
 pub mod circleci;

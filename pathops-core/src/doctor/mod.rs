@@ -16,7 +16,7 @@
 //!
 //! Findings come from two places: the doctor's generic ones (a host that does not resolve, a
 //! refused credential, a delivery that never arrived, …), which name no provider, and the
-//! connector's own ([`IntegrationConnector::findings`](crate::IntegrationConnector::findings)
+//! connector's own ([`IntegrationConnector::findings`]
 //! for the connection test, [`delivery_findings`](crate::IntegrationConnector::delivery_findings)
 //! for the round trip), which know the vendor's settings, API calls and documentation. The
 //! connector's are listed first, and a generic finding with the same code as one of them is
