@@ -94,19 +94,7 @@ impl ArgoCdConfig {
     /// Reads and validates the configuration; errors name the key.
     pub fn parse(configuration: &Configuration) -> std::result::Result<Self, ValidationError> {
         IntegrationHttp::from_configuration(configuration)?;
-        if let Some(key) = configuration
-            .as_map()
-            .keys()
-            .find(|k| !Self::KEYS.contains(&k.as_str()))
-        {
-            return Err(ValidationError::new(
-                "configuration",
-                Problem::AtKey {
-                    key: key.clone(),
-                    problem: Box::new(Problem::UnknownValue),
-                },
-            ));
-        }
+        crate::check::refuse_unknown_keys(configuration, &Self::KEYS)?;
         Ok(Self {
             project: name(configuration, "project")?,
             account: name(configuration, "account")?,

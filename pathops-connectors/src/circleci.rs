@@ -83,19 +83,7 @@ impl CircleCiConfig {
     /// Reads and validates the configuration; errors name the key.
     pub fn parse(configuration: &Configuration) -> std::result::Result<Self, ValidationError> {
         IntegrationHttp::from_configuration(configuration)?;
-        if let Some(key) = configuration
-            .as_map()
-            .keys()
-            .find(|k| !Self::KEYS.contains(&k.as_str()))
-        {
-            return Err(ValidationError::new(
-                "configuration",
-                Problem::AtKey {
-                    key: key.clone(),
-                    problem: Box::new(Problem::UnknownValue),
-                },
-            ));
-        }
+        crate::check::refuse_unknown_keys(configuration, &Self::KEYS)?;
         let project_slug = match configuration.get("project_slug") {
             None | Some(Value::Null) => None,
             Some(Value::String(slug)) => Some(parse_slug(slug)?),

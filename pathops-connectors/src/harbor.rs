@@ -98,19 +98,7 @@ const KEYS: [&str; 3] = [
 
 fn username(configuration: &Configuration) -> std::result::Result<String, ValidationError> {
     crate::http::IntegrationHttp::from_configuration(configuration)?;
-    if let Some(key) = configuration
-        .as_map()
-        .keys()
-        .find(|k| !KEYS.contains(&k.as_str()))
-    {
-        return Err(ValidationError::new(
-            "configuration",
-            Problem::AtKey {
-                key: key.clone(),
-                problem: Box::new(Problem::UnknownValue),
-            },
-        ));
-    }
+    crate::check::refuse_unknown_keys(configuration, &KEYS)?;
     match configuration.get("username") {
         Some(Value::String(u)) if !u.trim().is_empty() && !u.contains(':') => Ok(u.clone()),
         Some(Value::String(u)) if u.contains(':') => Err(ValidationError::new(

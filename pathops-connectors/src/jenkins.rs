@@ -95,19 +95,7 @@ impl JenkinsConfig {
     /// Reads and validates the configuration; errors name the key.
     pub fn parse(configuration: &Configuration) -> std::result::Result<Self, ValidationError> {
         IntegrationHttp::from_configuration(configuration)?;
-        if let Some(key) = configuration
-            .as_map()
-            .keys()
-            .find(|k| !Self::KEYS.contains(&k.as_str()))
-        {
-            return Err(ValidationError::new(
-                "configuration",
-                Problem::AtKey {
-                    key: key.clone(),
-                    problem: Box::new(Problem::UnknownValue),
-                },
-            ));
-        }
+        crate::check::refuse_unknown_keys(configuration, &Self::KEYS)?;
         match configuration.get("username") {
             Some(Value::String(u)) if u.trim().is_empty() => {
                 Err(ValidationError::new("username", Problem::Empty))

@@ -157,13 +157,7 @@ impl S3Config {
     /// Reads and validates a configuration; errors name the key, never its value.
     pub fn from_configuration(configuration: &Configuration) -> Result<Self, ValidationError> {
         IntegrationHttp::from_configuration(configuration)?;
-        if let Some(key) = configuration
-            .as_map()
-            .keys()
-            .find(|k| !KEYS.contains(&k.as_str()))
-        {
-            return Err(at_key(key, Problem::UnknownValue));
-        }
+        crate::check::refuse_unknown_keys(configuration, &KEYS)?;
         let bucket = string(configuration, "bucket")?
             .ok_or_else(|| at_key("bucket", Problem::Empty))?
             .to_owned();
