@@ -22,14 +22,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use pathops_core::clock::SystemClock;
 use pathops_core::validate::{Problem, ValidationError};
 use pathops_core::{
     Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, Error,
     FailureCode, IntegrationConnector, Provider, Result,
 };
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tracing::instrument;
@@ -112,18 +110,6 @@ fn username(configuration: &Configuration) -> std::result::Result<String, Valida
     }
 }
 
-/// `Basic base64(user:secret)`, built where the secret leaves its wrapper.
-fn basic(request: HttpRequest, user: &str, secret: Option<&SecretString>) -> HttpRequest {
-    match secret {
-        None => request,
-        Some(secret) => {
-            let encoded = base64::engine::general_purpose::STANDARD
-                .encode(format!("{user}:{}", secret.expose_secret()));
-            request.credential("authorization", "Basic ", &SecretString::from(encoded))
-        }
-    }
-}
-
 impl HarborConnector {
     /// A builder with the default policy.
     pub fn builder() -> HarborConnectorBuilder {
@@ -189,11 +175,8 @@ impl HarborConnector {
         check: &Check<'_>,
         user: &str,
     ) -> std::result::Result<Value, CheckResult> {
-        let request = basic(
-            HttpRequest::get(Self::url(check.ctx, "users/current")),
-            user,
-            check.ctx.secret.as_ref(),
-        );
+        let request = HttpRequest::get(Self::url(check.ctx, "users/current"))
+            .basic_auth(user, check.ctx.secret.as_ref());
         let response = check.send(request).await?;
         match response.status.as_u16() {
             200 => {
@@ -234,11 +217,8 @@ impl HarborConnector {
         let principal = self.prove_credentials(check, &user).await?;
         let mut version = Value::Null;
         if full {
-            let request = basic(
-                HttpRequest::get(Self::url(check.ctx, "systeminfo")),
-                &user,
-                check.ctx.secret.as_ref(),
-            );
+            let request = HttpRequest::get(Self::url(check.ctx, "systeminfo"))
+                .basic_auth(&user, check.ctx.secret.as_ref());
             let response = check.send(request).await?;
             if !response.status.is_success() {
                 return Err(self.failed(check, "GET /api/v2.0/systeminfo", &response));

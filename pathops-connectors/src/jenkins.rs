@@ -43,14 +43,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use pathops_core::clock::SystemClock;
 use pathops_core::validate::{Problem, ValidationError};
 use pathops_core::{
     Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, Error,
     FailureCode, Finding, Integration, IntegrationConnector, Provider, Result, Severity,
 };
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -207,18 +205,6 @@ impl JenkinsConnectorBuilder {
     }
 }
 
-/// `Basic base64(user:token)`, built where the token leaves its wrapper.
-fn basic(request: HttpRequest, user: &str, secret: Option<&SecretString>) -> HttpRequest {
-    match secret {
-        None => request,
-        Some(secret) => {
-            let encoded = base64::engine::general_purpose::STANDARD
-                .encode(format!("{user}:{}", secret.expose_secret()));
-            request.credential("authorization", "Basic ", &SecretString::from(encoded))
-        }
-    }
-}
-
 /// `X-Jenkins`, when the answer came from Jenkins.
 fn version_of(response: &HttpResponse) -> Option<String> {
     response
@@ -299,11 +285,8 @@ impl JenkinsConnector {
     ) -> std::result::Result<Identity, CheckResult> {
         const WHAT: &str = "GET /whoAmI/api/json";
         let base = &check.ctx.integration.base_url;
-        let request = basic(
-            HttpRequest::get(base.join("whoAmI/api/json")),
-            &config.username,
-            check.ctx.secret.as_ref(),
-        );
+        let request = HttpRequest::get(base.join("whoAmI/api/json"))
+            .basic_auth(&config.username, check.ctx.secret.as_ref());
         let response = check.send(request).await?;
         let version = version_of(&response);
         match response.status.as_u16() {
@@ -387,11 +370,8 @@ impl JenkinsConnector {
         config: &JenkinsConfig,
     ) -> std::result::Result<Value, CheckResult> {
         const WHAT: &str = "GET /crumbIssuer/api/json";
-        let request = basic(
-            HttpRequest::get(check.ctx.integration.base_url.join("crumbIssuer/api/json")),
-            &config.username,
-            check.ctx.secret.as_ref(),
-        );
+        let request = HttpRequest::get(check.ctx.integration.base_url.join("crumbIssuer/api/json"))
+            .basic_auth(&config.username, check.ctx.secret.as_ref());
         let response = check.send(request).await?;
         match response.status.as_u16() {
             200 => {

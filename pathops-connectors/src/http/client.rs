@@ -80,6 +80,21 @@ impl HttpRequest {
         self
     }
 
+    /// HTTP Basic credentials (`Authorization: Basic base64(user:password)`), marked
+    /// sensitive like [`credential`](Self::credential); without a password the request is
+    /// left unauthenticated.
+    pub fn basic_auth(self, user: &str, password: Option<&SecretString>) -> Self {
+        use base64::Engine as _;
+        match password {
+            None => self,
+            Some(password) => {
+                let encoded = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.expose_secret()));
+                self.credential("authorization", "Basic ", &SecretString::from(encoded))
+            }
+        }
+    }
+
     /// A JSON body (sets `Content-Type`).
     pub fn json(mut self, body: &serde_json::Value) -> Self {
         self.body = Some(body.to_string().into_bytes());

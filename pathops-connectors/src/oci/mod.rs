@@ -62,14 +62,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use pathops_core::clock::SystemClock;
 use pathops_core::validate::{Problem, ValidationError};
 use pathops_core::{
     Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, Error,
     FailureCode, IntegrationConnector, IntegrationId, Provider, Result,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::instrument;
@@ -467,14 +466,7 @@ impl OciConnector {
 
     fn authorize(&self, request: HttpRequest, auth: &Auth, login: Option<&Login>) -> HttpRequest {
         match (auth, login) {
-            (Auth::Basic, Some(login)) => {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(format!(
-                    "{}:{}",
-                    login.user,
-                    login.password.expose_secret()
-                ));
-                request.credential("authorization", "Basic ", &SecretString::from(encoded))
-            }
+            (Auth::Basic, Some(login)) => request.basic_auth(&login.user, Some(&login.password)),
             (Auth::Bearer(token), _) => request.credential("authorization", "Bearer ", token),
             _ => request,
         }
