@@ -14,7 +14,6 @@ use time::OffsetDateTime;
 use super::report::{Finding, Severity};
 use crate::connector::{CheckResult, FailureCode, detail};
 use crate::integration::Integration;
-use crate::provider::Provider;
 
 /// Tokens expiring within this many days get a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -262,6 +261,7 @@ fn parse_date(s: &str) -> Option<OffsetDateTime> {
 pub(super) fn for_webhook(
     integration: &Integration,
     result: &CheckResult,
+    // The receiver's URL for this delivery kind (`<public url>/webhooks/<kind>`).
     receiver_url: Option<&str>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -295,10 +295,8 @@ pub(super) fn for_webhook(
                     "If the receiver is on a private address, check that the tool allows deliveries to it.",
                     "Check firewalls and proxies between the tool and PathOps.",
                 ],
-                receiver_url.map(|u| {
-                    let url = format!("{u}/webhooks/{}", provider_segment(integration));
-                    format!("curl -sS -X POST {}   # from the tool's host", sh(&url))
-                }),
+                receiver_url
+                    .map(|url| format!("curl -sS -X POST {}   # from the tool's host", sh(url))),
                 None,
             ));
         }
@@ -400,14 +398,6 @@ pub(super) fn for_ping(
     out
 }
 
-fn provider_segment(integration: &Integration) -> &'static str {
-    match integration.provider {
-        Provider::GitHubApp => "github",
-        Provider::Gitea => "gitea",
-        _ => "gitlab",
-    }
-}
-
 /// `text` quoted for a POSIX shell when it needs it: commands the doctor suggests are built
 /// from tenant-chosen URLs and host names, and must run as shown (no `;id` smuggled in).
 fn sh(text: &str) -> std::borrow::Cow<'_, str> {
@@ -420,7 +410,7 @@ mod tests {
     use crate::integration::NewIntegration;
 
     fn integration(base_url: &str) -> Integration {
-        let input = NewIntegration::builder("tool", Provider::Zastava, base_url)
+        let input = NewIntegration::builder("tool", crate::Provider::Zastava, base_url)
             .build()
             .unwrap();
         Integration::new_draft(

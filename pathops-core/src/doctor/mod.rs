@@ -308,16 +308,20 @@ impl Doctor {
                     });
                 }
                 Some((Some(expected), request)) => {
+                    // Where this delivery kind is received, for the fixes to name.
+                    let receiver = self.inner.public_url.as_deref().map(|u| {
+                        format!(
+                            "{}/webhooks/{}",
+                            u.trim_end_matches('/'),
+                            expected.0.as_str()
+                        )
+                    });
                     let (result, check) = self
                         .webhook_round_trip(&integration, connector.as_ref(), request, expected)
                         .await;
                     report.findings.extend(findings::merge(
                         connector.delivery_findings(&integration, &result),
-                        findings::for_webhook(
-                            &integration,
-                            &result,
-                            self.inner.public_url.as_deref(),
-                        ),
+                        findings::for_webhook(&integration, &result, receiver.as_deref()),
                     ));
                     if !result.is_success() && combined.is_success() {
                         combined = merge_failure(combined, &result);
