@@ -284,6 +284,7 @@ impl fmt::Display for FailureCode {
 
 /// What a connection test or health check found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CheckResult {
     /// Could PathOps reach the tool?
     pub reachability: Probe,

@@ -19,6 +19,7 @@ pub enum Severity {
 
 /// A problem and its fix, as data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// How serious.
     pub severity: Severity,

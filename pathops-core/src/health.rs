@@ -243,6 +243,7 @@ impl HealthCheckRecord {
 
 /// One capability's record over a window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SeriesSummary {
     /// Checks that exercised it.
     pub checks: u64,
@@ -274,6 +275,7 @@ pub fn percent(part: u64, whole: u64) -> Option<f64> {
 
 /// Health over a window. Skipped checks are not counted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HealthSummary {
     /// Checks run.
     pub checks: u64,

@@ -359,7 +359,9 @@ impl GiteaActionsConnector {
             version.version,
             login.map(|l| format!(" as {l}")).unwrap_or_default()
         );
-        Ok(CheckResult { message, ..result })
+        let mut result = result;
+        result.message = message;
+        Ok(result)
     }
 
     async fn run(&self, ctx: &ConnectorContext, full: bool) -> CheckResult {

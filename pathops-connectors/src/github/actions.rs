@@ -426,7 +426,9 @@ impl GitHubActionsConnector {
             .await?;
         let slug = app["slug"].as_str().unwrap_or("?").to_owned();
         let message = format!("{} (GitHub App {slug})", result.message);
-        Ok(CheckResult { message, ..result })
+        let mut result = result;
+        result.message = message;
+        Ok(result)
     }
 
     async fn health_steps(

@@ -369,7 +369,9 @@ impl GitLabCiConnector {
         let result = self.pipelines(check, config).await?;
         let username = user["username"].as_str().unwrap_or("?");
         let message = format!("{} as @{username}", result.message);
-        Ok(CheckResult { message, ..result })
+        let mut result = result;
+        result.message = message;
+        Ok(result)
     }
 
     async fn run(&self, ctx: &ConnectorContext, full: bool) -> CheckResult {

@@ -45,6 +45,7 @@ pub const SCHEMA: &str = "pathops.doctor/v1";
 
 /// The result of one doctor run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DoctorReport {
     /// Always [`SCHEMA`].
     pub schema: String,
@@ -92,6 +93,7 @@ impl DoctorReport {
 
 /// Counts by outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Integrations that passed every check.
     pub passed: usize,
@@ -118,6 +120,7 @@ pub enum Outcome {
 
 /// What the doctor found for one integration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct IntegrationReport {
     /// The integration.
     pub id: IntegrationId,
@@ -149,6 +152,7 @@ pub struct IntegrationReport {
 
 /// The webhook delivery test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WebhookCheck {
     /// Outcome.
     pub outcome: Outcome,
@@ -164,6 +168,7 @@ pub struct WebhookCheck {
 
 /// The direct ping, each direction on its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PingCheck {
     /// PathOps called the tool's ping endpoint, authenticated.
     pub pathops_to_tool: Probe,
