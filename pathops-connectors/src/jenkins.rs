@@ -230,19 +230,6 @@ fn with_version(result: CheckResult, version: Option<&str>) -> CheckResult {
     }
 }
 
-/// Percent-encodes a path segment (a user ID in `/user/<id>/security`).
-fn segment(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 /// Who the caller is, as `/whoAmI` said.
 struct Identity {
     version: Option<String>,
@@ -456,7 +443,7 @@ fn findings(integration: &Integration, result: &CheckResult) -> Vec<Finding> {
         .map(|c| c.username)
         .unwrap_or_else(|_| "<user>".to_owned());
     let base = integration.base_url.as_str();
-    let security_page = format!("{base}/user/{}/security", segment(&user));
+    let security_page = format!("{base}/user/{}/security", crate::http::path_segment(&user));
     let store = match &integration.auth_ref {
         Some(r) => format!("Store the new token in the secret backend behind {r}."),
         None => {
@@ -477,7 +464,7 @@ fn findings(integration: &Integration, result: &CheckResult) -> Vec<Finding> {
                 format!(
                     "Sign in to Jenkins as {user} and open {security_page} (older Jenkins: \
                      {base}/user/{}/configure).",
-                    segment(&user)
+                    crate::http::path_segment(&user)
                 ),
                 "Under API Token, choose Add new Token, generate it and copy it: Jenkins shows \
                  it once."
@@ -607,7 +594,10 @@ mod tests {
     fn permission_names_and_segments() {
         assert_eq!(permission_label(OVERALL_READ), "Overall/Read");
         assert_eq!(permission_label("x.Y"), "x.Y");
-        assert_eq!(segment("jane doe@corp"), "jane%20doe%40corp");
-        assert_eq!(segment("ci-bot_1.x~"), "ci-bot_1.x~");
+        assert_eq!(
+            crate::http::path_segment("jane doe@corp"),
+            "jane%20doe%40corp"
+        );
+        assert_eq!(crate::http::path_segment("ci-bot_1.x~"), "ci-bot_1.x~");
     }
 }

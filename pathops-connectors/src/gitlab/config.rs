@@ -38,15 +38,7 @@ impl ProjectRef {
     pub fn segment(&self) -> String {
         match self {
             Self::Id(id) => id.to_string(),
-            Self::Path(path) => path
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                        (b as char).to_string()
-                    }
-                    other => format!("%{other:02X}"),
-                })
-                .collect(),
+            Self::Path(path) => crate::http::path_segment(path),
         }
     }
 }

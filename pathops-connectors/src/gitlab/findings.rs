@@ -30,7 +30,7 @@ fn project_and_hook(integration: &Integration, result: &CheckResult) -> (String,
             .get(key)
             .or_else(|| integration.configuration.get(key))
             .map(|v| match v {
-                Value::String(s) => s.replace('/', "%2F"),
+                Value::String(s) => crate::http::path_segment(s),
                 other => other.to_string(),
             })
     };
