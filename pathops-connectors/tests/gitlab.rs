@@ -464,7 +464,7 @@ async fn the_hook_test_trigger_reports_delivered_receiver_failed_and_refusals() 
     let r = trigger(
         &c,
         &ctx(
-            json!({"project": P, "hook_id": bad, "trigger": "push_events"}),
+            json!({"project": P, "hook_id": bad, "webhook_trigger": "push_events"}),
             FakeGitLab::API_TOKEN,
         ),
     )

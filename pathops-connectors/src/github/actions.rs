@@ -88,7 +88,13 @@ impl GitHubActionsConfig {
     /// Reads and validates the configuration; errors name the key.
     pub fn parse(configuration: &Configuration) -> std::result::Result<Self, ValidationError> {
         refuse_unknown_keys(configuration, &Self::KEYS)?;
-        let app = GitHubAppConfig::parse(configuration)?;
+        // The App's own keys go through the App connector's parser; `owner` and `repo` are
+        // this connector's.
+        let mut app_keys = configuration.as_map().clone();
+        app_keys.remove("owner");
+        app_keys.remove("repo");
+        let app_keys = Configuration::new(Value::Object(app_keys))?;
+        let app = GitHubAppConfig::parse(&app_keys)?;
         // GitHub logins: letters, digits and hyphens, at most 39; repository names: letters,
         // digits, `-`, `_`, `.`, at most 100, never `.` or `..`.
         let owner = name(configuration, "owner", 39, |c| {
@@ -229,7 +235,7 @@ impl GitHubActionsConnector {
         let config = GitHubActionsConfig::parse(&ctx.integration.configuration).map_err(|e| {
             Check::start(&self.app.http, ctx).failed(FailureCode::InvalidConfig, e.to_string())
         })?;
-        Ok((self.app.start(ctx)?, config))
+        Ok((self.app.start_with(ctx, config.app.clone())?, config))
     }
 
     /// `GET repos/:owner/:repo/installation` with the App's JWT: the installation covering

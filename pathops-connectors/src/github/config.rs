@@ -50,9 +50,21 @@ fn positive(v: &Value) -> Option<u64> {
 }
 
 impl GitHubAppConfig {
-    /// Reads and validates the configuration; errors name the key.
+    /// Every key a GitHub App configuration may have (besides the HTTP settings).
+    pub const KEYS: [&'static str; 6] = [
+        "app_id",
+        "installation_id",
+        "repository",
+        "hook_id",
+        "api_url",
+        pathops_core::webhook::SECRET_REF_KEY,
+    ];
+
+    /// Reads and validates the configuration; errors name the key, and any key not in
+    /// [`KEYS`](Self::KEYS) (nor an HTTP setting) is refused by name.
     pub fn parse(configuration: &Configuration) -> Result<Self, ValidationError> {
         crate::http::IntegrationHttp::from_configuration(configuration)?;
+        crate::check::refuse_unknown_keys(configuration, &Self::KEYS)?;
         let get = |key| configuration.get(key).filter(|v| !v.is_null());
         let app_id = match get("app_id") {
             None => return Err(ValidationError::new("app_id", Problem::Empty)),
@@ -214,5 +226,12 @@ mod tests {
             "installation_id"
         );
         assert_eq!(field(json!({"app_id": 1, "api_url": "ftp://x"})), "api_url");
+        // The doctor's key and the HTTP settings are accepted; a misspelt key is named.
+        parse(
+            json!({"app_id": 1, "webhook_secret_ref": "ref://acme/github/hook", "proxy_url": null}),
+        )
+        .unwrap();
+        let typo = parse(json!({"app_id": 1, "instalation_id": 2})).unwrap_err();
+        assert!(typo.to_string().contains("`instalation_id`"), "{typo}");
     }
 }

@@ -100,9 +100,20 @@ impl GitHubAppConnector {
     }
 
     fn start<'a>(&'a self, ctx: &'a ConnectorContext) -> Step<Call<'a>> {
+        let config = GitHubAppConfig::parse(&ctx.integration.configuration).map_err(|e| {
+            Check::start(&self.http, ctx).failed(FailureCode::InvalidConfig, e.to_string())
+        })?;
+        self.start_with(ctx, config)
+    }
+
+    /// A call with an already parsed App configuration (a connector built on this one parses
+    /// its own keys, the App's among them).
+    fn start_with<'a>(
+        &'a self,
+        ctx: &'a ConnectorContext,
+        config: GitHubAppConfig,
+    ) -> Step<Call<'a>> {
         let mut check = Check::start(&self.http, ctx);
-        let config = GitHubAppConfig::parse(&ctx.integration.configuration)
-            .map_err(|e| check.failed(FailureCode::InvalidConfig, e.to_string()))?;
         let Some(key) = ctx.secret.as_ref() else {
             return Err(check.failed(
                 FailureCode::InvalidConfig,

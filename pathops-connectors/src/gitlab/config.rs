@@ -59,18 +59,20 @@ pub enum TokenType {
 /// |---|---|
 /// | `project` | numeric id (`42` or `"42"`) or full path (`"group/sub/project"`) |
 /// | `hook_id` | the project hook the doctor tests (needs `project`) |
-/// | `trigger` | the hook test trigger, default `push_events` |
+/// | `webhook_trigger` | the hook test trigger the doctor uses ([`TRIGGERS`]), default `push_events` |
+/// | `webhook_secret_ref` | the doctor's: auth ref(s) of the hook's secret token |
 /// | `token_type` | `private_token` (default) or `bearer` |
 /// | `instance_url` | the instance's external URL as deliveries name it (`X-Gitlab-Instance`), when PathOps reaches GitLab through another address; default the base URL |
 ///
-/// plus the HTTP settings of [`IntegrationHttp`](crate::http::IntegrationHttp).
+/// plus the HTTP settings of [`IntegrationHttp`](crate::http::IntegrationHttp). Any other
+/// key is refused, naming it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitLabConfig {
     /// The project, if any.
     pub project: Option<ProjectRef>,
     /// The hook, if any.
     pub hook_id: Option<u64>,
-    /// The test trigger.
+    /// The hook test trigger (`webhook_trigger`).
     pub trigger: String,
     /// How the token is sent.
     pub token_type: TokenType,
@@ -79,9 +81,20 @@ pub struct GitLabConfig {
 }
 
 impl GitLabConfig {
+    /// Every key a GitLab configuration may have (besides the HTTP settings).
+    pub const KEYS: [&'static str; 6] = [
+        "project",
+        "hook_id",
+        pathops_core::webhook::TRIGGER_KEY,
+        "token_type",
+        "instance_url",
+        pathops_core::webhook::SECRET_REF_KEY,
+    ];
+
     /// Reads and validates the configuration; errors name the key.
     pub fn parse(configuration: &Configuration) -> Result<Self, ValidationError> {
         crate::http::IntegrationHttp::from_configuration(configuration)?;
+        crate::check::refuse_unknown_keys(configuration, &Self::KEYS)?;
         let project = match configuration.get("project") {
             None | Some(Value::Null) => None,
             Some(v) => Some(parse_project(v)?),
@@ -95,10 +108,15 @@ impl GitLabConfig {
         if hook_id.is_some() && project.is_none() {
             return Err(ValidationError::new("project", Problem::Empty));
         }
-        let trigger = match configuration.get("trigger") {
+        let trigger = match configuration.get(pathops_core::webhook::TRIGGER_KEY) {
             None | Some(Value::Null) => "push_events".to_owned(),
             Some(Value::String(t)) if TRIGGERS.contains(&t.as_str()) => t.clone(),
-            Some(_) => return Err(ValidationError::new("trigger", Problem::UnknownValue)),
+            Some(_) => {
+                return Err(ValidationError::new(
+                    pathops_core::webhook::TRIGGER_KEY,
+                    Problem::UnknownValue,
+                ));
+            }
         };
         let token_type = match configuration.get("token_type").and_then(Value::as_str) {
             None if configuration.get("token_type").is_none_or(Value::is_null) => {
@@ -180,9 +198,12 @@ mod tests {
         assert_eq!(c.hook_id, Some(7));
         assert_eq!(c.trigger, "push_events");
         assert_eq!(c.token_type, TokenType::PrivateToken);
-        let c = parse(json!({"project": 42, "trigger": "tag_push_events", "token_type": "bearer"}))
-            .unwrap();
+        let c = parse(
+            json!({"project": 42, "webhook_trigger": "tag_push_events", "token_type": "bearer"}),
+        )
+        .unwrap();
         assert_eq!(c.project, Some(ProjectRef::Id(42)));
+        assert_eq!(c.trigger, "tag_push_events");
         assert_eq!(c.token_type, TokenType::Bearer);
         assert_eq!(parse(json!({})).unwrap().project, None);
 
@@ -193,7 +214,13 @@ mod tests {
         assert_eq!(field(json!({"project": 0})), "project");
         assert_eq!(field(json!({"hook_id": 3})), "project");
         assert_eq!(field(json!({"project": 1, "hook_id": -3})), "hook_id");
-        assert_eq!(field(json!({"project": 1, "trigger": "bogus"})), "trigger");
+        assert_eq!(
+            field(json!({"project": 1, "webhook_trigger": "bogus"})),
+            "webhook_trigger"
+        );
+        // The doctor's key is the only trigger key; a misspelt or retired one is named.
+        let retired = parse(json!({"project": 1, "trigger": "push_events"})).unwrap_err();
+        assert!(retired.to_string().contains("`trigger`"), "{retired}");
         assert_eq!(field(json!({"token_type": "basic"})), "token_type");
         assert_eq!(field(json!({"proxy_url": "ftp://x"})), "proxy_url");
         assert_eq!(field(json!({"instance_url": "not a url"})), "instance_url");

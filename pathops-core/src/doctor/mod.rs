@@ -634,7 +634,10 @@ impl Doctor {
         &self,
         integration: &Integration,
     ) -> std::result::Result<WebhookSecrets, String> {
-        let Some(raw) = integration.configuration.get("webhook_secret_ref") else {
+        let Some(raw) = integration
+            .configuration
+            .get(crate::webhook::SECRET_REF_KEY)
+        else {
             return Err(
                 "no webhook_secret_ref is configured, so a delivery cannot be verified".to_owned(),
             );
@@ -682,7 +685,7 @@ fn webhook_request(
     if caps.supports(Capability::WebhookTest) {
         let trigger = integration
             .configuration
-            .get("webhook_trigger")
+            .get(crate::webhook::TRIGGER_KEY)
             .and_then(|v| v.as_str())
             .unwrap_or("push_events")
             .to_owned();
