@@ -48,7 +48,6 @@ mod receiver;
 mod replay;
 mod verify;
 
-#[cfg(feature = "runtime")]
 /// The configuration key holding the auth ref (or refs, during a rotation) of a hook's secret
 /// token or signing secret. The doctor owns it; connectors accept it beside their own keys.
 pub const SECRET_REF_KEY: &str = "webhook_secret_ref";
@@ -56,6 +55,7 @@ pub const SECRET_REF_KEY: &str = "webhook_secret_ref";
 /// The doctor reads it; a connector that offers hook tests validates its values.
 pub const TRIGGER_KEY: &str = "webhook_trigger";
 
+#[cfg(feature = "runtime")]
 pub use challenge::{Candidate, ChallengeError, ChallengeHandle, ChallengeRegistry, Correlated};
 pub use delivery::{Delivery, Expectation};
 pub use headers::Headers;
