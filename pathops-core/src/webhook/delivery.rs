@@ -227,7 +227,8 @@ mod tests {
     #[test]
     fn gitea_identity_prefers_forgejos_headers_and_reads_the_repository_id() {
         let at = datetime!(2026-01-01 0:00 UTC);
-        let body = br#"{"ref":"refs/heads/main","repository":{"id":100,"full_name":"acme/platform"}}"#;
+        let body =
+            br#"{"ref":"refs/heads/main","repository":{"id":100,"full_name":"acme/platform"}}"#;
         let gitea = Headers::from_pairs([
             ("X-Gitea-Delivery", "g-1"),
             ("X-Gitea-Event", "push"),

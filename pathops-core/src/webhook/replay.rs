@@ -345,7 +345,8 @@ mod tests {
             k(DeliveryKind::GitHub, &gh("1"), b"{ }")
         );
         // Gitea / Forgejo: as GitHub, the signed body; X-Gitea-Delivery is unsigned.
-        let gt = |id: &str| Headers::from_pairs([("X-Gitea-Delivery", id), ("X-Forgejo-Delivery", id)]);
+        let gt =
+            |id: &str| Headers::from_pairs([("X-Gitea-Delivery", id), ("X-Forgejo-Delivery", id)]);
         assert_eq!(
             k(DeliveryKind::Gitea, &gt("1"), b"{}"),
             k(DeliveryKind::Gitea, &gt("2"), b"{}")

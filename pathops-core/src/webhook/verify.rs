@@ -542,7 +542,10 @@ mod tests {
     #[test]
     fn gitea_signatures_match_an_independent_implementation() {
         assert_eq!(sign::gitea("gitea-hook-secret", GITEA_BODY), GITEA_SIG);
-        assert_eq!(sign::gitea("previous-secret", GITEA_BODY), GITEA_SIG_PREVIOUS);
+        assert_eq!(
+            sign::gitea("previous-secret", GITEA_BODY),
+            GITEA_SIG_PREVIOUS
+        );
         let h = |sig: &str| Headers::from_pairs([("X-Gitea-Signature", sig)]);
         let current = secrets(&["gitea-hook-secret"]);
         assert_eq!(
@@ -561,7 +564,8 @@ mod tests {
             Err(VerifyError::BadSignature)
         );
         // Over the raw bytes: the same JSON written compactly is another body.
-        let compact = br#"{"ref":"refs/heads/main","repository":{"id":100,"full_name":"acme/platform"}}"#;
+        let compact =
+            br#"{"ref":"refs/heads/main","repository":{"id":100,"full_name":"acme/platform"}}"#;
         assert_eq!(
             verify_gitea_signature(&h(GITEA_SIG), compact, &current),
             Err(VerifyError::BadSignature)
