@@ -99,11 +99,7 @@ pub(crate) fn http_failure_message(what: &str, response: &HttpResponse) -> Strin
 /// Refuses the first configuration key not in `keys` (nor an
 /// [`IntegrationHttp`](crate::http::IntegrationHttp) key), naming it: a misspelt key would
 /// otherwise be ignored silently.
-#[cfg(any(
-    feature = "github-actions",
-    feature = "gitlab-ci",
-    feature = "gitea-actions"
-))]
+#[cfg(any(feature = "github-actions", feature = "gitlab-ci", feature = "gitea"))]
 pub(crate) fn refuse_unknown_keys(
     configuration: &pathops_core::Configuration,
     keys: &[&str],
