@@ -506,3 +506,72 @@ async fn a_replayed_gitea_delivery_is_refused_as_a_duplicate() {
     let answer = resend(&captured.uuid, tampered).await.unwrap();
     assert_eq!(answer.status(), 401);
 }
+
+/// Two pending challenges with the same secret, one per repository: a push answers the
+/// challenge of its own repository (payload `repository.id`), even when the other one is
+/// older and would be tried first.
+#[tokio::test]
+async fn a_delivery_answers_only_its_own_repositorys_challenge() {
+    use pathops_core::IntegrationConnector as _;
+    use pathops_core::{DeliveryRequest, IntegrationId};
+    use pathops_testkit::connector_suite::{CHECK_TIMEOUT, context};
+    use pathops_testkit::fake::gitea::GiteaRepo;
+
+    let w = world().await;
+    w.gitea.add_repo(
+        GiteaRepo::new(200, O, "other")
+            .collaborator(FakeGitea::HOOK_USER_ID, "admin")
+            .hook(GiteaHook::new(8, &w.receiver()).secret(HOOK_SECRET)),
+    );
+    w.gitea.add_hook(O, R, w.hook(7, HOOK_SECRET));
+    let c = GiteaConnector::builder().build().unwrap();
+    let token = || Some(SecretString::from(FakeGitea::HOOK_TOKEN.to_owned()));
+    let integration = |repo: &str, hook: u64| {
+        pathops_testkit::fixtures::IntegrationBuilder::new("acme", repo)
+            .provider(Provider::Gitea)
+            .base_url(&w.gitea.url())
+            .configuration(json!({"owner": O, "repo": repo, "hook_id": hook}))
+            .build()
+    };
+    let (mine, other) = (integration(R, 7), integration("other", 8));
+    let push = DeliveryRequest::WebhookTest {
+        trigger: "push_events".into(),
+    };
+    let mut handles = Vec::new();
+    // The other repository's challenge first: the older one.
+    for i in [&other, &mine] {
+        assert!(
+            c.test_connection(&context(i.clone(), token(), CHECK_TIMEOUT))
+                .await
+                .is_success()
+        );
+        let (kind, expectation) = c.expected_delivery(i, &push).unwrap();
+        handles.push(w.challenges.register(
+            "acme".parse().unwrap(),
+            IntegrationId::new(),
+            kind,
+            expectation,
+            WebhookSecrets::single(SecretString::from(HOOK_SECRET.to_owned())),
+            time::OffsetDateTime::now_utc() + time::Duration::minutes(1),
+        ));
+    }
+    let r = c
+        .trigger_delivery(&context(mine.clone(), token(), CHECK_TIMEOUT), &push)
+        .await;
+    assert!(r.is_success(), "{}", r.message);
+    let mine_handle = handles.pop().unwrap();
+    let other_handle = handles.pop().unwrap();
+    let correlated = w
+        .challenges
+        .wait(mine_handle, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(correlated.delivery.project_id, Some(FakeGitea::REPO_ID));
+    assert!(
+        w.challenges
+            .wait(other_handle, Duration::from_millis(200))
+            .await
+            .is_err(),
+        "the other repository's challenge stays unanswered"
+    );
+}

@@ -29,7 +29,9 @@ struct Answer {
     delay: Duration,
 }
 
-type Received = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
+/// One request the receiver got: its headers and body.
+type Request = (Vec<(String, String)>, Vec<u8>);
+type Received = Arc<Mutex<Vec<Request>>>;
 
 struct Receiver {
     url: String,
@@ -60,7 +62,7 @@ impl Receiver {
         }
     }
 
-    fn received(&self) -> Vec<(Vec<(String, String)>, Vec<u8>)> {
+    fn received(&self) -> Vec<Request> {
         self.received.lock().unwrap().clone()
     }
 

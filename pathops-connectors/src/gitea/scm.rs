@@ -468,12 +468,23 @@ impl IntegrationConnector for GiteaConnector {
         self.run(ctx, false).await
     }
 
-    /// Gitea's remedies for the connection test (see [`super::findings`]).
+    /// Gitea's remedies, under the doctor's generic codes so they replace its advice:
+    /// `unauthenticated` and `missing_scope` (a new token with the scopes, or repository
+    /// administration, which hooks need), `not_found` (the repository, or the hook, with the
+    /// list call), `tool_unhealthy` (`[security] DISABLE_WEBHOOKS`); on a passed test,
+    /// `identity_scope_missing` (no `read:user`).
     fn findings(&self, integration: &Integration, result: &CheckResult) -> Vec<Finding> {
         super::findings::for_connection(integration, result)
     }
 
-    /// Gitea's remedies for the hook test round trip (see [`super::findings`]).
+    /// For the hook test round trip: `webhook_missing_scope` (`write:repository`, repository
+    /// administration), `webhook_not_found` (with the hook to create), `webhook_unsupported`
+    /// (an empty repository: push a commit, or check with a real event),
+    /// `webhook_tool_unhealthy` (the hook's problems, with one `PATCH` clearing them; or
+    /// `DISABLE_WEBHOOKS`), `delivery_not_received` (how the hook's Recent Deliveries tell a
+    /// wrong secret, the allow list and a timeout apart), `webhook_host_not_allowed` (a
+    /// loopback or private receiver: `[webhook] ALLOWED_HOST_LIST`),
+    /// `webhook_token_mismatch`.
     fn delivery_findings(&self, integration: &Integration, result: &CheckResult) -> Vec<Finding> {
         super::findings::for_delivery(integration, result)
     }
