@@ -18,7 +18,8 @@
 //! | `github` | [`GitHubAppConnector`](github::GitHubAppConnector): API root normalization, App JWT, cached installation tokens, rate limit; hook ping and the `ping` it delivers |
 //! | `github::actions` | `GitHubActionsConnector`: a GitHub App's access to a repository's workflow runs (`actions:read`), with the App connector's JWT and token cache |
 //! | `gitlab::ci` | `GitLabCiConnector`: a token's access to a project's pipelines (`read_api`, Reporter), with the GitLab connector's requests and token introspection |
-//! | `gitea` | the Gitea / Forgejo API base (API root, token header, scope refusals, version, pagination) and `GiteaActionsConnector`: a token's access to a repository's Actions tasks, Actions switched off reported as such |
+//! | `gitea` | the Gitea / Forgejo API base (API root, token header, scope refusals, version, pagination); `GiteaConnector`: repository access, the hook's state, the hook test and the push it queues, what keeps Gitea from sending it (an empty repository, an inactive hook) found before triggering |
+//! | `gitea::actions` | `GiteaActionsConnector`: a token's access to a repository's Actions tasks, Actions switched off reported as such |
 //! | `harbor` | [`HarborConnector`](harbor::HarborConnector): health by component, robot credentials proved where Harbor cannot downgrade them |
 //! | `oci` | [`OciConnector`](oci::OciConnector): one OCI Distribution client for generic registries, Docker Hub, GHCR, Quay, ECR (SigV4 `GetAuthorizationToken`), ACR (Entra exchange), Artifact Registry (service-account assertion) and Artifactory: `/v2/` challenge (Basic or Bearer), token service with per-integration token cache, repository pull scope, registry error codes |
 //! | `jenkins` | [`JenkinsConnector`](jenkins::JenkinsConnector): API token over Basic, `whoAmI` (an anonymous 200 is refused), version from `X-Jenkins` even on 401/403, context paths, CSRF crumb issuer (off is a warning) |
@@ -60,8 +61,10 @@
 //! will send, registers a challenge with it, calls
 //! [`trigger_delivery`](pathops_core::IntegrationConnector::trigger_delivery), and waits for the
 //! delivery at the receiver. GitLab delivers inside the trigger call (its 201 or 422 already
-//! says how the delivery went); GitHub answers 204 and delivers the `ping` on its own. Neither
-//! connector calls a mutating endpoint other than the test trigger and the ping.
+//! says how the delivery went); GitHub answers 204 and delivers the `ping` on its own, and
+//! Gitea answers 204 and queues a push (so its connector first checks what would make Gitea
+//! send nothing). None of them calls a mutating endpoint other than the test trigger and the
+//! ping.
 //!
 //! ## Feature flags
 //!
@@ -72,7 +75,8 @@
 //! | `github-app` | via `full` | the GitHub App connector (adds `jsonwebtoken`, `sha2`) |
 //! | `github-actions` | via `full` | the GitHub Actions connector (implies `github-app`) |
 //! | `gitlab-ci` | via `full` | the GitLab CI connector (implies `gitlab`) |
-//! | `gitea-actions` | via `full` | the Gitea Actions connector and the Gitea API base |
+//! | `gitea` | via `full` | the Gitea / Forgejo connector and the Gitea API base |
+//! | `gitea-actions` | via `full` | the Gitea Actions connector (implies `gitea`) |
 //! | `harbor` | via `full` | the Harbor connector |
 //! | `oci` | via `full` | the OCI Distribution connector (generic, Docker Hub, GHCR, Quay, ECR, ACR, Artifact Registry, Artifactory; adds `aws-sigv4`, `jsonwebtoken`) |
 //! | `jenkins` | via `full` | the Jenkins connector |
@@ -158,14 +162,14 @@ mod aws;
     feature = "argocd",
     feature = "circleci",
     feature = "minio",
-    feature = "gitea-actions"
+    feature = "gitea"
 ))]
 mod check;
 #[cfg(feature = "circleci")]
 pub mod circleci;
 #[cfg(feature = "directping")]
 pub mod directping;
-#[cfg(feature = "gitea-actions")]
+#[cfg(feature = "gitea")]
 pub mod gitea;
 #[cfg(feature = "github-app")]
 pub mod github;

@@ -11,7 +11,7 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 18] = [
+pub const PROVIDERS: [(Provider, &str); 19] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
@@ -30,10 +30,11 @@ pub const PROVIDERS: [(Provider, &str); 18] = [
     (Provider::GitHubActions, "github-actions"),
     (Provider::GitLabCi, "gitlab-ci"),
     (Provider::GiteaActions, "gitea-actions"),
+    (Provider::Gitea, "gitea"),
 ];
 
 /// The connector features of [`PROVIDERS`] and whether each is on in this build.
-const FEATURES: [(&str, bool); 11] = [
+const FEATURES: [(&str, bool); 12] = [
     ("gitlab", cfg!(feature = "gitlab")),
     ("github-app", cfg!(feature = "github-app")),
     ("harbor", cfg!(feature = "harbor")),
@@ -45,6 +46,7 @@ const FEATURES: [(&str, bool); 11] = [
     ("github-actions", cfg!(feature = "github-actions")),
     ("gitlab-ci", cfg!(feature = "gitlab-ci")),
     ("gitea-actions", cfg!(feature = "gitea-actions")),
+    ("gitea", cfg!(feature = "gitea")),
 ];
 
 fn feature_enabled(feature: &str) -> bool {
@@ -112,6 +114,12 @@ pub fn connector_for(
         #[cfg(feature = "gitea-actions")]
         Provider::GiteaActions => Ok(Arc::new(
             crate::gitea::actions::GiteaActionsConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "gitea")]
+        Provider::Gitea => Ok(Arc::new(
+            crate::gitea::GiteaConnector::builder()
                 .with_http(policy.clone())
                 .build()?,
         )),
@@ -200,6 +208,7 @@ mod tests {
         for (provider, capability) in [
             (Provider::GitLab, Capability::WebhookTest),
             (Provider::GitHubApp, Capability::HookPing),
+            (Provider::Gitea, Capability::WebhookTest),
         ] {
             if let Some(c) = registry.get(&provider) {
                 assert!(c.capabilities().supports(capability), "{provider}");

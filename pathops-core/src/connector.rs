@@ -475,8 +475,10 @@ pub trait IntegrationConnector: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeliveryRequest {
-    /// GitLab: `POST /projects/:id/hooks/:hook_id/test/:trigger` (project and hook from the
-    /// integration's configuration).
+    /// A hook's test endpoint, project and hook from the integration's configuration: GitLab
+    /// `POST /projects/:id/hooks/:hook_id/test/:trigger`; Gitea and Forgejo `POST
+    /// /repos/{owner}/{repo}/hooks/{id}/tests`, which always sends a push (only
+    /// `push_events` applies).
     WebhookTest {
         /// The trigger (`push_events`, `tag_push_events`, …).
         trigger: String,

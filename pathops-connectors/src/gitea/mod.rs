@@ -1,5 +1,7 @@
-//! Gitea and Forgejo (REST v1): what every Gitea connector shares, and the
-//! [Actions connector](actions). The vendor behaviour below is read from Gitea's source
+//! Gitea and Forgejo (REST v1): what every Gitea connector shares, the
+//! [SCM connector](GiteaConnector) with the doctor's hook test round trip (see [`scm`]), and
+//! the Actions connector (`actions`, feature `gitea-actions`). The vendor behaviour below is
+//! read from Gitea's source
 //! (`routers/api/v1/api.go`, `modules/structs`, `models/unit/unit.go`); Forgejo keeps the
 //! same API for everything here.
 //!
@@ -19,9 +21,13 @@
 //! (`access token does not exist [sha: <token>]`); failure messages here drop that part.
 //! Gitea sends no rate-limit headers.
 
+#[cfg(feature = "gitea-actions")]
 pub mod actions;
 mod auth;
 mod config;
+mod findings;
+mod hook;
+pub mod scm;
 
 use std::sync::Arc;
 
@@ -30,6 +36,7 @@ use serde_json::Value;
 
 pub use auth::{classify, missing_scope};
 pub use config::{RepoRef, api_root};
+pub use scm::{GiteaConfig, GiteaConnector, GiteaConnectorBuilder};
 
 use crate::check::Check;
 use crate::http::{HttpClient, HttpRequest, HttpResponse};

@@ -4,9 +4,10 @@
 //! authentication (PathOps → tool), then does what the connector's capabilities allow:
 //!
 //! - **webhook test** (GitLab `POST /projects/:id/hooks/:hook_id/test/:trigger`, GitHub hook
-//!   ping): it registers a challenge *first* (GitLab delivers inside the trigger call), asks the
-//!   tool to deliver, and waits for the delivery at the receiver (tool → PathOps), which
-//!   verifies its secret and correlates it;
+//!   ping, Gitea `POST /repos/{owner}/{repo}/hooks/{id}/tests`): it registers a challenge
+//!   *first* (GitLab delivers inside the trigger call), asks the tool to deliver, and waits
+//!   for the delivery at the receiver (tool → PathOps), which verifies its secret and
+//!   correlates it;
 //! - **direct ping** ([`crate::directping`]): both directions, each reported on its own.
 //!
 //! Every result is evidence: one `health_checks` row and one audit entry per integration,

@@ -20,7 +20,8 @@ pub struct Delivery {
     pub event: Option<String>,
     /// Sending instance (GitLab `X-Gitlab-Instance`).
     pub instance: Option<String>,
-    /// Project id from the payload (`project_id` or `project.id`).
+    /// Project id from the payload: `project_id` or `project.id` (GitLab), else
+    /// `repository.id` (Gitea and Forgejo, GitHub).
     pub project_id: Option<u64>,
     /// Hook id (GitHub `X-GitHub-Hook-ID` or the ping's `hook_id`).
     pub hook_id: Option<u64>,
@@ -47,14 +48,10 @@ impl Delivery {
             return Err(VerifyError::MalformedBody);
         }
         let mut d = Self::from_headers(kind, headers, received_at);
-        d.project_id = payload
-            .get("project_id")
-            .and_then(serde_json::Value::as_u64)
-            .or_else(|| {
-                payload
-                    .pointer("/project/id")
-                    .and_then(serde_json::Value::as_u64)
-            });
+        let id_at = |pointer: &str| payload.pointer(pointer).and_then(serde_json::Value::as_u64);
+        d.project_id = id_at("/project_id")
+            .or_else(|| id_at("/project/id"))
+            .or_else(|| id_at("/repository/id"));
         d.hook_id = d
             .hook_id
             .or_else(|| payload.get("hook_id").and_then(serde_json::Value::as_u64));
@@ -131,7 +128,8 @@ fn str_field(payload: &serde_json::Value, key: &str) -> Option<String> {
 pub struct Expectation {
     /// Sending instance (compared without a trailing slash).
     pub instance: Option<String>,
-    /// Project id in the payload.
+    /// Project id in the payload ([`Delivery::project_id`]: a GitLab project, a Gitea
+    /// repository).
     pub project_id: Option<u64>,
     /// Event name (`Push Hook`, `ping`).
     pub event: Option<String>,
@@ -224,6 +222,51 @@ mod tests {
             (d.hook_id, d.delivery_id.as_deref(), d.event.as_deref()),
             (Some(42), Some("d-9"), Some("ping"))
         );
+    }
+
+    #[test]
+    fn gitea_identity_prefers_forgejos_headers_and_reads_the_repository_id() {
+        let at = datetime!(2026-01-01 0:00 UTC);
+        let body =
+            br#"{"ref":"refs/heads/main","repository":{"id":100,"full_name":"acme/platform"}}"#;
+        let gitea = Headers::from_pairs([
+            ("X-Gitea-Delivery", "g-1"),
+            ("X-Gitea-Event", "push"),
+            ("X-GitHub-Delivery", "g-1"),
+        ]);
+        let d = Delivery::parse(DeliveryKind::Gitea, &gitea, body, at).unwrap();
+        assert_eq!(
+            (d.delivery_id.as_deref(), d.event.as_deref(), d.project_id),
+            (Some("g-1"), Some("push"), Some(100))
+        );
+        let forgejo = Headers::from_pairs([
+            ("X-Gitea-Delivery", "g-2"),
+            ("X-Forgejo-Delivery", "f-2"),
+            ("X-Gitea-Event", "push"),
+            ("X-Forgejo-Event", "push"),
+        ]);
+        let d = Delivery::parse(DeliveryKind::Gitea, &forgejo, body, at).unwrap();
+        assert_eq!(d.delivery_id.as_deref(), Some("f-2"));
+        assert!(
+            Expectation {
+                project_id: Some(100),
+                event: Some("push".into()),
+                ..Expectation::default()
+            }
+            .matches(&d)
+        );
+        assert!(
+            !Expectation {
+                project_id: Some(101),
+                ..Expectation::default()
+            }
+            .matches(&d),
+            "another repository's delivery does not fit"
+        );
+        // GitLab's own ids win over a `repository` object.
+        let both = br#"{"project_id":7,"repository":{"id":100}}"#;
+        let d = Delivery::parse(DeliveryKind::GitLab, &Headers::default(), both, at).unwrap();
+        assert_eq!(d.project_id, Some(7));
     }
 
     #[test]

@@ -344,6 +344,21 @@ mod tests {
             k(DeliveryKind::GitHub, &gh("1"), b"{}"),
             k(DeliveryKind::GitHub, &gh("1"), b"{ }")
         );
+        // Gitea / Forgejo: as GitHub, the signed body; X-Gitea-Delivery is unsigned.
+        let gt =
+            |id: &str| Headers::from_pairs([("X-Gitea-Delivery", id), ("X-Forgejo-Delivery", id)]);
+        assert_eq!(
+            k(DeliveryKind::Gitea, &gt("1"), b"{}"),
+            k(DeliveryKind::Gitea, &gt("2"), b"{}")
+        );
+        assert_eq!(
+            k(DeliveryKind::Gitea, &gt("1"), b"{}"),
+            ReplayKey::from_body(DeliveryKind::Gitea, b"{}")
+        );
+        assert_ne!(
+            k(DeliveryKind::Gitea, &gt("1"), b"{}"),
+            k(DeliveryKind::Gitea, &gt("1"), b"{ }")
+        );
         // GitLab: the retry id, whatever the per-request UUID.
         let gl = |uuid: &str, idem: &str| {
             Headers::from_pairs([("X-Gitlab-Webhook-UUID", uuid), ("Idempotency-Key", idem)])

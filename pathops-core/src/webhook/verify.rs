@@ -528,6 +528,88 @@ mod tests {
         );
     }
 
+    /// A Gitea push body (pretty-printed with two spaces, as Gitea's `json.MarshalIndent`
+    /// writes it) and its MACs, computed independently with Python's `hmac`:
+    ///
+    /// ```text
+    /// python3 -c 'import hmac, hashlib; b = b"{\n  \"ref\": \"refs/heads/main\",\n  \"repository\": {\n    \"id\": 100,\n    \"full_name\": \"acme/platform\"\n  }\n}"; print(hmac.new(b"gitea-hook-secret", b, hashlib.sha256).hexdigest(), hmac.new(b"previous-secret", b, hashlib.sha256).hexdigest())'
+    /// ```
+    const GITEA_BODY: &[u8] = b"{\n  \"ref\": \"refs/heads/main\",\n  \"repository\": {\n    \"id\": 100,\n    \"full_name\": \"acme/platform\"\n  }\n}";
+    const GITEA_SIG: &str = "028e5ebb9908c4a396c24042c9eb97d4bb47110ae64234cab8f6ebddcb7b7e1b";
+    const GITEA_SIG_PREVIOUS: &str =
+        "00d8918cf3c7c59dffeb7723faed866437c544b3ec188f68069659b29517b039";
+
+    #[test]
+    fn gitea_signatures_match_an_independent_implementation() {
+        assert_eq!(sign::gitea("gitea-hook-secret", GITEA_BODY), GITEA_SIG);
+        assert_eq!(
+            sign::gitea("previous-secret", GITEA_BODY),
+            GITEA_SIG_PREVIOUS
+        );
+        let h = |sig: &str| Headers::from_pairs([("X-Gitea-Signature", sig)]);
+        let current = secrets(&["gitea-hook-secret"]);
+        assert_eq!(
+            verify_gitea_signature(&h(GITEA_SIG), GITEA_BODY, &current),
+            Ok(())
+        );
+        // Rotation: a delivery signed with the previous secret verifies while both are
+        // configured, and no longer once the previous one is dropped.
+        let rotating = secrets(&["gitea-hook-secret", "previous-secret"]);
+        assert_eq!(
+            verify_gitea_signature(&h(GITEA_SIG_PREVIOUS), GITEA_BODY, &rotating),
+            Ok(())
+        );
+        assert_eq!(
+            verify_gitea_signature(&h(GITEA_SIG_PREVIOUS), GITEA_BODY, &current),
+            Err(VerifyError::BadSignature)
+        );
+        // Over the raw bytes: the same JSON written compactly is another body.
+        let compact =
+            br#"{"ref":"refs/heads/main","repository":{"id":100,"full_name":"acme/platform"}}"#;
+        assert_eq!(
+            verify_gitea_signature(&h(GITEA_SIG), compact, &current),
+            Err(VerifyError::BadSignature)
+        );
+        // Bare hex, never GitHub's `sha256=` prefix.
+        let prefixed = format!("sha256={GITEA_SIG}");
+        assert_eq!(
+            verify_gitea_signature(&h(&prefixed), GITEA_BODY, &current),
+            Err(VerifyError::MalformedHeader("X-Gitea-Signature"))
+        );
+        // A hook without a secret sends the header empty: nothing to verify.
+        assert_eq!(
+            verify_gitea_signature(&h(""), GITEA_BODY, &current),
+            Err(VerifyError::MissingHeader("X-Gitea-Signature"))
+        );
+        // Forgejo's copy of the header is the one read when present; the same value in
+        // both (as Forgejo sends it) verifies, a wrong Forgejo value is not rescued by a
+        // right Gitea one.
+        let both = Headers::from_pairs([
+            ("X-Forgejo-Signature", GITEA_SIG),
+            ("X-Gitea-Signature", GITEA_SIG),
+        ]);
+        assert_eq!(verify_gitea_signature(&both, GITEA_BODY, &current), Ok(()));
+        let wrong_forgejo = Headers::from_pairs([
+            ("X-Forgejo-Signature", GITEA_SIG_PREVIOUS),
+            ("X-Gitea-Signature", GITEA_SIG),
+        ]);
+        assert_eq!(
+            verify_gitea_signature(&wrong_forgejo, GITEA_BODY, &current),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            verify(
+                DeliveryKind::Gitea,
+                &h(GITEA_SIG),
+                GITEA_BODY,
+                &current,
+                datetime!(2026-01-01 0:00 UTC),
+                Duration::from_secs(300)
+            ),
+            Ok(())
+        );
+    }
+
     #[test]
     fn standard_webhooks_with_tolerance_and_multiple_signatures() {
         let secret = format!(

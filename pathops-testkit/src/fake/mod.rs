@@ -4,7 +4,7 @@
 //! | fake | emulates |
 //! |---|---|
 //! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
-//! | [`gitea`] | Gitea / Forgejo REST v1: version, user, repositories (`has_actions`), the Actions tasks and runs lists, scoped tokens with Gitea's exact refusals, an `[actions] ENABLED` switch |
+//! | [`gitea`] | Gitea / Forgejo REST v1: version, user, repositories (`has_actions`, `empty`), the Actions tasks and runs lists, hooks CRUD and the hook test (204, then an asynchronous push with Gitea's or Forgejo's signed headers, recorded like Gitea's delivery history), scoped tokens with Gitea's exact refusals, `[actions] ENABLED`, `[webhook] ALLOWED_HOST_LIST` and `DELIVER_TIMEOUT`, `[security] DISABLE_WEBHOOKS` |
 //! | [`github`] | GitHub App (api.github.com and GHES `/api/v3` shapes): JWT rules, installations, installation tokens, rate limit, signed hook pings, Actions workflow runs |
 //! | [`harbor`] | Harbor v2: ping, health (always 200), systeminfo, users/current (412 for robots), projects; bad Basic credentials are anonymous |
 //! | [`oci`] | the OCI Distribution API as a generic registry, Docker Hub (token service on a second server, rate-limit headers), GHCR, Quay, ACR (Entra exchange), Artifact Registry (no `service`, a Google token endpoint verifying the service-account assertion) and Artifactory (ping, version, repository path); ECR's SigV4-verified `GetAuthorizationToken` and Basic registry ([`oci::FakeEcr`]) |

@@ -251,6 +251,12 @@ pub struct GiteaRepo {
     /// Actions tasks, in any order (listed newest id first).
     #[serde(default)]
     pub tasks: Vec<GiteaTask>,
+    /// No commits yet (Gitea's `empty`): its hook test answers 204 and sends nothing.
+    #[serde(default)]
+    pub empty: bool,
+    /// Webhooks of the repository.
+    #[serde(default)]
+    pub hooks: Vec<GiteaHook>,
 }
 
 impl GiteaRepo {
@@ -265,7 +271,26 @@ impl GiteaRepo {
             default_branch: main(),
             collaborators: Vec::new(),
             tasks: Vec::new(),
+            empty: false,
+            hooks: Vec::new(),
         }
+    }
+
+    /// Makes the repository empty (no commits).
+    pub fn empty(mut self) -> Self {
+        self.empty = true;
+        self
+    }
+
+    /// Adds a webhook.
+    pub fn hook(mut self, hook: GiteaHook) -> Self {
+        self.hooks.push(hook);
+        self
+    }
+
+    /// The commit at the tip of the default branch (a fixed SHA-1 derived from the id).
+    pub(crate) fn head_sha(&self) -> String {
+        format!("{:040x}", u128::from(self.id) * 0x9e37_79b9_7f4a_7c15)
     }
 
     /// Adds a collaborator with `permission` (`read`, `write`, `admin`), Actions included.
@@ -289,6 +314,158 @@ impl GiteaRepo {
     }
 }
 
+/// A repository webhook (`models/webhook`): what the hooks API shows, plus the secret it
+/// never shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiteaHook {
+    /// Numeric id (unique on the instance).
+    pub id: u64,
+    /// The hook type: `gitea` (default), `gogs`, `forgejo` send Gitea's payload and headers;
+    /// `slack`, `discord`, … their own formats (not emulated: the fake sends Gitea's).
+    #[serde(default = "gitea_type", rename = "type")]
+    pub kind: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// `json` (default) or `form` (`payload=<JSON>`, signed over the JSON).
+    #[serde(default = "json_type")]
+    pub content_type: String,
+    /// The secret deliveries are signed with; never returned by the API.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Inactive hooks get their deliveries recorded as failed and never sent.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Subscribed events (default `["push"]`); without `push` a test sends nothing.
+    #[serde(default = "push_only")]
+    pub events: Vec<String>,
+    /// Branch filter glob (`*`, `{main,release/*}`); empty means every branch.
+    #[serde(default)]
+    pub branch_filter: String,
+    /// An `Authorization` header value sent with every delivery; the API shows it.
+    #[serde(default)]
+    pub authorization_header: Option<String>,
+}
+
+fn gitea_type() -> String {
+    "gitea".to_owned()
+}
+
+fn json_type() -> String {
+    "json".to_owned()
+}
+
+fn push_only() -> Vec<String> {
+    vec!["push".to_owned()]
+}
+
+impl GiteaHook {
+    /// An active `gitea` hook with JSON content, on push, without a secret.
+    pub fn new(id: u64, url: &str) -> Self {
+        Self {
+            id,
+            kind: gitea_type(),
+            url: url.to_owned(),
+            content_type: json_type(),
+            secret: None,
+            active: true,
+            events: push_only(),
+            branch_filter: String::new(),
+            authorization_header: None,
+        }
+    }
+
+    /// Sets the secret.
+    pub fn secret(mut self, secret: &str) -> Self {
+        self.secret = Some(secret.to_owned());
+        self
+    }
+
+    /// Makes the hook inactive.
+    pub fn inactive(mut self) -> Self {
+        self.active = false;
+        self
+    }
+
+    /// Sets the content type (`json` or `form`).
+    pub fn content_type(mut self, content_type: &str) -> Self {
+        self.content_type = content_type.to_owned();
+        self
+    }
+
+    /// Sets the subscribed events.
+    pub fn events(mut self, events: &[&str]) -> Self {
+        self.events = events.iter().map(|e| (*e).to_owned()).collect();
+        self
+    }
+
+    /// Sets the branch filter.
+    pub fn branch_filter(mut self, filter: &str) -> Self {
+        self.branch_filter = filter.to_owned();
+        self
+    }
+
+    /// Sets the hook type.
+    pub fn kind(mut self, kind: &str) -> Self {
+        self.kind = kind.to_owned();
+        self
+    }
+
+    /// The hook as `GET /repos/{owner}/{repo}/hooks/{id}` shows it (`services/webhook`
+    /// `ToHook`): `config` holds `url` and `content_type`, never the secret.
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "type": self.kind,
+            "branch_filter": self.branch_filter,
+            "config": {"url": self.url, "content_type": self.content_type},
+            "events": self.events,
+            "authorization_header": self.authorization_header.clone().unwrap_or_default(),
+            "active": self.active,
+            "is_system_webhook": false,
+            "updated_at": "2026-01-01T00:00:00Z",
+            "created_at": "2026-01-01T00:00:00Z",
+        })
+    }
+}
+
+/// One delivery of a hook, as Gitea keeps it in its `hook_task` table and shows it under
+/// the hook's "Recent Deliveries" (the API has no route for them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiteaHookDelivery {
+    /// `X-Gitea-Delivery`.
+    pub uuid: String,
+    /// `owner/name` of the repository.
+    pub repository: String,
+    /// The hook.
+    pub hook_id: u64,
+    /// The event (`push`).
+    pub event: String,
+    /// The URL it went (or would have gone) to.
+    pub url: String,
+    /// Headers sent, in order (`Authorization` shown as `******`, as Gitea records it).
+    pub request_headers: Vec<(String, String)>,
+    /// The body sent.
+    pub request_body: String,
+    /// Whether the delivery was attempted (the queue picked it up).
+    pub delivered: bool,
+    /// Whether the receiver answered 2xx.
+    pub is_succeed: bool,
+    /// The receiver's status, when it answered.
+    pub response_status: Option<u16>,
+    /// The receiver's body, or `Delivery: <error>` when the request failed.
+    pub response_body: String,
+}
+
+impl GiteaHookDelivery {
+    /// The value of request header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.request_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// The wording of Gitea's 403 for a token without the route's scope.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -307,7 +484,8 @@ pub enum ScopeMessage {
 #[serde(deny_unknown_fields)]
 pub struct GiteaSeed {
     /// What `/version` answers (default [`FakeGitea::DEFAULT_VERSION`](super::FakeGitea::DEFAULT_VERSION));
-    /// a Forgejo version reads `11.0.3+gitea-1.22.0`. Below 1.22 there is no
+    /// a Forgejo version reads `11.0.3+gitea-1.22.0`, and its deliveries add the
+    /// `X-Forgejo-*` headers. Below 1.22 there is no
     /// `actions/tasks` route, below 1.24 no `actions/runs` (the Gitea part of a Forgejo
     /// version decides).
     #[serde(default)]
@@ -328,6 +506,25 @@ pub struct GiteaSeed {
     /// Repositories.
     #[serde(default)]
     pub repos: Vec<GiteaRepo>,
+    /// `[webhook] ALLOWED_HOST_LIST`: which receivers deliveries may reach. `None` (the
+    /// fake's default) allows every host; Gitea's own default is `external`, which refuses
+    /// loopback and private addresses. Understood: `*`, `external`, `private`, `loopback`,
+    /// host names, IP addresses and IPv4 CIDRs, comma-separated.
+    #[serde(default)]
+    pub allowed_host_list: Option<String>,
+    /// `[webhook] DELIVER_TIMEOUT` in seconds (default 5).
+    #[serde(default = "five")]
+    pub deliver_timeout_secs: u64,
+    /// `[security] DISABLE_WEBHOOKS`: the hooks API answers 403.
+    #[serde(default)]
+    pub webhooks_disabled: bool,
+    /// How long the `webhook_sender` queue takes to pick a delivery up, in milliseconds.
+    #[serde(default)]
+    pub delivery_delay_ms: u64,
+}
+
+fn five() -> u64 {
+    5
 }
 
 impl Default for GiteaSeed {
@@ -339,6 +536,10 @@ impl Default for GiteaSeed {
             users: Vec::new(),
             tokens: Vec::new(),
             repos: Vec::new(),
+            allowed_host_list: None,
+            deliver_timeout_secs: five(),
+            webhooks_disabled: false,
+            delivery_delay_ms: 0,
         }
     }
 }

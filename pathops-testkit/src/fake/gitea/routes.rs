@@ -11,21 +11,26 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::model::{GiteaRepo, GiteaSeed, GiteaToken, GiteaUser, ScopeMessage};
+use super::hooks;
+use super::model::{GiteaHookDelivery, GiteaRepo, GiteaSeed, GiteaToken, GiteaUser, ScopeMessage};
 use crate::fake::server::{json, unexpected};
 
 /// Gitea's default page size (`[api] DEFAULT_PAGING_NUM`).
-const DEFAULT_PAGE_SIZE: usize = 30;
+pub(super) const DEFAULT_PAGE_SIZE: usize = 30;
 /// Gitea's largest page (`[api] MAX_RESPONSE_ITEMS`).
-const MAX_PAGE_SIZE: usize = 50;
+pub(super) const MAX_PAGE_SIZE: usize = 50;
 
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) base: String,
     state: Mutex<GiteaSeed>,
+    /// The `hook_task` table: every delivery created, in order.
+    deliveries: Mutex<Vec<GiteaHookDelivery>>,
+    /// Woken whenever a delivery is recorded or finished.
+    pub(super) delivered: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -33,11 +38,17 @@ impl Shared {
         Self {
             base,
             state: Mutex::new(seed),
+            deliveries: Mutex::new(Vec::new()),
+            delivered: tokio::sync::Notify::new(),
         }
     }
 
     pub(super) fn state(&self) -> MutexGuard<'_, GiteaSeed> {
         self.state.lock().expect("fake gitea state lock")
+    }
+
+    pub(super) fn deliveries(&self) -> MutexGuard<'_, Vec<GiteaHookDelivery>> {
+        self.deliveries.lock().expect("fake gitea deliveries lock")
     }
 
     fn swagger(&self) -> String {
@@ -54,7 +65,7 @@ pub(super) fn version_of(seed: &GiteaSeed) -> String {
 
 /// Whether a version (Gitea's, or the Gitea part of a Forgejo `x+gitea-y`) is at least
 /// `major.minor`.
-fn at_least(version: &str, major: u64, minor: u64) -> bool {
+pub(super) fn at_least(version: &str, major: u64, minor: u64) -> bool {
     let gitea = version.split("+gitea-").nth(1).unwrap_or(version);
     let mut parts = gitea.split(['.', '-', '+']).map(|p| p.parse::<u64>().ok());
     match (parts.next().flatten(), parts.next().flatten()) {
@@ -63,7 +74,7 @@ fn at_least(version: &str, major: u64, minor: u64) -> bool {
     }
 }
 
-type S = State<Arc<Shared>>;
+pub(super) type S = State<Arc<Shared>>;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
@@ -71,7 +82,16 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/user", get(user))
         .route("/repos/{owner}/{repo}", get(repository))
         .route("/repos/{owner}/{repo}/actions/tasks", get(action_tasks))
-        .route("/repos/{owner}/{repo}/actions/runs", get(action_runs));
+        .route("/repos/{owner}/{repo}/actions/runs", get(action_runs))
+        .route(
+            "/repos/{owner}/{repo}/hooks",
+            get(hooks::list).post(hooks::create),
+        )
+        .route(
+            "/repos/{owner}/{repo}/hooks/{id}",
+            get(hooks::get_one).patch(hooks::edit).delete(hooks::delete),
+        )
+        .route("/repos/{owner}/{repo}/hooks/{id}/tests", post(hooks::test));
     Router::new()
         .nest("/api/v1", api)
         .fallback(|method: Method, uri: Uri| async move { unexpected("fake Gitea", &method, &uri) })
@@ -79,11 +99,11 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Gitea's error body: `{"message": …, "url": "<base>/api/swagger"}`.
-fn error(s: &Shared, status: StatusCode, message: &str) -> Response {
+pub(super) fn error(s: &Shared, status: StatusCode, message: &str) -> Response {
     json(status, json!({"message": message, "url": s.swagger()}))
 }
 
-fn not_found(s: &Shared) -> Response {
+pub(super) fn not_found(s: &Shared) -> Response {
     json(
         StatusCode::NOT_FOUND,
         json!({"message": "The target couldn't be found.", "url": s.swagger(), "errors": []}),
@@ -91,11 +111,15 @@ fn not_found(s: &Shared) -> Response {
 }
 
 /// Who calls: `None` for an anonymous call, else the token's user and the token.
-type Caller = Option<(GiteaUser, GiteaToken)>;
+pub(super) type Caller = Option<(GiteaUser, GiteaToken)>;
 
 /// Reads `Authorization: token <t>` (or `bearer <t>`, any case). An unknown token is 401 on
 /// every route, with Gitea's message, which echoes the token.
-fn caller(s: &Shared, state: &GiteaSeed, headers: &HeaderMap) -> Result<Caller, Response> {
+pub(super) fn caller(
+    s: &Shared,
+    state: &GiteaSeed,
+    headers: &HeaderMap,
+) -> Result<Caller, Response> {
     let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return Ok(None);
     };
@@ -135,7 +159,7 @@ fn caller(s: &Shared, state: &GiteaSeed, headers: &HeaderMap) -> Result<Caller, 
 
 /// Gitea's `tokenRequiresScopes`: a token without `level:category` is refused before the
 /// route looks anything up; calls without a token pass (the route decides).
-fn require_scope(
+pub(super) fn require_scope(
     s: &Shared,
     state: &GiteaSeed,
     caller: &Caller,
@@ -162,10 +186,10 @@ fn require_scope(
 }
 
 /// What a caller may do in a repository.
-struct Access {
-    repo: GiteaRepo,
-    site_admin: bool,
-    repo_admin: bool,
+pub(super) struct Access {
+    pub(super) repo: GiteaRepo,
+    pub(super) site_admin: bool,
+    pub(super) repo_admin: bool,
     push: bool,
     /// The Actions unit is readable: enabled, and the caller's access includes it.
     can_read_actions: bool,
@@ -174,7 +198,7 @@ struct Access {
 }
 
 /// The repository, if the caller may see it (404 otherwise, as Gitea hides private ones).
-fn access(
+pub(super) fn access(
     s: &Shared,
     state: &GiteaSeed,
     caller: &Caller,
@@ -208,7 +232,7 @@ fn access(
     })
 }
 
-fn answer(result: Result<Response, Response>) -> Response {
+pub(super) fn answer(result: Result<Response, Response>) -> Response {
     result.unwrap_or_else(|e| e)
 }
 
@@ -242,32 +266,44 @@ async fn repository(
         let caller = caller(&s, &state, &headers)?;
         require_scope(&s, &state, &caller, "read", "repository")?;
         let a = access(&s, &state, &caller, &owner, &name)?;
-        let r = &a.repo;
-        let full = r.full_name();
+        let permissions = json!({
+            "admin": a.repo_admin || a.site_admin, "push": a.push, "pull": true,
+        });
         Ok(json(
             StatusCode::OK,
-            json!({
-                "id": r.id,
-                "owner": {"id": 0, "login": r.owner, "username": r.owner},
-                "name": r.name,
-                "full_name": full,
-                "private": r.private,
-                "empty": false,
-                "archived": false,
-                "default_branch": r.default_branch,
-                "html_url": format!("{}/{full}", s.base),
-                "url": format!("{}/api/v1/repos/{full}", s.base),
-                "permissions": {"admin": a.repo_admin || a.site_admin, "push": a.push, "pull": true},
-                "has_issues": true,
-                "has_wiki": true,
-                "has_pull_requests": true,
-                "has_projects": true,
-                "has_releases": true,
-                "has_packages": true,
-                "has_actions": a.actions_enabled,
-            }),
+            repo_json(&s.base, &a.repo, permissions, a.actions_enabled),
         ))
     })())
+}
+
+/// A repository as Gitea's API shows it (`services/convert` `ToRepo`), with `permissions`
+/// for the caller.
+pub(super) fn repo_json(base: &str, r: &GiteaRepo, permissions: Value, actions: bool) -> Value {
+    let full = r.full_name();
+    json!({
+        "id": r.id,
+        "owner": {"id": 0, "login": r.owner, "username": r.owner},
+        "name": r.name,
+        "full_name": full,
+        "description": "",
+        "empty": r.empty,
+        "private": r.private,
+        "fork": false,
+        "mirror": false,
+        "archived": false,
+        "default_branch": r.default_branch,
+        "html_url": format!("{base}/{full}"),
+        "url": format!("{base}/api/v1/repos/{full}"),
+        "clone_url": format!("{base}/{full}.git"),
+        "permissions": permissions,
+        "has_issues": true,
+        "has_wiki": true,
+        "has_pull_requests": true,
+        "has_projects": true,
+        "has_releases": true,
+        "has_packages": true,
+        "has_actions": actions,
+    })
 }
 
 /// The checks of Gitea's `/repos/{owner}/{repo}/actions` group: the `read:repository` scope,
