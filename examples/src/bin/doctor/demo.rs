@@ -1,10 +1,12 @@
-//! The demo world: the testkit's fake GitLab, GitHub, Harbor, GHCR, Jenkins, Argo CD, MinIO
-//! and direct-ping tool on loopback, their secrets in files under a temporary directory (read by the built-in
+//! The demo world: the testkit's fake GitLab, GitHub, Gitea, Harbor, GHCR, Jenkins, Argo CD,
+//! MinIO and direct-ping tool on loopback, their secrets in files under a temporary directory (read by the built-in
 //! `FileResolver`, as `--secrets-dir` does for real catalogs), and a set of integrations of
 //! which some are broken on purpose.
 //!
 //! | integration | provider | what the doctor finds |
 //! |---|---|---|
+//! | `gitea-fresh` | Gitea | the repository has no commits, so Gitea's hook test would send nothing: reported before triggering |
+//! | `gitea-platform` | Gitea | the hook test's push arrives signed: passes |
 //! | `github-platform` | GitHub App | the hook ping arrives signed: passes |
 //! | `gitlab-docs` | GitLab | the token has `read_api` only: the hook test needs `api` |
 //! | `gitlab-legacy` | GitLab | the hook is auto-disabled, and still points at a retired receiver path |
@@ -31,6 +33,7 @@ use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::secret::FileResolver;
 use pathops_core::{NewIntegration, Provider, SecretResolver, TenantId};
 use pathops_testkit::fake::argocd::FakeArgoCd;
+use pathops_testkit::fake::gitea::{FakeGitea, GiteaHook, GiteaRepo};
 use pathops_testkit::fake::github::{FakeGitHub, GitHubRepoHook};
 use pathops_testkit::fake::gitlab::{FakeGitLab, GitLabHook, GitLabProject, GitLabToken};
 use pathops_testkit::fake::harbor::{FakeHarbor, HarborRobot};
@@ -51,12 +54,14 @@ const HARBOR_ROBOT: &str = "robot$ci+pathops-demo";
 const HARBOR_ROBOT_SECRET: &str = "demo-harbor-robot-SENTINEL-6a17";
 const HARBOR_WRONG_SECRET: &str = "demo-harbor-old-SENTINEL-e830";
 const PING_SECRET: &str = "demo-zastava-SENTINEL-3f55";
+const GITEA_HOOK_SECRET: &str = "demo-gitea-hook-SENTINEL-8d04";
 
 /// The fakes and the secret directory; dropping it stops the fakes and removes the files.
 #[derive(Debug)]
 pub(crate) struct Demo {
     gitlab: FakeGitLab,
     github: FakeGitHub,
+    gitea: FakeGitea,
     harbor: FakeHarbor,
     ghcr: FakeOciRegistry,
     jenkins: FakeJenkins,
@@ -95,6 +100,7 @@ impl Demo {
         let demo = Self {
             gitlab,
             github: FakeGitHub::start_enterprise().await,
+            gitea: FakeGitea::start_with_defaults().await,
             harbor,
             ghcr: FakeOciRegistry::start(Flavor::Ghcr).await,
             jenkins: FakeJenkins::start_with_defaults().await,
@@ -110,6 +116,8 @@ impl Demo {
             ("gitlab", "hook-secret", GITLAB_HOOK_SECRET),
             ("github", "app-key", FakeGitHub::TEST_APP_PRIVATE_KEY_PEM),
             ("github", "hook-secret", GITHUB_HOOK_SECRET),
+            ("gitea", "token", FakeGitea::HOOK_TOKEN),
+            ("gitea", "hook-secret", GITEA_HOOK_SECRET),
             ("harbor", "prod-robot", HARBOR_ROBOT_SECRET),
             ("harbor", "ci-robot", HARBOR_WRONG_SECRET),
             ("zastava", "agent-token", PING_SECRET),
@@ -184,6 +192,29 @@ impl Demo {
             events: vec!["push".to_owned()],
         });
 
+        let gitea_receiver = format!("{public_url}/webhooks/gitea");
+        self.gitea.add_hook(
+            FakeGitea::OWNER,
+            FakeGitea::REPO,
+            GiteaHook::new(7, &gitea_receiver).secret(GITEA_HOOK_SECRET),
+        );
+        self.gitea.add_repo(
+            GiteaRepo::new(101, FakeGitea::OWNER, "fresh")
+                .collaborator(FakeGitea::HOOK_USER_ID, "admin")
+                .empty()
+                .hook(GiteaHook::new(8, &gitea_receiver).secret(GITEA_HOOK_SECRET)),
+        );
+        let gitea = |name: &str, repo: &str, hook: u64| {
+            NewIntegration::builder(name, Provider::Gitea, self.gitea.url())
+                .with_auth_ref(self.auth_ref("gitea", "token"))
+                .with_configuration(json!({
+                    "owner": FakeGitea::OWNER,
+                    "repo": repo,
+                    "hook_id": hook,
+                    "webhook_secret_ref": self.auth_ref("gitea", "hook-secret"),
+                }))
+                .build()
+        };
         let gitlab = |name: &str, project: u64, hook: u64, token: &str| {
             NewIntegration::builder(name, Provider::GitLab, gl.url())
                 .with_auth_ref(self.auth_ref("gitlab", token))
@@ -243,6 +274,8 @@ impl Demo {
                     "webhook_secret_ref": self.auth_ref("github", "hook-secret"),
                 }))
                 .build(),
+            gitea("gitea-platform", FakeGitea::REPO, 7),
+            gitea("gitea-fresh", "fresh", 8),
             harbor("harbor-prod", self.harbor.url(), "prod-robot"),
             harbor("harbor-ci", self.harbor.url(), "ci-robot"),
             harbor("harbor-dr", unreachable, "prod-robot"),
