@@ -475,6 +475,38 @@ async fn an_unreachable_receiver_gives_gitlabs_422_and_the_network_fix() {
     w.assert_only_test_triggers_mutate();
 }
 
+#[tokio::test]
+async fn gitlabs_url_blocker_gets_the_outbound_request_setting_as_its_fix() {
+    let w = world().await;
+    // A self-managed GitLab with its default: no webhooks to localhost or private networks.
+    w.gitlab.set_local_requests_blocked(true);
+    let hook = w.good_gitlab_hook();
+    w.gitlab_integration("gitlab-blocked", hook).await;
+    let report = w.run().await;
+    let r = only(&report);
+    assert_eq!(r.outcome, Outcome::Failed, "{}", pretty(&report));
+    assert_eq!(r.failure_code.as_deref(), Some("delivery_failed"));
+    let fix = finding(r, "gitlab_local_requests_blocked");
+    assert_eq!(fix.severity, Severity::Error);
+    assert!(
+        fix.steps[0].contains("Outbound requests"),
+        "{:?}",
+        fix.steps
+    );
+    // The generic advice stays beside it, with GitLab's own words as its evidence.
+    let generic = finding(r, "receiver_unreachable");
+    assert!(
+        generic
+            .why
+            .contains("Requests to localhost are not allowed"),
+        "{}",
+        generic.why
+    );
+    // Nothing reached the receiver: the refusal is in GitLab's hook log only.
+    assert_eq!(w.gitlab.hook_events()[0].response_status, "internal error");
+    assert_eq!(w.challenges.pending(), 0);
+}
+
 /// Re-sends a delivery the fake GitLab made, byte for byte (its log redacts the token; the
 /// test knows it).
 async fn resend(w: &World, event: &GitLabHookEvent) -> reqwest::Response {

@@ -16,6 +16,30 @@ pub(super) struct Delivery {
     pub(super) trigger: String,
     pub(super) instance: String,
     pub(super) version: String,
+    pub(super) block_local_requests: bool,
+}
+
+/// GitLab's URL blocker (`Gitlab::HTTP_V2::UrlBlocker`) with local requests disallowed: its
+/// refusal for a hook URL on a loopback or private address, `None` for one it lets through.
+/// Host names are judged as written (the fake resolves nothing but `localhost`).
+fn url_blocker(url: &str) -> Option<&'static str> {
+    let host = url::Url::parse(url).ok()?.host()?.to_owned();
+    let ip = match host {
+        url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => {
+            return Some("URL is blocked: Requests to localhost are not allowed");
+        }
+        url::Host::Domain(_) => return None,
+        url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
+    };
+    if ip.is_loopback() || ip.is_unspecified() {
+        return Some("URL is blocked: Requests to localhost are not allowed");
+    }
+    let private = match ip {
+        std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => v6.is_unique_local() || v6.is_unicast_link_local(),
+    };
+    private.then_some("URL is blocked: Requests to the local network are not allowed")
 }
 
 /// `push_events` → (`Push Hook`, `push_hooks`).
@@ -113,6 +137,24 @@ pub(super) async fn deliver(
     if let Some(token) = &d.hook.token {
         headers.push(("X-Gitlab-Token", token.replace(['\r', '\n'], "")));
     }
+    if d.block_local_requests
+        && let Some(refusal) = url_blocker(&d.hook.url)
+    {
+        // Refused before any connection: the hook's log shows the blocker's message.
+        let event_log = GitLabHookEvent {
+            id: 0,
+            hook_id: d.hook.id,
+            url: d.hook.url.clone(),
+            trigger: trigger_name.to_owned(),
+            request_headers: serde_json::Map::new(),
+            request_data: body,
+            response_headers: serde_json::Map::new(),
+            response_body: refusal.to_owned(),
+            execution_duration: 0.0,
+            response_status: "internal error".to_owned(),
+        };
+        return (event_log, Err(refusal.to_owned()));
+    }
     let mut request = client.post(&d.hook.url).body(body.to_string());
     for (name, value) in &headers {
         request = request.header(*name, value);
@@ -180,4 +222,28 @@ pub(super) async fn deliver(
         }
     };
     (event_log, outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_blocker;
+
+    #[test]
+    fn the_url_blocker_refuses_loopback_and_private_receivers_only() {
+        let localhost = Some("URL is blocked: Requests to localhost are not allowed");
+        let local = Some("URL is blocked: Requests to the local network are not allowed");
+        for (url, refusal) in [
+            ("http://127.0.0.1:8080/webhooks/gitlab", localhost),
+            ("http://localhost/webhooks/gitlab", localhost),
+            ("http://[::1]/hook", localhost),
+            ("http://10.1.2.3/hook", local),
+            ("https://192.168.0.5/hook", local),
+            ("http://169.254.169.254/latest", local),
+            ("http://[fd00::1]/hook", local),
+            ("https://pathops.example.com/webhooks/gitlab", None),
+            ("https://93.184.216.34/hook", None),
+        ] {
+            assert_eq!(url_blocker(url), refusal, "{url}");
+        }
+    }
 }

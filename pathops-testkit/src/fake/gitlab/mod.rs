@@ -12,7 +12,7 @@
 //! | `GET/POST /projects/:id/hooks`, `GET/PUT/DELETE …/hooks/:hook_id` | 200/201/204; token write-only; `alert_status`, `disabled_until`; `api` scope and Maintainer for writes |
 //! | `GET …/hooks/:hook_id/events` | the deliveries made by test triggers, token `[REDACTED]` |
 //! | `GET /projects/:id/pipelines` | newest id first, `per_page`/`page` with the list headers; `read_api`; 404 when the project is not visible; 403 `{"message":"403 Forbidden"}` on a private project below Reporter (20) |
-//! | `POST …/hooks/:hook_id/test/:trigger` | synchronous delivery: 201 on a 2xx receiver, else 422 with its body or the connection error; 400 unknown trigger; 429 with `Retry-After` past 5 calls per project and user in a one-minute window (fixed, from the window's first call; refused calls count) |
+//! | `POST …/hooks/:hook_id/test/:trigger` | synchronous delivery: 201 on a 2xx receiver, else 422 with its body or the connection error (or, with [`set_local_requests_blocked`](FakeGitLab::set_local_requests_blocked), the URL blocker's refusal of a loopback or private receiver); 400 unknown trigger; 429 with `Retry-After` past 5 calls per project and user in a one-minute window (fixed, from the window's first call; refused calls count) |
 //!
 //! Authentication: `PRIVATE-TOKEN` or `Authorization: Bearer`; a missing, unknown, revoked or
 //! expired token is 401 `{"message":"401 Unauthorized"}`; a missing scope is 403
@@ -166,6 +166,13 @@ impl FakeGitLab {
             hook.alert_status = status.to_owned();
             hook.disabled_until = disabled_until.map(str::to_owned);
         }
+    }
+
+    /// Refuses deliveries to localhost and private networks as a self-managed GitLab does by
+    /// default (hook tests answer 422 `URL is blocked: Requests to … are not allowed`), or
+    /// allows them again (the fake's default, so tests can deliver to loopback).
+    pub fn set_local_requests_blocked(&self, blocked: bool) {
+        self.shared.state().block_local_requests = blocked;
     }
 
     /// Every delivery made by test triggers, oldest first (token `[REDACTED]`).

@@ -41,6 +41,10 @@ pub(super) struct State_ {
     next_id: u64,
     /// API calls in the current minute (Unix minute, calls), for the `RateLimit-*` headers.
     api_calls: (i64, u64),
+    /// Self-managed GitLab's default: webhooks may not reach localhost or private networks
+    /// ("Allow requests to the local network from webhooks and integrations" off). The fake
+    /// allows them unless told otherwise, so tests can deliver to loopback.
+    pub(super) block_local_requests: bool,
 }
 
 impl State_ {
@@ -90,6 +94,7 @@ impl Shared {
             test_calls: HashMap::new(),
             next_id: 1000,
             api_calls: (0, 0),
+            block_local_requests: false,
         };
         for token in seed.tokens {
             state.insert_token(token);
@@ -748,6 +753,7 @@ async fn test_hook(
                 trigger: trigger.clone(),
                 instance: s.base.clone(),
                 version: state.version.clone(),
+                block_local_requests: state.block_local_requests,
             })
         })()
     };
