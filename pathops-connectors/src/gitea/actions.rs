@@ -318,34 +318,12 @@ impl GiteaActionsConnector {
         config: &GiteaActionsConfig,
         learnt: &mut Learnt,
     ) -> Step<CheckResult> {
-        let version = self.api.version(check).await?;
+        let identity = self.api.identify(check).await?;
+        let version = identity.version;
         learnt.version = Some(version.clone());
-        let login = match self.api.whoami(check).await {
-            Ok(user) => {
-                let login = user["login"].as_str().unwrap_or("?").to_owned();
-                learnt.user = Some(json!({
-                    "id": user["id"], "login": user["login"], "is_admin": user["is_admin"],
-                }));
-                Some(login)
-            }
-            // The repository calls prove the token; identity needs read:user, which a CI
-            // token may well lack.
-            Err(r)
-                if matches!(
-                    r.failure,
-                    Some(FailureCode::PermissionDenied {
-                        missing_scope: Some(_)
-                    })
-                ) =>
-            {
-                learnt.warnings.push(format!(
-                    "the token lacks read:user, so its user is not reported ({})",
-                    r.message
-                ));
-                None
-            }
-            Err(r) => return Err(r),
-        };
+        learnt.user = identity.user;
+        learnt.warnings.extend(identity.warning);
+        let login = identity.login;
         let repo = self.repository(check, &config.repo).await?;
         learnt.repo = Some(json!({
             "id": repo["id"], "full_name": repo["full_name"], "private": repo["private"],

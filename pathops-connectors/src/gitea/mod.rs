@@ -208,6 +208,54 @@ impl GiteaApi {
         }
         Ok(user)
     }
+
+    /// The start of every connection test: `GET /version`, then `GET /user`. A token
+    /// without `read:user` is not refused here (the repository calls prove it); the user is
+    /// then unknown and the returned warning says why.
+    pub(crate) async fn identify(&self, check: &Check<'_>) -> Step<Identity> {
+        let version = self.version(check).await?;
+        match self.whoami(check).await {
+            Ok(user) => Ok(Identity {
+                version,
+                login: user["login"].as_str().map(str::to_owned),
+                user: Some(serde_json::json!({
+                    "id": user["id"], "login": user["login"], "is_admin": user["is_admin"],
+                })),
+                warning: None,
+            }),
+            Err(r)
+                if matches!(
+                    r.failure,
+                    Some(FailureCode::PermissionDenied {
+                        missing_scope: Some(_)
+                    })
+                ) =>
+            {
+                Ok(Identity {
+                    version,
+                    login: None,
+                    user: None,
+                    warning: Some(format!(
+                        "the token lacks read:user, so its user is not reported ({})",
+                        r.message
+                    )),
+                })
+            }
+            Err(r) => Err(r),
+        }
+    }
+}
+
+/// What [`GiteaApi::identify`] learnt.
+pub(crate) struct Identity {
+    /// The server.
+    pub(crate) version: ServerVersion,
+    /// The token's user (`id`, `login`, `is_admin`), when the token may read it.
+    pub(crate) user: Option<Value>,
+    /// Its login.
+    pub(crate) login: Option<String>,
+    /// Why the user is unknown.
+    pub(crate) warning: Option<String>,
 }
 
 #[cfg(test)]
