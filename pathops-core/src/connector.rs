@@ -361,6 +361,24 @@ impl CheckResult {
     pub fn is_success(&self) -> bool {
         self.failure.is_none()
     }
+
+    /// The detail `key` when it is a string.
+    pub fn detail_str(&self, key: &str) -> Option<&str> {
+        self.details.get(key).and_then(serde_json::Value::as_str)
+    }
+
+    /// When the credential expires, from the [`detail::TOKEN_EXPIRES_AT`] detail: an RFC 3339
+    /// time, or a date (midnight UTC), as tools report it.
+    pub fn token_expires_at(&self) -> Option<OffsetDateTime> {
+        use time::format_description::well_known::Rfc3339;
+        let text = self.detail_str(detail::TOKEN_EXPIRES_AT)?;
+        OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(text, &format)
+                .ok()
+                .map(|d| d.midnight().assume_utc())
+        })
+    }
 }
 
 /// Serde helper: a [`Duration`] as whole milliseconds.
@@ -662,6 +680,27 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&caps).unwrap(),
             json!(["test_connection", "health_check"])
+        );
+    }
+
+    #[test]
+    fn token_expiry_reads_times_and_dates_and_ignores_the_rest() {
+        let with = |v: serde_json::Value| {
+            CheckResult::passed(Duration::ZERO, "ok").with_detail(detail::TOKEN_EXPIRES_AT, v)
+        };
+        assert_eq!(
+            with(json!("2026-12-10T08:30:00Z")).token_expires_at(),
+            Some(time::macros::datetime!(2026-12-10 08:30 UTC))
+        );
+        assert_eq!(
+            with(json!("2026-12-10")).token_expires_at(),
+            Some(time::macros::datetime!(2026-12-10 00:00 UTC))
+        );
+        assert_eq!(with(json!("next week")).token_expires_at(), None);
+        assert_eq!(with(json!(20261210)).token_expires_at(), None);
+        assert_eq!(
+            CheckResult::passed(Duration::ZERO, "ok").token_expires_at(),
+            None
         );
     }
 

@@ -17,10 +17,6 @@ const TOKENS_DOC: &str =
     "https://docs.gitlab.com/user/profile/personal_access_tokens/#personal-access-token-scopes";
 const OUTBOUND_DOC: &str = "https://docs.gitlab.com/security/webhooks/";
 
-fn detail_str<'a>(result: &'a CheckResult, key: &str) -> Option<&'a str> {
-    result.details.get(key).and_then(Value::as_str)
-}
-
 /// The project (URL-encoded as the API path wants it) and hook the advice names: from the
 /// result, else the configuration, else placeholders.
 fn project_and_hook(integration: &Integration, result: &CheckResult) -> (String, String) {
@@ -45,16 +41,6 @@ fn update_secret(integration: &Integration) -> Option<String> {
         .auth_ref
         .as_ref()
         .map(|r| format!("update the secret behind {r}"))
-}
-
-fn expiry(text: &str) -> Option<OffsetDateTime> {
-    use time::format_description::well_known::Rfc3339;
-    OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(text, &format)
-            .ok()
-            .map(|d| d.midnight().assume_utc())
-    })
 }
 
 /// Findings for a connection test or health check.
@@ -114,7 +100,7 @@ pub(super) fn for_connection(
         _ => {}
     }
     if result.is_success() {
-        if let Some(expires) = detail_str(result, detail::TOKEN_EXPIRES_AT).and_then(expiry) {
+        if let Some(expires) = result.token_expires_at() {
             let days = (expires - now).whole_days();
             if days <= EXPIRY_WARNING_DAYS {
                 out.push(
@@ -131,7 +117,7 @@ pub(super) fn for_connection(
                 );
             }
         }
-        if let Some(scope) = detail_str(result, detail::MISSING_SCOPE) {
+        if let Some(scope) = result.detail_str(detail::MISSING_SCOPE) {
             out.push(
                 Finding::new(
                     Severity::Warning,
@@ -153,7 +139,8 @@ pub(super) fn for_connection(
 /// localhost are not allowed" / "Requests to the local network are not allowed" (GitLab
 /// answers the test with 422 and `URL is blocked: <reason>`).
 fn blocked_by_url_blocker(result: &CheckResult) -> bool {
-    detail_str(result, detail::DELIVERY_ERROR)
+    result
+        .detail_str(detail::DELIVERY_ERROR)
         .unwrap_or(&result.message)
         .contains("are not allowed")
 }
@@ -163,9 +150,10 @@ pub(super) fn for_delivery(integration: &Integration, result: &CheckResult) -> V
     let (project, hook) = project_and_hook(integration, result);
     let mut out = Vec::new();
     if let Some(status @ ("temporarily_disabled" | "disabled")) =
-        detail_str(result, detail::HOOK_ALERT_STATUS)
+        result.detail_str(detail::HOOK_ALERT_STATUS)
     {
-        let until = detail_str(result, detail::HOOK_DISABLED_UNTIL)
+        let until = result
+            .detail_str(detail::HOOK_DISABLED_UNTIL)
             .map(|t| format!(" until {t}"))
             .unwrap_or_default();
         out.push(

@@ -77,10 +77,6 @@ fn named(integration: &Integration, result: &CheckResult) -> Named {
     }
 }
 
-fn detail_str<'a>(result: &'a CheckResult, key: &str) -> Option<&'a str> {
-    result.details.get(key).and_then(Value::as_str)
-}
-
 fn detail_u64(result: &CheckResult, key: &str) -> Option<u64> {
     result.details.get(key).and_then(Value::as_u64)
 }
@@ -95,7 +91,7 @@ pub(super) fn for_result(integration: &Integration, result: &CheckResult) -> Vec
     let mut out = Vec::new();
     match &result.failure {
         None => {}
-        Some(FailureCode::InvalidConfig) => match detail_str(result, detail::PROBLEM) {
+        Some(FailureCode::InvalidConfig) => match result.detail_str(detail::PROBLEM) {
             Some("wrong_region") => out.push(wrong_region(&n, result)),
             Some("secret_shape") => out.push(
                 Finding::new(
@@ -118,7 +114,7 @@ pub(super) fn for_result(integration: &Integration, result: &CheckResult) -> Vec
         Some(FailureCode::Unauthenticated) => out.push(refused_key(&n, integration, result)),
         Some(FailureCode::Unhealthy) => out.extend(unhealthy(result)),
         Some(FailureCode::InvalidResponse)
-            if detail_str(result, detail::PROBLEM) == Some("not_minio") =>
+            if result.detail_str(detail::PROBLEM) == Some("not_minio") =>
         {
             out.push(
                 Finding::new(
@@ -187,7 +183,7 @@ pub(super) fn for_result(integration: &Integration, result: &CheckResult) -> Vec
 }
 
 fn wrong_region(n: &Named, result: &CheckResult) -> Finding {
-    let actual = detail_str(result, detail::BUCKET_REGION);
+    let actual = result.detail_str(detail::BUCKET_REGION);
     let title = match actual {
         Some(actual) => format!(
             "Bucket {} is in region {actual}, the integration signs for {}",
@@ -315,7 +311,7 @@ fn access_denied(n: &Named, result: &CheckResult) -> Finding {
 fn refused_key(n: &Named, integration: &Integration, result: &CheckResult) -> Finding {
     let who = n.key.clone().unwrap_or_else(|| "The access key".to_owned());
     let host = integration.base_url.host();
-    let title = match detail_str(result, detail::S3_ERROR_CODE) {
+    let title = match result.detail_str(detail::S3_ERROR_CODE) {
         Some("SignatureDoesNotMatch") => format!("The secret access key of {who} is wrong"),
         Some("InvalidAccessKeyId") => format!("{who} is unknown to {host}"),
         Some("RequestTimeTooSkewed") => {
@@ -362,7 +358,7 @@ fn refused_key(n: &Named, integration: &Integration, result: &CheckResult) -> Fi
 }
 
 fn unhealthy(result: &CheckResult) -> Option<Finding> {
-    let finding = match detail_str(result, detail::MINIO_HEALTH)? {
+    let finding = match result.detail_str(detail::MINIO_HEALTH)? {
         "no_write_quorum" => {
             let quorum = detail_u64(result, detail::WRITE_QUORUM)
                 .map(|q| format!(" (it needs {q} drives online in each erasure set)"))
@@ -391,7 +387,7 @@ fn unhealthy(result: &CheckResult) -> Option<Finding> {
         "initialising" => Finding::new(
             Severity::Error,
             "tool_unhealthy",
-            match detail_str(result, detail::SERVER_STATUS) {
+            match result.detail_str(detail::SERVER_STATUS) {
                 Some(status) => format!("MinIO is still starting ({status})"),
                 None => "MinIO is still starting".to_owned(),
             },

@@ -51,10 +51,6 @@ pub(super) fn merge(own: Vec<Finding>, generic: Vec<Finding>) -> Vec<Finding> {
     own.into_iter().chain(generic).collect()
 }
 
-fn detail_str<'a>(result: &'a CheckResult, key: &str) -> Option<&'a str> {
-    result.details.get(key).and_then(Value::as_str)
-}
-
 /// Findings for the connection test (PathOps → tool).
 pub(super) fn for_connection(
     integration: &Integration,
@@ -211,7 +207,7 @@ pub(super) fn for_connection(
             result.message.clone(),
         )),
     }
-    if let Some(expires) = detail_str(result, detail::TOKEN_EXPIRES_AT).and_then(parse_date)
+    if let Some(expires) = result.token_expires_at()
         && result.is_success()
     {
         let days = (expires - now).whole_days();
@@ -229,7 +225,7 @@ pub(super) fn for_connection(
             ));
         }
     }
-    if let Some(scope) = detail_str(result, detail::MISSING_SCOPE)
+    if let Some(scope) = result.detail_str(detail::MISSING_SCOPE)
         && result.is_success()
     {
         out.push(with(
@@ -245,16 +241,6 @@ pub(super) fn for_connection(
         ));
     }
     out
-}
-
-fn parse_date(s: &str) -> Option<OffsetDateTime> {
-    use time::format_description::well_known::Rfc3339;
-    OffsetDateTime::parse(s, &Rfc3339).ok().or_else(|| {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(s, &format)
-            .ok()
-            .map(|d| d.midnight().assume_utc())
-    })
 }
 
 /// Findings for the webhook delivery test (tool → PathOps).
@@ -282,7 +268,7 @@ pub(super) fn for_webhook(
             None,
         )),
         Some(FailureCode::DeliveryFailed) => {
-            let error = detail_str(result, detail::DELIVERY_ERROR).unwrap_or(&result.message);
+            let error = result.detail_str(detail::DELIVERY_ERROR).unwrap_or(&result.message);
             out.push(with(
                 finding(
                     Severity::Error,
