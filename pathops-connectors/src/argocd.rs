@@ -534,7 +534,7 @@ impl IntegrationConnector for ArgoCdConnector {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         ArgoCdConfig::parse(configuration)
             .map(|_| ())
             .map_err(Error::from)

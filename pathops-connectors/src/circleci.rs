@@ -406,7 +406,7 @@ impl IntegrationConnector for CircleCiConnector {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         CircleCiConfig::parse(configuration)
             .map(|_| ())
             .map_err(Error::from)

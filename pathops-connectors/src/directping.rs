@@ -120,7 +120,7 @@ impl IntegrationConnector for DirectPingConnector {
         ])
     }
 
-    fn validate_config(&self, _configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, _configuration: &Configuration) -> Result<()> {
         Ok(())
     }
 

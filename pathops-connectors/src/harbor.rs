@@ -271,7 +271,7 @@ impl IntegrationConnector for HarborConnector {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         username(configuration).map(|_| ()).map_err(Error::from)
     }
 

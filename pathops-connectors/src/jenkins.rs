@@ -559,7 +559,7 @@ impl IntegrationConnector for JenkinsConnector {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         JenkinsConfig::parse(configuration)
             .map(|_| ())
             .map_err(Error::from)

@@ -32,6 +32,7 @@
 //! | `api` | `api::Api`: the catalog's REST API (`/api/v1/integrations`, plugins, doctor runs) as one axum router with its OpenAPI 3.1 document, problem+json errors and a static bearer-token resolver; mounts the receiver |
 //! | `nats` | an event sink publishing CloudEvents to NATS JetStream |
 //! | `redis` | an event sink appending CloudEvents to Valkey/Redis Streams, idempotent by event id; a stream follower for consumers |
+//! | `plugin` | `plugin::PluginLoader` and `plugin::PluginConnector`: out-of-process connector plugins (a manifest beside an executable, JSON-RPC 2.0 over stdio, isolated processes, quarantine), and `plugin::serve` to write one; the protocol's specification is in the module docs |
 //! | [`kafka_guide`] | how to write a Kafka sink against `EventSink` (the contract; no Kafka code ships) |
 //! | [`registry`] | connectors by provider at run time; a disabled provider is an error naming its feature |
 //!
@@ -89,6 +90,7 @@
 //! | `api` | via `full` | the REST API router (adds `utoipa`, `utoipa-axum`, `serde_path_to_error`, `subtle`; implies `receiver`) |
 //! | `nats` | via `full` | the NATS JetStream event sink (adds `async-nats`, `bytes`) |
 //! | `redis` | via `full` | the Valkey/Redis Streams event sink (adds `redis`) |
+//! | `plugin` | via `full` | out-of-process plugins: loader, host, SDK (adds `tokio-util`, `futures`, `libc`, `sha2`) |
 //!
 //! Each feature builds alone (`cargo check -p pathops-connectors --no-default-features --features gitlab`).
 //! TLS is rustls (reqwest's `rustls` feature, aws-lc-rs provider) with the platform's roots
@@ -185,6 +187,8 @@ pub mod kafka_guide;
 pub mod nats;
 #[cfg(feature = "oci")]
 pub mod oci;
+#[cfg(all(feature = "plugin", unix))]
+pub mod plugin;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 #[cfg(feature = "redis")]

@@ -468,19 +468,28 @@ async fn transport_failures_and_cross_origin_redirects() {
 async fn configuration_is_closed_and_names_are_checked() {
     let c = connector();
     let cfg = |v| Configuration::new(v).unwrap();
-    let err = |v| c.validate_config(&cfg(v)).unwrap_err().to_string();
-    assert!(c.validate_config(&cfg(json!({}))).is_ok());
+    let err = async |v| c.validate_config(&cfg(v)).await.unwrap_err().to_string();
+    assert!(c.validate_config(&cfg(json!({}))).await.is_ok());
     assert!(
         c.validate_config(&cfg(json!({"project": "platform", "account": "ci.bot"})))
+            .await
             .is_ok()
     );
-    let misspelt = err(json!({"projects": "platform"}));
+    let misspelt = err(json!({"projects": "platform"})).await;
     assert!(misspelt.contains("`projects`"), "{misspelt}");
-    assert!(err(json!({"project": ""})).contains("project"));
-    assert!(err(json!({"project": "a/b"})).contains("project"));
-    assert!(err(json!({"project": 7})).contains("project"));
-    assert!(err(json!({"account": "x".repeat(300)})).contains("account"));
-    assert!(err(json!({"ca_certificate_pem": "not a pem"})).contains("ca_certificate_pem"));
+    assert!(err(json!({"project": ""})).await.contains("project"));
+    assert!(err(json!({"project": "a/b"})).await.contains("project"));
+    assert!(err(json!({"project": 7})).await.contains("project"));
+    assert!(
+        err(json!({"account": "x".repeat(300)}))
+            .await
+            .contains("account")
+    );
+    assert!(
+        err(json!({"ca_certificate_pem": "not a pem"}))
+            .await
+            .contains("ca_certificate_pem")
+    );
     let a = FakeArgoCd::start_with_defaults().await;
     let r = test_with(
         &c,

@@ -407,7 +407,7 @@ async fn transport_failures_and_cross_origin_redirects() {
 async fn configuration_is_closed_and_slugs_are_checked() {
     let c = connector();
     let cfg = |v| Configuration::new(v).unwrap();
-    let err = |v| c.validate_config(&cfg(v)).unwrap_err().to_string();
+    let err = async |v| c.validate_config(&cfg(v)).await.unwrap_err().to_string();
     for slug in [
         "gh/acme/api",
         "bitbucket/ws/repo",
@@ -415,12 +415,13 @@ async fn configuration_is_closed_and_slugs_are_checked() {
     ] {
         assert!(
             c.validate_config(&cfg(json!({"project_slug": slug})))
+                .await
                 .is_ok(),
             "{slug}"
         );
     }
-    assert!(c.validate_config(&cfg(json!({}))).is_ok());
-    let misspelt = err(json!({"project": "gh/acme/api"}));
+    assert!(c.validate_config(&cfg(json!({}))).await.is_ok());
+    let misspelt = err(json!({"project": "gh/acme/api"})).await;
     assert!(misspelt.contains("`project`"), "{misspelt}");
     for bad in [
         json!("acme/api"),
@@ -431,7 +432,9 @@ async fn configuration_is_closed_and_slugs_are_checked() {
         json!("gh/acme/a b"),
     ] {
         assert!(
-            err(json!({"project_slug": bad})).contains("project_slug"),
+            err(json!({"project_slug": bad}))
+                .await
+                .contains("project_slug"),
             "{bad}"
         );
     }

@@ -29,7 +29,7 @@ impl IntegrationConnector for Opinionated {
     fn capabilities(&self) -> Capabilities {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
-    fn validate_config(&self, _: &Configuration) -> Result<()> {
+    async fn validate_config(&self, _: &Configuration) -> Result<()> {
         Ok(())
     }
     async fn test_connection(&self, _: &ConnectorContext) -> CheckResult {

@@ -545,7 +545,7 @@ async fn a_delivery_answers_only_its_own_repositorys_challenge() {
                 .await
                 .is_success()
         );
-        let (kind, expectation) = c.expected_delivery(i, &push).unwrap();
+        let (kind, expectation) = c.expected_delivery(i, &push).await.unwrap();
         handles.push(w.challenges.register(
             "acme".parse().unwrap(),
             IntegrationId::new(),

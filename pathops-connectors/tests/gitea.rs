@@ -198,7 +198,7 @@ async fn the_trigger_queues_gitea_s_push_and_the_delivery_is_matched_on_the_repo
     let i = integration(&g.url(), with_hook());
     // Before a connection test the repository's id is unknown: the event alone is expected.
     assert_eq!(
-        c.expected_delivery(&i, &push()),
+        c.expected_delivery(&i, &push()).await,
         Some((
             DeliveryKind::Gitea,
             Expectation {
@@ -209,7 +209,7 @@ async fn the_trigger_queues_gitea_s_push_and_the_delivery_is_matched_on_the_repo
     );
     assert!(test(&c, &i, FakeGitea::HOOK_TOKEN).await.is_success());
     assert_eq!(
-        c.expected_delivery(&i, &push()),
+        c.expected_delivery(&i, &push()).await,
         Some((
             DeliveryKind::Gitea,
             Expectation {
@@ -220,9 +220,12 @@ async fn the_trigger_queues_gitea_s_push_and_the_delivery_is_matched_on_the_repo
         ))
     );
     // Only the hook test is offered; no hook, no delivery.
-    assert_eq!(c.expected_delivery(&i, &DeliveryRequest::HookPing), None);
+    assert_eq!(
+        c.expected_delivery(&i, &DeliveryRequest::HookPing).await,
+        None
+    );
     let no_hook = integration(&g.url(), json!({"owner": O, "repo": R}));
-    assert_eq!(c.expected_delivery(&no_hook, &push()), None);
+    assert_eq!(c.expected_delivery(&no_hook, &push()).await, None);
 
     g.clear_requests();
     let r = trigger(&c, &i, FakeGitea::HOOK_TOKEN).await;
@@ -726,7 +729,7 @@ async fn bad_configuration_is_refused_by_name_before_any_call() {
     let g = gitea().await;
     let c = connector();
     let cfg = |v: Value| Configuration::new(v).unwrap();
-    assert!(c.validate_config(&cfg(with_hook())).is_ok());
+    assert!(c.validate_config(&cfg(with_hook())).await.is_ok());
     for (configuration, named) in [
         (
             json!({"owner": O, "repo": R, "repository": "acme/platform"}),
@@ -752,7 +755,10 @@ async fn bad_configuration_is_refused_by_name_before_any_call() {
             "proxy_url",
         ),
     ] {
-        let err = c.validate_config(&cfg(configuration.clone())).unwrap_err();
+        let err = c
+            .validate_config(&cfg(configuration.clone()))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(named), "{named}: {err}");
         let i = integration(&g.url(), configuration);
         for r in [
@@ -763,7 +769,7 @@ async fn bad_configuration_is_refused_by_name_before_any_call() {
             assert_eq!(r.failure, Some(FailureCode::InvalidConfig), "{named}");
             assert!(r.message.contains(named), "{named}: {}", r.message);
         }
-        assert_eq!(c.expected_delivery(&i, &push()), None, "{named}");
+        assert_eq!(c.expected_delivery(&i, &push()).await, None, "{named}");
     }
     let no_hook = integration(&g.url(), json!({"owner": O, "repo": R}));
     let r = trigger(&c, &no_hook, FakeGitea::HOOK_TOKEN).await;

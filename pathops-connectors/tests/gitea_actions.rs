@@ -452,7 +452,7 @@ async fn bad_configuration_is_refused_by_name() {
     let g = FakeGitea::start_with_defaults().await;
     let c = connector();
     let cfg = |v: Value| Configuration::new(v).unwrap();
-    assert!(c.validate_config(&cfg(repo())).is_ok());
+    assert!(c.validate_config(&cfg(repo())).await.is_ok());
     for (configuration, named) in [
         (
             json!({"owner": O, "repo": R, "repository": "acme/platform"}),
@@ -468,7 +468,10 @@ async fn bad_configuration_is_refused_by_name() {
             "proxy_url",
         ),
     ] {
-        let err = c.validate_config(&cfg(configuration.clone())).unwrap_err();
+        let err = c
+            .validate_config(&cfg(configuration.clone()))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(named), "{named}: {err}");
         let r = test(&c, &integration(&g.url(), configuration), FakeGitea::TOKEN).await;
         assert_eq!(r.failure, Some(FailureCode::InvalidConfig), "{named}");

@@ -512,7 +512,8 @@ async fn hook_pings_deliver_a_signed_ping() {
     let cfg = json!({"app_id": APP, "installation_id": INST, "repository": FakeGitHub::REPOSITORY, "hook_id": 5});
     let configured = integration(&gh.url(), cfg);
     assert_eq!(
-        c.expected_delivery(&configured, &DeliveryRequest::HookPing),
+        c.expected_delivery(&configured, &DeliveryRequest::HookPing)
+            .await,
         Some((
             DeliveryKind::GitHub,
             Expectation {
@@ -560,7 +561,8 @@ async fn hook_pings_deliver_a_signed_ping() {
     assert_eq!(r.details[detail::HTTP_STATUS], 404);
     let unconfigured = integration(&gh.url(), json!({"app_id": APP}));
     assert_eq!(
-        c.expected_delivery(&unconfigured, &DeliveryRequest::HookPing),
+        c.expected_delivery(&unconfigured, &DeliveryRequest::HookPing)
+            .await,
         None
     );
     let r = hook_ping(&c, &context(unconfigured.clone(), key(), CHECK_TIMEOUT)).await;
@@ -569,7 +571,7 @@ async fn hook_pings_deliver_a_signed_ping() {
     let test = DeliveryRequest::WebhookTest {
         trigger: "push_events".into(),
     };
-    assert_eq!(c.expected_delivery(&unconfigured, &test), None);
+    assert_eq!(c.expected_delivery(&unconfigured, &test).await, None);
     let r = c
         .trigger_delivery(&context(unconfigured, key(), CHECK_TIMEOUT), &test)
         .await;

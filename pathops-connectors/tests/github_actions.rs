@@ -415,7 +415,7 @@ async fn bad_configuration_is_refused_by_name() {
     let gh = FakeGitHub::start_enterprise().await;
     let c = connector();
     let cfg = |v: Value| Configuration::new(v).unwrap();
-    assert!(c.validate_config(&cfg(config())).is_ok());
+    assert!(c.validate_config(&cfg(config())).await.is_ok());
     for (configuration, named) in [
         (
             json!({"app_id": APP, "owner": "acme", "repo": "platform", "repository": "acme/platform"}),
@@ -437,7 +437,10 @@ async fn bad_configuration_is_refused_by_name() {
             "api_url",
         ),
     ] {
-        let err = c.validate_config(&cfg(configuration.clone())).unwrap_err();
+        let err = c
+            .validate_config(&cfg(configuration.clone()))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(named), "{named}: {err}");
         let r = test(&c, &integration(&gh.url(), configuration)).await;
         assert_eq!(r.failure, Some(FailureCode::InvalidConfig), "{named}");

@@ -577,7 +577,8 @@ async fn unknown_triggers_empty_projects_and_other_requests_are_refused() {
         .await;
     assert_eq!(r.failure, Some(FailureCode::Unsupported));
     assert_eq!(
-        c.expected_delivery(&integration(&gl.url(), config), &DeliveryRequest::HookPing),
+        c.expected_delivery(&integration(&gl.url(), config), &DeliveryRequest::HookPing)
+            .await,
         None
     );
 }
@@ -624,7 +625,7 @@ async fn the_expected_delivery_names_instance_project_and_event() {
         trigger: "tag_push_events".into(),
     };
     assert_eq!(
-        c.expected_delivery(&by_id, &tag),
+        c.expected_delivery(&by_id, &tag).await,
         Some((
             DeliveryKind::GitLab,
             Expectation {
@@ -637,20 +638,20 @@ async fn the_expected_delivery_names_instance_project_and_event() {
     );
     // Without a hook there is nothing to test.
     let no_hook = integration(&gl.url(), json!({"project": P}));
-    assert_eq!(c.expected_delivery(&no_hook, &push_test()), None);
+    assert_eq!(c.expected_delivery(&no_hook, &push_test()).await, None);
     // An instance reached through another address names its external URL.
     let proxied = integration(
         &gl.url(),
         json!({"project": P, "hook_id": 3, "instance_url": "https://gitlab.example.com/"}),
     );
-    let (_, e) = c.expected_delivery(&proxied, &push_test()).unwrap();
+    let (_, e) = c.expected_delivery(&proxied, &push_test()).await.unwrap();
     assert_eq!(e.instance.as_deref(), Some("https://gitlab.example.com"));
     // A project configured by path is matched by id once the connection test resolved it.
     let by_path = integration(
         &gl.url(),
         json!({"project": FakeGitLab::PROJECT_PATH, "hook_id": 3}),
     );
-    let (_, e) = c.expected_delivery(&by_path, &push_test()).unwrap();
+    let (_, e) = c.expected_delivery(&by_path, &push_test()).await.unwrap();
     assert_eq!(e.project_id, None);
     assert_eq!(e.event.as_deref(), Some("Push Hook"));
     let ctx = context(
@@ -659,7 +660,7 @@ async fn the_expected_delivery_names_instance_project_and_event() {
         CHECK_TIMEOUT,
     );
     let _ = c.test_connection(&ctx).await;
-    let (_, e) = c.expected_delivery(&by_path, &push_test()).unwrap();
+    let (_, e) = c.expected_delivery(&by_path, &push_test()).await.unwrap();
     assert_eq!(e.project_id, Some(P));
 }
 

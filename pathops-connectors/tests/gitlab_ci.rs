@@ -419,7 +419,7 @@ async fn bad_configuration_is_refused_by_name() {
     let gl = FakeGitLab::start_with_defaults().await;
     let c = connector();
     let cfg = |v: Value| Configuration::new(v).unwrap();
-    assert!(c.validate_config(&cfg(json!({"project": P}))).is_ok());
+    assert!(c.validate_config(&cfg(json!({"project": P}))).await.is_ok());
     for (configuration, named) in [
         (json!({"project": P, "hook_id": 3}), "`hook_id`"),
         (json!({"project": P, "trigger": "push_events"}), "`trigger`"),
@@ -429,7 +429,10 @@ async fn bad_configuration_is_refused_by_name() {
         (json!({"project": P, "token_type": "basic"}), "token_type"),
         (json!({"project": P, "proxy_url": "ftp://x"}), "proxy_url"),
     ] {
-        let err = c.validate_config(&cfg(configuration.clone())).unwrap_err();
+        let err = c
+            .validate_config(&cfg(configuration.clone()))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(named), "{named}: {err}");
         let r = test(
             &c,

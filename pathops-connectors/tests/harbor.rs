@@ -326,15 +326,25 @@ async fn configuration_needs_a_username() {
     let cfg = |v| Configuration::new(v).unwrap();
     assert!(
         c.validate_config(&cfg(json!({"username": "robot$ci+x"})))
+            .await
             .is_ok()
     );
-    assert!(c.validate_config(&cfg(json!({}))).is_err());
-    assert!(c.validate_config(&cfg(json!({"username": "a:b"}))).is_err());
-    assert!(c.validate_config(&cfg(json!({"username": 3}))).is_err());
+    assert!(c.validate_config(&cfg(json!({}))).await.is_err());
+    assert!(
+        c.validate_config(&cfg(json!({"username": "a:b"})))
+            .await
+            .is_err()
+    );
+    assert!(
+        c.validate_config(&cfg(json!({"username": 3})))
+            .await
+            .is_err()
+    );
     let misspelt = c
         .validate_config(&cfg(
             json!({"username": "robot$ci+x", "proxy": "http://p:3128"}),
         ))
+        .await
         .unwrap_err()
         .to_string();
     assert!(misspelt.contains("`proxy`"), "{misspelt}");

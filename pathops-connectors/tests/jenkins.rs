@@ -569,25 +569,35 @@ async fn transport_failures_and_cross_origin_redirects() {
 async fn configuration_is_closed_and_needs_a_username() {
     let c = connector();
     let cfg = |v| Configuration::new(v).unwrap();
-    let err = |v| c.validate_config(&cfg(v)).unwrap_err().to_string();
+    let err = async |v| c.validate_config(&cfg(v)).await.unwrap_err().to_string();
     assert!(
         c.validate_config(&cfg(json!({"username": "pathops"})))
+            .await
             .is_ok()
     );
     assert!(
         c.validate_config(&cfg(
             json!({"username": "pathops", "proxy_url": "http://p:3128"})
         ))
+        .await
         .is_ok()
     );
-    let misspelt = err(json!({"username": "pathops", "api_token": "x"}));
+    let misspelt = err(json!({"username": "pathops", "api_token": "x"})).await;
     assert!(misspelt.contains("`api_token`"), "{misspelt}");
-    assert!(err(json!({})).contains("username"));
-    assert!(err(json!({"username": ""})).contains("username"));
-    assert!(err(json!({"username": "a:b"})).contains("username"));
-    assert!(err(json!({"username": " pathops"})).contains("username"));
-    assert!(err(json!({"username": 3})).contains("username"));
-    assert!(err(json!({"username": "p", "proxy_url": "ftp://x"})).contains("proxy_url"));
+    assert!(err(json!({})).await.contains("username"));
+    assert!(err(json!({"username": ""})).await.contains("username"));
+    assert!(err(json!({"username": "a:b"})).await.contains("username"));
+    assert!(
+        err(json!({"username": " pathops"}))
+            .await
+            .contains("username")
+    );
+    assert!(err(json!({"username": 3})).await.contains("username"));
+    assert!(
+        err(json!({"username": "p", "proxy_url": "ftp://x"}))
+            .await
+            .contains("proxy_url")
+    );
 
     let j = FakeJenkins::start_with_defaults().await;
     let bad = IntegrationBuilder::new("acme", "Jenkins")

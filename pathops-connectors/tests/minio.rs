@@ -805,7 +805,7 @@ async fn bad_configuration_is_refused_by_name_before_any_call() {
     let fake = FakeMinio::start_with_defaults().await;
     let c = connector();
     let cfg = |v: Value| Configuration::new(v).unwrap();
-    assert!(c.validate_config(&cfg(evidence())).is_ok());
+    assert!(c.validate_config(&cfg(evidence())).await.is_ok());
     for (bad, key) in [
         (json!({}), "bucket"),
         (json!({"bucket": "ab"}), "bucket"),
@@ -826,6 +826,7 @@ async fn bad_configuration_is_refused_by_name_before_any_call() {
     ] {
         let e = c
             .validate_config(&cfg(bad.clone()))
+            .await
             .unwrap_err()
             .to_string();
         assert!(e.contains(&format!("`{key}`")), "{bad}: {e}");

@@ -306,12 +306,13 @@ async fn something_that_is_not_a_registry_is_said_so() {
     );
 }
 
-#[test]
-fn configuration_is_typed_and_unknown_keys_are_refused() {
+#[tokio::test]
+async fn configuration_is_typed_and_unknown_keys_are_refused() {
     let oci = connector();
     let cfg = |v: Value| pathops_core::Configuration::new(v).unwrap();
     assert!(
         oci.validate_config(&cfg(json!({"username": "ci", "repository": "team/app"})))
+            .await
             .is_ok()
     );
     for (bad, key) in [
@@ -324,6 +325,7 @@ fn configuration_is_typed_and_unknown_keys_are_refused() {
     ] {
         let err = oci
             .validate_config(&cfg(bad.clone()))
+            .await
             .unwrap_err()
             .to_string();
         assert!(err.contains(&format!("`{key}`")), "{bad}: {err}");

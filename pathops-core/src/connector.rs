@@ -89,6 +89,12 @@ impl Capabilities {
     }
 }
 
+/// How long past a [`ConnectorContext::deadline`] the catalog and the doctor still wait for a
+/// connector's own answer before they give up on the call (and record `timeout`): a connector
+/// that stops at its deadline reports why (an out-of-process plugin's `plugin_timeout` after
+/// `$/cancel`, a client's own timeout with what it saw), and that report wins.
+pub const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+
 /// What a connector needs for one call: the integration, its resolved secret and a deadline.
 ///
 /// `Debug` never shows the secret.
@@ -239,6 +245,19 @@ pub enum FailureCode {
     Unhealthy,
     /// The egress policy refused the destination; no call was made.
     EgressDenied,
+    /// An out-of-process plugin did not answer before the deadline, nor after `$/cancel`; its
+    /// process group was killed.
+    PluginTimeout,
+    /// An out-of-process plugin exited or closed its output during the call (the message
+    /// carries the last lines of its stderr, secrets redacted); the next call restarts it.
+    PluginCrashed,
+    /// An out-of-process plugin broke the protocol (a line that is not a JSON-RPC message, a
+    /// message over the size cap, an answer that contradicts its manifest); it was killed and
+    /// quarantined.
+    PluginProtocolError,
+    /// The plugin is quarantined (an earlier protocol error, a handshake that contradicted its
+    /// manifest, an executable whose checksum no longer matches); nothing was run.
+    PluginQuarantined,
     /// A code this version does not know: written by a newer PathOps (during a rolling
     /// upgrade) or by a plugin. Reading never fails on it; stores keep the original code
     /// string in their failure-code column, so summaries still group by it.
@@ -271,6 +290,10 @@ impl FailureCode {
             Self::DeliveryRejected => "delivery_rejected",
             Self::Unhealthy => "unhealthy",
             Self::EgressDenied => "egress_denied",
+            Self::PluginTimeout => "plugin_timeout",
+            Self::PluginCrashed => "plugin_crashed",
+            Self::PluginProtocolError => "plugin_protocol_error",
+            Self::PluginQuarantined => "plugin_quarantined",
             Self::Unknown => "unknown",
         }
     }
@@ -329,6 +352,10 @@ impl CheckResult {
             | F::InvalidConfig
             | F::Unsupported
             | F::EgressDenied
+            | F::PluginTimeout
+            | F::PluginCrashed
+            | F::PluginProtocolError
+            | F::PluginQuarantined
             | F::Unknown => (Probe::NotChecked, Probe::NotChecked),
             F::Unauthenticated => (Probe::Passed, Probe::Failed),
             F::PermissionDenied { .. }
@@ -419,8 +446,9 @@ pub trait IntegrationConnector: Send + Sync + fmt::Debug {
     }
 
     /// Checks a configuration before it is stored; errors are
-    /// [`Error::Validation`] naming the setting.
-    fn validate_config(&self, configuration: &Configuration) -> Result<()>;
+    /// [`Error::Validation`] naming the setting. Asynchronous so that a connector may have to
+    /// ask (an out-of-process plugin does); compiled-in connectors answer at once.
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()>;
 
     /// The full connection test: reachability, authentication and permissions.
     async fn test_connection(&self, ctx: &ConnectorContext) -> CheckResult;
@@ -459,7 +487,9 @@ pub trait IntegrationConnector: Send + Sync + fmt::Debug {
     /// identifies it, read from the integration's configuration. The doctor registers a
     /// challenge with it *before* triggering (GitLab delivers inside the trigger call).
     /// `None` when this connector cannot trigger `request`.
-    fn expected_delivery(
+    ///
+    /// Asynchronous so that a connector may have to ask (an out-of-process plugin does).
+    async fn expected_delivery(
         &self,
         integration: &Integration,
         request: &DeliveryRequest,
@@ -609,7 +639,7 @@ mod tests {
         fn capabilities(&self) -> Capabilities {
             Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
         }
-        fn validate_config(&self, _: &Configuration) -> Result<()> {
+        async fn validate_config(&self, _: &Configuration) -> Result<()> {
             Ok(())
         }
         async fn test_connection(&self, _: &ConnectorContext) -> CheckResult {
@@ -651,7 +681,10 @@ mod tests {
             "a".parse().unwrap(),
             time::OffsetDateTime::UNIX_EPOCH,
         );
-        assert_eq!(c.expected_delivery(&i, &DeliveryRequest::HookPing), None);
+        assert_eq!(
+            c.expected_delivery(&i, &DeliveryRequest::HookPing).await,
+            None
+        );
         let ctx = ConnectorContext::new(Arc::new(i), None, Duration::from_secs(1));
         let r = c
             .trigger_delivery(
@@ -706,13 +739,13 @@ mod tests {
 
     #[test]
     fn a_failure_code_from_a_newer_version_reads_as_unknown() {
-        let newer = json!({"code": "plugin_timeout", "after_ms": 5000});
+        let newer = json!({"code": "plugin_preempted", "after_ms": 5000});
         let code = serde_json::from_value::<FailureCode>(newer).unwrap();
         assert_eq!(code, FailureCode::Unknown);
         assert_eq!(code.as_str(), "unknown");
         let stored = json!({
             "reachability": "failed", "authentication": "not_checked", "latency": 5000,
-            "failure": {"code": "plugin_timeout"}, "message": "m", "details": {}
+            "failure": {"code": "plugin_preempted"}, "message": "m", "details": {}
         });
         let result = serde_json::from_value::<CheckResult>(stored).unwrap();
         assert_eq!(result.failure, Some(FailureCode::Unknown));

@@ -193,7 +193,7 @@ impl HealthCheckRecord {
     /// - reachability fails on `dns`, `connect`, `tls` and `timeout` (a timeout after connecting
     ///   counts as unreachable: the tool did not answer within the deadline); checks refused
     ///   before any contact (no connector, unresolved or denied reference, invalid
-    ///   configuration, offline, egress denied, unsupported) say nothing;
+    ///   configuration, offline, egress denied, unsupported) and a plugin that failed or is quarantined say nothing;
     /// - authentication fails on `unauthenticated` and `permission_denied`, and holds for a
     ///   passing check or a failure that only happens past authentication (`not_found`,
     ///   `rate_limited`, delivery failures, `unhealthy`);
@@ -205,7 +205,12 @@ impl HealthCheckRecord {
         }
         let code = self.failure.as_ref().map(FailureCode::as_str);
         let healthy = self.status == HealthStatus::Healthy;
-        const BEFORE_CONTACT: [&str; 7] = [
+        // The plugin codes say nothing either: whether the plugin reached its tool is unknown.
+        const BEFORE_CONTACT: [&str; 11] = [
+            "plugin_timeout",
+            "plugin_crashed",
+            "plugin_protocol_error",
+            "plugin_quarantined",
             "offline",
             "no_connector",
             "secret_unresolved",

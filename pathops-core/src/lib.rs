@@ -141,6 +141,7 @@ pub mod lifecycle;
 #[cfg(feature = "runtime")]
 pub mod monitor;
 pub mod page;
+pub mod plugin;
 pub mod provider;
 pub mod received;
 #[cfg(feature = "runtime")]
@@ -186,6 +187,7 @@ mod object_safety {
         _: &dyn SecretResolver,
         _: &dyn CatalogStore,
         _: &dyn Clock,
+        _: &dyn plugin::PluginSource,
     ) {
     }
 

@@ -284,14 +284,102 @@ impl AuditQuery {
     }
 }
 
-/// A row of `plugin_metadata`.
+/// A row of `plugin_metadata`: a compiled-in connector (no `path`) or an out-of-process
+/// plugin found on disk, with its state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PluginMetadata {
-    /// What the connector declared.
+    /// What the connector declared (for a plugin: what its manifest says).
     pub descriptor: PluginDescriptor,
     /// When it was (last) discovered.
     #[serde(with = "time::serde::rfc3339")]
     pub discovered_at: OffsetDateTime,
+    /// The plugin's executable; `None` for a compiled-in connector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The SHA-256 of the executable its manifest declares (lowercase hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Whether it serves checks.
+    #[serde(default)]
+    pub state: PluginState,
+}
+
+impl PluginMetadata {
+    /// A compiled-in connector, ready.
+    pub fn builtin(descriptor: PluginDescriptor, discovered_at: OffsetDateTime) -> Self {
+        Self {
+            descriptor,
+            discovered_at,
+            path: None,
+            sha256: None,
+            state: PluginState::Ready,
+        }
+    }
+
+    /// An out-of-process plugin's executable at `path` with the checksum its manifest declares.
+    pub fn process(
+        descriptor: PluginDescriptor,
+        path: impl Into<String>,
+        sha256: impl Into<String>,
+        state: PluginState,
+        discovered_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            descriptor,
+            discovered_at,
+            path: Some(path.into()),
+            sha256: Some(sha256.into()),
+            state,
+        }
+    }
+
+    /// The same row in another state.
+    pub fn with_state(mut self, state: PluginState) -> Self {
+        self.state = state;
+        self
+    }
+}
+
+/// Whether a plugin serves checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PluginState {
+    /// It serves the checks of its provider.
+    #[default]
+    Ready,
+    /// It broke a rule (a checksum mismatch, a handshake that contradicts its manifest, a
+    /// protocol error) and serves nothing until its executable or manifest changes.
+    Quarantined {
+        /// What it did.
+        reason: String,
+    },
+    /// It is healthy but not used (another connector serves its provider, or it vanished
+    /// from the plugins directory).
+    Disabled {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl PluginState {
+    /// The stable state name (`ready`, `quarantined`, `disabled`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Ready => "ready",
+            Self::Quarantined { .. } => "quarantined",
+            Self::Disabled { .. } => "disabled",
+        }
+    }
+
+    /// The reason, for the states that have one.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Ready => None,
+            Self::Quarantined { reason } | Self::Disabled { reason } => Some(reason),
+        }
+    }
 }
 
 /// A request to lease integrations due for a scheduled health check. Operator call.

@@ -102,6 +102,12 @@ pub enum Problem {
     },
     /// Not in the documented format.
     Malformed,
+    /// Refused by a rule outside PathOps (an out-of-process plugin's `validate_config`), with
+    /// its reason as given (bounded, control characters removed).
+    Rejected {
+        /// Why.
+        reason: String,
+    },
     /// The problem is with one key of a JSON object (`configuration`).
     AtKey {
         /// The key.
@@ -122,6 +128,7 @@ impl fmt::Display for Problem {
                 write!(f, "character not allowed at byte {index}")
             }
             Problem::SurroundingWhitespace => f.write_str("leading or trailing whitespace"),
+            Problem::Rejected { reason } => write!(f, "rejected: {reason}"),
             Problem::NotUuid => f.write_str("not a UUID"),
             Problem::NotUuidV7 => f.write_str("not a version 7 UUID"),
             Problem::InvalidUrl(e) => write!(f, "not a valid absolute URL ({e})"),

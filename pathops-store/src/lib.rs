@@ -135,7 +135,7 @@ pub use connect::{StoreScheme, connect, connect_existing};
 /// refused. 1: catalog tables; 2: health-check schedule and leases; 3: evidence (health
 /// fields apart from edits, keyed audit entries, checkpoints, per-capability series); 4: the
 /// index that keeps outbox claims in order per integration.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, PostgresStoreBuilder};

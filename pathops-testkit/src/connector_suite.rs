@@ -308,7 +308,10 @@ pub async fn unsupported_operations_are_unsupported<H: ConnectorHarness + ?Sized
         refused += 1;
         let integration = harness.integration();
         assert!(
-            connector.expected_delivery(&integration, request).is_none(),
+            connector
+                .expected_delivery(&integration, request)
+                .await
+                .is_none(),
             "{}: not offered, so no delivery is expected",
             request.capability().as_str()
         );
@@ -357,11 +360,11 @@ pub async fn invalid_configuration_is_refused<H: ConnectorHarness + ?Sized>(harn
     let connector = harness.connector();
     announce("invalid_configuration_is_refused", &*connector);
     let good = harness.integration().configuration;
-    if let Err(e) = connector.validate_config(&good) {
+    if let Err(e) = connector.validate_config(&good).await {
         panic!("the working integration's configuration must validate: {e}");
     }
     match harness.invalid_configuration() {
-        Some(bad) => match connector.validate_config(&bad) {
+        Some(bad) => match connector.validate_config(&bad).await {
             Err(Error::Validation(_)) => {}
             other => panic!("a bad configuration must be a validation error, got {other:?}"),
         },

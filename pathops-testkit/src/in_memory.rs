@@ -304,7 +304,7 @@ impl IntegrationConnector for InMemoryConnector {
         self.capabilities.clone()
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         for setting in &self.required_settings {
             if configuration.get(setting).is_none() {
                 return Err(ValidationError::new("configuration", Problem::Empty).into());

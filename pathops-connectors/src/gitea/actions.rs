@@ -376,7 +376,7 @@ impl IntegrationConnector for GiteaActionsConnector {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         GiteaActionsConfig::parse(configuration)
             .map(|_| ())
             .map_err(Error::from)

@@ -431,7 +431,7 @@ impl IntegrationConnector for GiteaConnector {
         ])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         GiteaConfig::parse(configuration)
             .map(|_| ())
             .map_err(Error::from)
@@ -468,7 +468,7 @@ impl IntegrationConnector for GiteaConnector {
         super::findings::for_delivery(integration, result)
     }
 
-    fn expected_delivery(
+    async fn expected_delivery(
         &self,
         integration: &Integration,
         request: &DeliveryRequest,

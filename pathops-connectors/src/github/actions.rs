@@ -584,7 +584,7 @@ impl IntegrationConnector for GitHubActionsConnector {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         GitHubActionsConfig::parse(configuration)
             .map(|_| ())
             .map_err(Error::from)

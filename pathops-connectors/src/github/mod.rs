@@ -389,7 +389,7 @@ impl IntegrationConnector for GitHubAppConnector {
         findings::for_delivery(integration, result)
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         GitHubAppConfig::parse(configuration)
             .map(|_| ())
             .map_err(Error::from)
@@ -417,7 +417,7 @@ impl IntegrationConnector for GitHubAppConnector {
         }
     }
 
-    fn expected_delivery(
+    async fn expected_delivery(
         &self,
         integration: &Integration,
         request: &DeliveryRequest,

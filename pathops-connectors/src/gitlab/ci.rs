@@ -408,7 +408,7 @@ impl IntegrationConnector for GitLabCiConnector {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         GitLabCiConfig::parse(configuration)
             .map(|_| ())
             .map_err(Error::from)

@@ -395,7 +395,7 @@ impl IntegrationConnector for GitLabConnector {
         findings::for_delivery(integration, result)
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         GitLabConfig::parse(configuration)
             .map(|_| ())
             .map_err(Error::from)
@@ -424,7 +424,7 @@ impl IntegrationConnector for GitLabConnector {
         }
     }
 
-    fn expected_delivery(
+    async fn expected_delivery(
         &self,
         integration: &Integration,
         request: &DeliveryRequest,

@@ -865,7 +865,7 @@ impl IntegrationConnector for OciConnector {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         OciConfig::from_configuration(configuration)
             .map(|_| ())
             .map_err(Error::from)

@@ -288,7 +288,7 @@ impl IntegrationConnector for S3Connector {
         Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
     }
 
-    fn validate_config(&self, configuration: &Configuration) -> Result<()> {
+    async fn validate_config(&self, configuration: &Configuration) -> Result<()> {
         S3Config::from_configuration(configuration)
             .map(|_| ())
             .map_err(Error::from)

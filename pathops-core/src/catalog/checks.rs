@@ -339,14 +339,14 @@ impl Catalog {
     async fn execute_check(&self, integration: &Integration, kind: CheckKind) -> CheckResult {
         let started = Instant::now();
         let provider = &integration.provider;
-        let Some(connector) = self.inner.connectors.get(provider) else {
+        let Some(connector) = self.connector(provider) else {
             return CheckResult::failed(
                 FailureCode::NoConnector,
                 started.elapsed(),
                 format!("no connector is registered for provider {provider}"),
             );
         };
-        if let Err(e) = connector.validate_config(&integration.configuration) {
+        if let Err(e) = connector.validate_config(&integration.configuration).await {
             return CheckResult::failed(
                 FailureCode::InvalidConfig,
                 started.elapsed(),
@@ -394,7 +394,7 @@ impl Catalog {
                 connector.test_connection(&ctx).await
             }
         };
-        match tokio::time::timeout(timeout, check).await {
+        match tokio::time::timeout(timeout + crate::connector::DEADLINE_GRACE, check).await {
             Ok(result) => result,
             Err(_) => CheckResult::failed(
                 FailureCode::Timeout,

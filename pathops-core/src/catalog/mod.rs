@@ -39,7 +39,8 @@ mod evidence;
 mod ops;
 mod principal;
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 pub use checks::{HealthReport, TestReport};
@@ -48,13 +49,15 @@ pub use principal::{Principal, Scope};
 
 use crate::audit::{AuditAction, AuditRecord};
 use crate::clock::{Clock, SystemClock};
-use crate::connector::ConnectorRegistry;
+use crate::connector::{ConnectorRegistry, IntegrationConnector};
 use crate::error::{Error, Result};
 use crate::event::{EventEnvelope, EventType};
 use crate::health::FlapPolicy;
 use crate::id::IntegrationId;
 use crate::integration::{FieldChange, Integration};
 use crate::lifecycle::HealthPolicy;
+use crate::plugin::PluginSource;
+use crate::provider::Provider;
 use crate::secret::{AuthRefPolicy, ChainResolver, SecretResolver};
 use crate::store::{AuditSeal, CatalogStore, Change, Mutation};
 use crate::validate::{Problem, ValidationError};
@@ -81,7 +84,13 @@ struct Inner {
     flap: FlapPolicy,
     check_timeout: Duration,
     audit: evidence::AuditKeys,
+    plugins: Option<Arc<dyn PluginSource>>,
+    plugin_overrides: BTreeSet<Provider>,
+    /// The plugins serving checks since the last discovery, by provider (replaced whole).
+    plugin_connectors: RwLock<Arc<PluginConnectors>>,
 }
+
+type PluginConnectors = BTreeMap<Provider, Arc<dyn IntegrationConnector>>;
 
 /// Builds a [`Catalog`]. Setters never fail; [`build`](Self::build) validates once.
 #[derive(Debug)]
@@ -96,6 +105,8 @@ pub struct CatalogBuilder {
     flap: FlapPolicy,
     check_timeout: Duration,
     audit: evidence::AuditKeys,
+    plugins: Option<Arc<dyn PluginSource>>,
+    plugin_overrides: BTreeSet<Provider>,
 }
 
 impl Catalog {
@@ -116,6 +127,8 @@ impl Catalog {
             flap: FlapPolicy::default(),
             check_timeout: Self::DEFAULT_CHECK_TIMEOUT,
             audit: evidence::AuditKeys::default(),
+            plugins: None,
+            plugin_overrides: BTreeSet::new(),
         }
     }
 
@@ -124,9 +137,36 @@ impl Catalog {
         &self.inner.store
     }
 
-    /// The connectors the catalog uses.
+    /// The compiled-in connectors (without the plugins; see [`connector`](Self::connector)).
     pub fn connectors(&self) -> &ConnectorRegistry {
         &self.inner.connectors
+    }
+
+    /// The connector that serves `provider`: a ready plugin from the last
+    /// [`discover_plugins`](Self::discover_plugins) (for a custom provider, or a built-in one
+    /// the operator lets it override), else the compiled-in connector.
+    pub fn connector(&self, provider: &Provider) -> Option<Arc<dyn IntegrationConnector>> {
+        let plugins = self.plugin_connectors();
+        plugins
+            .get(provider)
+            .cloned()
+            .or_else(|| self.inner.connectors.get(provider))
+    }
+
+    fn plugin_connectors(&self) -> Arc<PluginConnectors> {
+        self.inner
+            .plugin_connectors
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_plugin_connectors(&self, serving: PluginConnectors) {
+        *self
+            .inner
+            .plugin_connectors
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(serving);
     }
 
     /// The lifecycle policy.
@@ -294,6 +334,21 @@ impl CatalogBuilder {
         self
     }
 
+    /// Finds out-of-process plugins with `source` on every
+    /// [`Catalog::discover_plugins`] (call it once at start-up; nothing is discovered before).
+    pub fn with_plugins(mut self, source: Arc<dyn PluginSource>) -> Self {
+        self.plugins = Some(source);
+        self
+    }
+
+    /// Lets a plugin serve `provider` although a compiled-in connector does (the plugin wins).
+    /// Without it, such a plugin is recorded as disabled. See [`crate::plugin`] for why this
+    /// is the operator's choice.
+    pub fn with_plugin_override(mut self, provider: Provider) -> Self {
+        self.plugin_overrides.insert(provider);
+        self
+    }
+
     /// Deadline of one connection test or health check.
     pub fn with_check_timeout(mut self, timeout: Duration) -> Self {
         self.check_timeout = timeout;
@@ -320,6 +375,9 @@ impl CatalogBuilder {
                 flap: self.flap,
                 check_timeout: self.check_timeout,
                 audit: self.audit,
+                plugins: self.plugins,
+                plugin_overrides: self.plugin_overrides,
+                plugin_connectors: RwLock::default(),
             }),
         })
     }

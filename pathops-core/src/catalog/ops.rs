@@ -11,9 +11,11 @@ use crate::id::IntegrationId;
 use crate::integration::{FieldChange, Integration, IntegrationPatch, NewIntegration};
 use crate::lifecycle::{LifecycleEvent, transition};
 use crate::page::{ListFilter, ListQuery, Page};
-use crate::provider::IntegrationType;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::provider::{IntegrationType, Provider};
 use crate::secret::check_integration_refs;
-use crate::store::{AuditQuery, Change, Mutation, PluginMetadata};
+use crate::store::{AuditQuery, Change, Mutation, PluginMetadata, PluginState};
 
 /// The fields of a new integration recorded in its creation audit entry (old values null).
 fn creation_diff(i: &Integration) -> Vec<FieldChange> {
@@ -95,8 +97,8 @@ impl Catalog {
             input.auth_ref.as_ref(),
             &input.configuration,
         )?;
-        if let Some(connector) = self.inner.connectors.get(&input.provider) {
-            connector.validate_config(&input.configuration)?;
+        if let Some(connector) = self.connector(&input.provider) {
+            connector.validate_config(&input.configuration).await?;
         }
         let now = self.now();
         let mut integration = Integration::new_draft(
@@ -209,8 +211,10 @@ impl Catalog {
                 integration.auth_ref.as_ref(),
                 &integration.configuration,
             )?;
-            if let Some(connector) = self.inner.connectors.get(&integration.provider) {
-                connector.validate_config(&integration.configuration)?;
+            if let Some(connector) = self.connector(&integration.provider) {
+                connector
+                    .validate_config(&integration.configuration)
+                    .await?;
             }
             let before = integration.status;
             let t = transition(
@@ -377,22 +381,92 @@ impl Catalog {
         self.inner.store.audit(&principal.tenant, query).await
     }
 
-    /// Records the registry's connectors in `plugin_metadata` and returns every stored plugin.
+    /// Discovers plugins: records the compiled-in connectors and what the
+    /// [`PluginSource`](crate::plugin::PluginSource) finds in `plugin_metadata`, serves checks
+    /// through the plugins that are ready from now on (see [`crate::plugin`] for which
+    /// connector wins), and returns every stored plugin. A plugin recorded earlier that the
+    /// source no longer finds is kept, disabled. Admin call; run it at start-up and whenever
+    /// plugins change.
     #[instrument(name = "catalog.discover_plugins", skip_all, fields(tenant_id = %principal.tenant, action = "discover_plugins"))]
     pub async fn discover_plugins(&self, principal: &Principal) -> Result<Vec<PluginMetadata>> {
         principal.require(Scope::IntegrationsAdmin)?;
         let now = self.now();
-        let plugins: Vec<PluginMetadata> = self
-            .inner
-            .connectors
-            .descriptors()
-            .into_iter()
-            .map(|descriptor| PluginMetadata {
-                descriptor,
-                discovered_at: now,
-            })
-            .collect();
-        self.inner.store.upsert_plugins(&plugins).await?;
+        let mut found = match &self.inner.plugins {
+            Some(source) => source.discover().await?,
+            None => Vec::new(),
+        };
+        found.sort_by(|a, b| a.metadata.descriptor.id.cmp(&b.metadata.descriptor.id));
+        let builtin = &self.inner.connectors;
+        let mut serving = BTreeMap::new();
+        let mut served_by: BTreeMap<Provider, String> = BTreeMap::new();
+        let mut rows = Vec::with_capacity(found.len() + builtin.len());
+        for plugin in found {
+            let mut row = plugin.metadata;
+            row.discovered_at = now;
+            let id = row.descriptor.id.clone();
+            let provider = row.descriptor.provider.clone();
+            let refusal = if let Some(other) = served_by.get(&provider) {
+                Some(format!(
+                    "{provider} is already served by the plugin {other}"
+                ))
+            } else if builtin.get(&provider).is_some()
+                && !self.inner.plugin_overrides.contains(&provider)
+            {
+                Some(format!(
+                    "{provider} is served by the compiled-in connector; the operator has not let \
+                     this plugin override it"
+                ))
+            } else {
+                None
+            };
+            match (refusal, plugin.connector) {
+                (Some(reason), _) => {
+                    if row.state == PluginState::Ready {
+                        row.state = PluginState::Disabled { reason };
+                    }
+                }
+                (None, Some(connector)) if row.state != PluginState::Ready => {
+                    // A quarantined plugin keeps its provider, answering with the reason.
+                    if matches!(row.state, PluginState::Quarantined { .. }) {
+                        served_by.insert(provider.clone(), id);
+                        serving.insert(provider, connector);
+                    }
+                }
+                (None, Some(connector)) => {
+                    served_by.insert(provider.clone(), id);
+                    serving.insert(provider, connector);
+                }
+                (None, None) => {
+                    if row.state == PluginState::Ready {
+                        row.state = PluginState::Disabled {
+                            reason: "the plugin source offered no connector for it".into(),
+                        };
+                    }
+                }
+            }
+            rows.push(row);
+        }
+        for descriptor in builtin.descriptors() {
+            let mut row = PluginMetadata::builtin(descriptor, now);
+            if let Some(plugin) = served_by.get(&row.descriptor.provider) {
+                row.state = PluginState::Disabled {
+                    reason: format!("overridden by the plugin {plugin}"),
+                };
+            }
+            rows.push(row);
+        }
+        let current: BTreeSet<String> = rows.iter().map(|r| r.descriptor.id.clone()).collect();
+        for stale in self.inner.store.list_plugins().await? {
+            if stale.path.is_some() && !current.contains(&stale.descriptor.id) {
+                rows.push(stale.with_state(PluginState::Disabled {
+                    reason: "not found by the last discovery".into(),
+                }));
+            }
+        }
+        self.inner.store.upsert_plugins(&rows).await?;
+        let ready = serving.len();
+        self.set_plugin_connectors(serving);
+        tracing::info!(plugins = ready, "plugins discovered");
         self.inner.store.list_plugins().await
     }
 

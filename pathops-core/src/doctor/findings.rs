@@ -200,6 +200,25 @@ pub(super) fn for_connection(
             None,
             None,
         )),
+        Some(
+            code @ (FailureCode::PluginTimeout
+            | FailureCode::PluginCrashed
+            | FailureCode::PluginProtocolError
+            | FailureCode::PluginQuarantined),
+        ) => out.push(with(
+            finding(
+                Severity::Error,
+                code.as_str(),
+                format!("The plugin serving {} failed ({code})", integration.provider),
+                result.message.clone(),
+            ),
+            &[
+                "Read the plugin's stderr lines in the detail (secrets redacted) and fix or replace the plugin.",
+                "A quarantined plugin stays out of service until its executable or manifest changes and the plugins are discovered again.",
+            ],
+            None,
+            None,
+        )),
         Some(other) => out.push(finding(
             Severity::Error,
             other.as_str(),

@@ -275,7 +275,7 @@ impl Doctor {
         report.reachability = test.reachability;
         report.authentication = test.authentication;
         report.latency_ms = u64::try_from(test.latency.as_millis()).ok();
-        let connector = catalog.connectors().get(&integration.provider);
+        let connector = catalog.connector(&integration.provider);
         let own = connector
             .as_ref()
             .map(|c| c.findings(&integration, &test))
@@ -290,9 +290,13 @@ impl Doctor {
             let caps = connector.capabilities();
             // The webhook test needs a working API connection; the direct ping is its own
             // two-way check and runs regardless, so each direction is reported on its own.
-            let webhook = webhook_request(&integration, &caps)
-                .filter(|_| test.is_success())
-                .map(|request| (connector.expected_delivery(&integration, &request), request));
+            let webhook = match webhook_request(&integration, &caps).filter(|_| test.is_success()) {
+                Some(request) => Some((
+                    connector.expected_delivery(&integration, &request).await,
+                    request,
+                )),
+                None => None,
+            };
             match webhook {
                 None => {}
                 Some((None, _)) => {
@@ -604,7 +608,8 @@ impl Doctor {
         let timeout = self.inner.catalog.check_timeout();
         let secret = self.integration_secret(integration).await;
         let ctx = ConnectorContext::new(Arc::new(integration.clone()), secret, timeout);
-        match tokio::time::timeout(timeout, connector.trigger_delivery(&ctx, request)).await {
+        let trigger = connector.trigger_delivery(&ctx, request);
+        match tokio::time::timeout(timeout + crate::connector::DEADLINE_GRACE, trigger).await {
             Ok(result) => result,
             Err(_) => CheckResult::failed(
                 FailureCode::Timeout,

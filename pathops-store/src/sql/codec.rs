@@ -6,7 +6,7 @@
 use pathops_core::audit::{AuditAction, AuditEntry, AuditRecord};
 use pathops_core::event::{EventEnvelope, EventType, OutboxEntry};
 use pathops_core::health::{CheckKind, HealthCheckRecord, HealthStatus};
-use pathops_core::store::PluginMetadata;
+use pathops_core::store::{PluginMetadata, PluginState};
 use pathops_core::{
     AuthRef, BaseUrl, Configuration, Description, Integration, IntegrationId, IntegrationName,
     IntegrationType, Provider, Result, Tags,
@@ -395,10 +395,22 @@ pub(crate) fn outbox_entry(row: &impl RowExt) -> Result<OutboxEntry> {
 /// A plugin row.
 pub(crate) fn plugin(row: &impl RowExt) -> Result<PluginMetadata> {
     const T: &str = "plugin_metadata";
-    Ok(PluginMetadata {
-        descriptor: from_json(row, T, "descriptor", row.json(T, "descriptor")?)?,
-        discovered_at: req_time(row, T, "discovered_at")?,
-    })
+    let descriptor = from_json(row, T, "descriptor", row.json(T, "descriptor")?)?;
+    let discovered_at = req_time(row, T, "discovered_at")?;
+    let reason = || {
+        row.opt_text(T, "state_reason")
+            .map(Option::unwrap_or_default)
+    };
+    let state = match row.text(T, "state")?.as_str() {
+        "ready" => PluginState::Ready,
+        "quarantined" => PluginState::Quarantined { reason: reason()? },
+        // `disabled`, and a state a newer version wrote: not serving is the safe reading.
+        _ => PluginState::Disabled { reason: reason()? },
+    };
+    let mut plugin = PluginMetadata::builtin(descriptor, discovered_at).with_state(state);
+    plugin.path = row.opt_text(T, "path")?;
+    plugin.sha256 = row.opt_text(T, "sha256")?;
+    Ok(plugin)
 }
 
 /// The version and deletion time of an integration row (for conflict reports).

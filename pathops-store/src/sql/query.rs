@@ -219,6 +219,10 @@ pub(crate) fn upsert_plugins(plugins: &[PluginMetadata]) -> Option<InsertStateme
         C::Version,
         C::Descriptor,
         C::DiscoveredAt,
+        C::Path,
+        C::Sha256,
+        C::State,
+        C::StateReason,
     ]);
     for p in by_id.into_values() {
         let d = &p.descriptor;
@@ -229,6 +233,10 @@ pub(crate) fn upsert_plugins(plugins: &[PluginMetadata]) -> Option<InsertStateme
             d.version.as_str().into(),
             json(d).into(),
             micros(p.discovered_at).into(),
+            p.path.clone().into(),
+            p.sha256.clone().into(),
+            p.state.as_str().into(),
+            p.state.reason().map(str::to_owned).into(),
         ]);
     }
     insert.on_conflict(
@@ -239,6 +247,10 @@ pub(crate) fn upsert_plugins(plugins: &[PluginMetadata]) -> Option<InsertStateme
                 C::Version,
                 C::Descriptor,
                 C::DiscoveredAt,
+                C::Path,
+                C::Sha256,
+                C::State,
+                C::StateReason,
             ])
             .to_owned(),
     );
@@ -248,7 +260,14 @@ pub(crate) fn upsert_plugins(plugins: &[PluginMetadata]) -> Option<InsertStateme
 /// Every plugin row, ordered by id.
 pub(crate) fn select_plugins() -> SelectStatement {
     Query::select()
-        .columns([Plugins::Descriptor, Plugins::DiscoveredAt])
+        .columns([
+            Plugins::Descriptor,
+            Plugins::DiscoveredAt,
+            Plugins::Path,
+            Plugins::Sha256,
+            Plugins::State,
+            Plugins::StateReason,
+        ])
         .from(Plugins::Table)
         .order_by(Plugins::Id, Order::Asc)
         .take()

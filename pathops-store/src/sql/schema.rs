@@ -234,6 +234,10 @@ pub(crate) enum PluginMetadata {
     Version,
     Descriptor,
     DiscoveredAt,
+    Path,
+    Sha256,
+    State,
+    StateReason,
 }
 
 /// `pathops_migrations`: the schema versions applied.
@@ -455,6 +459,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: CHECKSUMS_FROM,
         name: "migration checksums",
         shared: &["ALTER TABLE pathops_migrations ADD COLUMN checksum TEXT"],
+    },
+    Migration {
+        version: 6,
+        name: "out-of-process plugins: executable, checksum, state",
+        shared: &[
+            // NULL for a compiled-in connector.
+            "ALTER TABLE plugin_metadata ADD COLUMN path TEXT",
+            "ALTER TABLE plugin_metadata ADD COLUMN sha256 TEXT",
+            // `ready`, `quarantined` or `disabled`; the reason of the last two.
+            "ALTER TABLE plugin_metadata ADD COLUMN state TEXT NOT NULL DEFAULT 'ready'",
+            "ALTER TABLE plugin_metadata ADD COLUMN state_reason TEXT",
+        ],
     },
 ];
 

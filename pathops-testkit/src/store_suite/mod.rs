@@ -217,6 +217,7 @@ macro_rules! store_conformance_suite {
             outbox::releases_deliver_retry_with_backoff_and_bury,
             outbox::releasing_an_unknown_event_is_not_found,
             plugins::plugins_upsert_by_id_and_list_in_order,
+            plugins::plugins_keep_path_checksum_and_state,
             concurrency::concurrent_updates_at_one_version_have_exactly_one_winner,
             concurrency::concurrent_creates_of_one_name_have_exactly_one_winner,
             concurrency::concurrent_writers_keep_the_audit_chain_intact,
