@@ -128,7 +128,7 @@ def handle(m):
         sys.stderr.write("about to crash holding %s\n" % p.get("secret"))
         sys.stderr.flush()
         os._exit(3)
-    if MODE == "hang":
+    if MODE in ("hang", "orphan"):
         time.sleep(3600)
     if MODE == "garbage":
         sys.stdout.write("hello from a stray print\n")
@@ -151,6 +151,9 @@ for line in sys.stdin:
     m = json.loads(line)
     if "id" in m:
         threading.Thread(target=handle, args=(m,), daemon=True).start()
+if MODE == "orphan":
+    # Outlives its stdin: only the parent-death signal (or a kill) ends it.
+    time.sleep(3600)
 "#;
 
 /// A plugin directory holding the faulty plugin in `mode`, its manifest computed.
@@ -266,7 +269,8 @@ async fn an_executable_changed_after_discovery_is_quarantined_before_it_runs() {
     // Someone replaces the executable: the next start verifies the checksum first.
     let exe = root.path().join("swapped/plugin.py");
     let text = std::fs::read_to_string(&exe).unwrap();
-    std::fs::write(&exe, text.replace("MODE = \"ok\"", "MODE = \"evil\"")).unwrap();
+    // Same length, so only the file's change time tells it apart from the verified one.
+    std::fs::write(&exe, text.replace("MODE = \"ok\"", "MODE = \"ev\"")).unwrap();
     let r = check(&c, CHECK_TIMEOUT).await;
     assert_eq!(
         r.failure,
@@ -439,7 +443,7 @@ async fn host_child_process() {
     let Ok(root) = std::env::var("PATHOPS_PLUGIN_HOST_CHILD") else {
         return;
     };
-    let c = Arc::new(faulty(Path::new(&root), "orphan", "hang"));
+    let c = Arc::new(faulty(Path::new(&root), "orphan", "orphan"));
     let call = tokio::spawn({
         let c = c.clone();
         async move { check(&c, Duration::from_secs(600)).await }

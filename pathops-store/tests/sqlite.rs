@@ -121,7 +121,11 @@ async fn migrations_are_recorded_idempotent_and_survive_reopening() {
                     .to_owned()
             ),
             (4, "outbox order per integration".to_owned()),
-            (5, "migration checksums".to_owned())
+            (5, "migration checksums".to_owned()),
+            (
+                6,
+                "out-of-process plugins: executable, checksum, state".to_owned()
+            )
         ],
         "each version recorded once"
     );

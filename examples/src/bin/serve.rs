@@ -14,13 +14,15 @@ use clap::Parser;
 use pathops_connectors::api::{Api, ApiOptions, StaticTokens};
 use pathops_connectors::http::HttpPolicy;
 use pathops_connectors::nats::NatsSink;
+use pathops_connectors::plugin::{PluginLoader, PluginOptions};
 use pathops_connectors::receiver::RouterOptions;
-use pathops_core::catalog::Catalog;
+use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::doctor::Doctor;
 use pathops_core::error::chain;
 use pathops_core::monitor::{HealthMonitor, MonitorConfig};
 use pathops_core::relay::{BroadcastSink, EventSink, OutboxRelay};
 use pathops_core::secret::{ChainResolver, EnvResolver, FileResolver};
+use pathops_core::store::PluginState;
 use pathops_core::webhook::{ChallengeRegistry, WebhookReceiver};
 use pathops_core::{CatalogStore, SecretResolver};
 use pathops_store::{SqliteStore, StoreScheme};
@@ -92,6 +94,10 @@ struct Args {
     /// default they are refused, as a multi-tenant service must.
     #[arg(long)]
     allow_private: bool,
+    /// Discover out-of-process plugins in this directory at start-up (repeatable; each plugin
+    /// in a subdirectory of its own, beside its pathops-plugin.json).
+    #[arg(long = "plugins", value_name = "DIR")]
+    plugins: Vec<PathBuf>,
     /// Time between two monitor checks of one integration, in seconds.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     monitor_interval: u64,
@@ -144,10 +150,23 @@ async fn run(args: Args) -> Result<(), Error> {
     let mut policy = HttpPolicy::multi_tenant();
     policy.offline = args.offline;
     policy.egress.block_private_addresses = !args.allow_private;
+    let loader = Arc::new(PluginLoader::new(
+        PluginOptions::default().with_dirs(args.plugins.clone()),
+    ));
     let catalog = Catalog::builder(store.clone())
         .with_connectors(pathops_connectors::registry::registry_with_all(&policy)?)
         .with_secrets(secrets(args.secrets_dir.as_deref()))
+        .with_plugins(loader.clone())
         .build()?;
+    if !args.plugins.is_empty() {
+        let operator = Principal::admin("system".parse()?, "serve".parse()?);
+        let plugins = catalog.discover_plugins(&operator).await?;
+        let ready = plugins
+            .iter()
+            .filter(|p| p.path.is_some() && p.state == PluginState::Ready)
+            .count();
+        tracing::info!(ready, "plugins discovered");
+    }
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -223,5 +242,6 @@ async fn run(args: Args) -> Result<(), Error> {
         })
         .await?;
     let _ = tokio::join!(monitor_task, relay_task);
+    loader.shutdown().await;
     Ok(())
 }

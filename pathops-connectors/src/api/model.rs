@@ -454,8 +454,9 @@ pub struct AuditPage {
 /// The plugins the catalog knows.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PluginList {
-    /// One entry per plugin: its descriptor (id, provider, type, version, capabilities) and
-    /// when it was discovered.
+    /// One entry per plugin: its descriptor (id, provider, type, version, capabilities), when
+    /// it was discovered, its `state` (`ready`, `quarantined` or `disabled`, with a `reason`),
+    /// and for an out-of-process plugin its executable's `path` and `sha256`.
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<PluginMetadata>,
 }

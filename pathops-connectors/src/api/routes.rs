@@ -689,7 +689,8 @@ pub(crate) async fn list_plugins(
     Ok(json(StatusCode::OK, &PluginList { items }, None))
 }
 
-/// Records the registered connectors as plugins and returns every known plugin.
+/// Records the compiled-in connectors and the plugins found on disk, serves checks through the
+/// ready ones, and returns every known plugin.
 #[utoipa::path(
     post, path = "/api/v1/plugins/discover", operation_id = "discoverPlugins", tag = "plugins",
     responses((status = 200, description = "The known plugins after discovery.", body = PluginList)),

@@ -49,6 +49,8 @@ struct Inner {
     start_timeout: Duration,
     validate_timeout: Duration,
     stderr: Arc<StderrTail>,
+    /// The executable as last verified (its checksum is not recomputed while unchanged).
+    verified: Mutex<Option<manifest::FileStamp>>,
     state: Mutex<Runtime>,
     sessions: tokio::sync::Mutex<HashMap<SessionKey, Arc<Session>>>,
 }
@@ -126,6 +128,7 @@ impl PluginConnector {
                 start_timeout: options.start_timeout,
                 validate_timeout: options.validate_timeout,
                 stderr: Arc::new(StderrTail::new(options.stderr_lines)),
+                verified: Mutex::new(None),
                 state: Mutex::new(Runtime {
                     quarantine,
                     ..Runtime::default()
@@ -248,7 +251,7 @@ impl PluginConnector {
                 tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
             }
         }
-        if let Err(reason) = manifest::verify_checksum(&self.inner.checked) {
+        if let Err(reason) = self.verify() {
             self.quarantine(reason.clone());
             return Err(self.failed(
                 FailureCode::PluginQuarantined,
@@ -311,6 +314,12 @@ impl PluginConnector {
             ));
         }
         Ok(session)
+    }
+
+    /// Whether the executable still has the manifest's checksum (hashed again whenever the
+    /// file changed since the last verification).
+    pub(crate) fn verify(&self) -> std::result::Result<(), String> {
+        manifest::verify_checksum_cached(&self.inner.checked, &self.inner.verified)
     }
 
     /// What in `init` differs from the manifest, if anything.

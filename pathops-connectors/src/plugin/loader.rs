@@ -108,7 +108,7 @@ impl PluginLoader {
                     tokio::spawn(async move { old.connector.shutdown().await });
                 }
                 let connector = PluginConnector::new(checked.clone(), &self.options);
-                if let Err(reason) = manifest::verify_checksum(&checked) {
+                if let Err(reason) = connector.verify() {
                     connector.quarantine(reason);
                 }
                 cache.insert(

@@ -231,6 +231,51 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(const_hex::encode(hasher.finalize()))
 }
 
+/// What identifies a file's content without reading it: device, inode, size, modification
+/// and status-change times. Replacing the file (a new inode), writing to it or changing its
+/// mode changes the status-change time, which no unprivileged process can set back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    pub(crate) fn of(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Ok(Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+/// [`verify_checksum`], skipping the hashing when the file's [`FileStamp`] is the one of its
+/// last successful verification (`last`, updated on success).
+pub(crate) fn verify_checksum_cached(
+    checked: &CheckedManifest,
+    last: &std::sync::Mutex<Option<FileStamp>>,
+) -> Result<(), String> {
+    let stamp = FileStamp::of(&checked.executable).ok();
+    let mut last = last
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if stamp.is_some() && *last == stamp {
+        return Ok(());
+    }
+    verify_checksum(checked)?;
+    *last = stamp;
+    Ok(())
+}
+
 /// Whether the executable's bytes still have the manifest's checksum; the reason when not.
 pub fn verify_checksum(checked: &CheckedManifest) -> Result<(), String> {
     match sha256_file(&checked.executable) {

@@ -93,7 +93,10 @@
 //!   own process group, in its own directory, and is killed if the handle is dropped; on Linux
 //!   it also receives SIGKILL when the host thread that started it exits (`PR_SET_PDEATHSIG`;
 //!   tokio's worker threads live as long as the runtime), so no plugin outlives the host. The
-//!   executable's checksum is verified again before every start.
+//!   executable's checksum is verified again before every start: hashed anew whenever the
+//!   file's device, inode, size, modification or status-change time differs from the last
+//!   verification (replacing or writing the file changes its status-change time, which no
+//!   unprivileged process can set back).
 //! - **Modes.** Long-lived: one process per tenant (a plugin never holds two tenants' secrets
 //!   at once), up to `max_concurrency` concurrent calls, restarted after a crash with a
 //!   backoff (100 ms doubling to 30 s). Per-call: a process per call, for the least trusted
