@@ -51,6 +51,47 @@ pub fn env_size(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The connector the plugin benchmark measures, in process and as a plugin (the
+/// `bench-plugin` binary serves it): it answers every check at once, so what is measured is
+/// the path to it.
+pub mod instant {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use pathops_core::{
+        Capabilities, Capability, CheckResult, Configuration, ConnectorContext,
+        IntegrationConnector, IntegrationType, Provider, Result,
+    };
+
+    /// Passes every check without doing anything.
+    #[derive(Debug, Default)]
+    pub struct InstantConnector;
+
+    /// Its provider, `bench-instant` (a feed).
+    pub fn provider() -> Provider {
+        Provider::custom("bench-instant", IntegrationType::Feed).expect("a valid custom provider")
+    }
+
+    #[async_trait]
+    impl IntegrationConnector for InstantConnector {
+        fn provider(&self) -> Provider {
+            provider()
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::new([Capability::TestConnection, Capability::HealthCheck])
+        }
+        async fn validate_config(&self, _: &Configuration) -> Result<()> {
+            Ok(())
+        }
+        async fn test_connection(&self, _: &ConnectorContext) -> CheckResult {
+            CheckResult::passed(Duration::ZERO, "ok")
+        }
+        async fn check_health(&self, _: &ConnectorContext) -> CheckResult {
+            CheckResult::passed(Duration::ZERO, "ok")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
