@@ -12,11 +12,13 @@ pub struct Delivery {
     /// Which provider's format.
     pub kind: DeliveryKind,
     /// Unique per delivery request (GitLab `X-Gitlab-Webhook-UUID`, GitHub
-    /// `X-GitHub-Delivery`, Gitea `X-Gitea-Delivery`, Standard Webhooks `webhook-id`).
+    /// `X-GitHub-Delivery`, Gitea `X-Gitea-Delivery`, Bitbucket Data Center `X-Request-Id`,
+    /// Bitbucket Cloud `X-Request-UUID`, Standard Webhooks `webhook-id`).
     pub delivery_id: Option<String>,
     /// Stable across resends of one event (GitLab `Idempotency-Key`, else `X-Gitlab-Event-UUID`).
     pub event_id: Option<String>,
-    /// Event name (`Push Hook`, `ping`, `push`).
+    /// Event name (`Push Hook`, `ping`, `push`, Bitbucket's `X-Event-Key` such as
+    /// `diagnostics:ping` or `repo:refs_changed`).
     pub event: Option<String>,
     /// Sending instance (GitLab `X-Gitlab-Instance`).
     pub instance: Option<String>,
@@ -95,6 +97,13 @@ impl Delivery {
                 own(headers.first_of(&["x-forgejo-delivery", "x-gitea-delivery"])),
                 own(headers.first_of(&["x-forgejo-delivery", "x-gitea-delivery"])),
                 own(headers.first_of(&["x-forgejo-event", "x-gitea-event"])),
+            ),
+            // Data Center sends `X-Request-Id`, Cloud `X-Request-UUID` (and `X-Hook-UUID`,
+            // a UUID, not a numeric hook id); both name the event in `X-Event-Key`.
+            DeliveryKind::Bitbucket => (
+                own(headers.first_of(&["x-request-uuid", "x-request-id"])),
+                own(headers.first_of(&["x-request-uuid", "x-request-id"])),
+                own(headers.get("x-event-key")),
             ),
             DeliveryKind::StandardWebhooks => (
                 own(headers.get("webhook-id")),
@@ -267,6 +276,34 @@ mod tests {
         let both = br#"{"project_id":7,"repository":{"id":100}}"#;
         let d = Delivery::parse(DeliveryKind::GitLab, &Headers::default(), both, at).unwrap();
         assert_eq!(d.project_id, Some(7));
+    }
+
+    #[test]
+    fn bitbucket_identity_from_its_request_id_and_event_key() {
+        let at = datetime!(2026-01-01 0:00 UTC);
+        let dc = Headers::from_pairs([
+            ("X-Request-Id", "5c1b2e6a-0c6e-4e43-9a1c-1f1b0b0b0b0b"),
+            ("X-Event-Key", "diagnostics:ping"),
+        ]);
+        let d = Delivery::parse(DeliveryKind::Bitbucket, &dc, br#"{"test": true}"#, at).unwrap();
+        assert_eq!(
+            (d.delivery_id.as_deref(), d.event.as_deref(), d.project_id),
+            (
+                Some("5c1b2e6a-0c6e-4e43-9a1c-1f1b0b0b0b0b"),
+                Some("diagnostics:ping"),
+                None
+            )
+        );
+        let cloud = Headers::from_pairs([
+            ("X-Request-UUID", "{c-1}"),
+            ("X-Hook-UUID", "{h-1}"),
+            ("X-Event-Key", "repo:push"),
+        ]);
+        let d = Delivery::parse(DeliveryKind::Bitbucket, &cloud, b"{}", at).unwrap();
+        assert_eq!(
+            (d.delivery_id.as_deref(), d.event.as_deref(), d.hook_id),
+            (Some("{c-1}"), Some("repo:push"), None)
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! - [`verify`] and its per-provider functions check a delivery over its raw body bytes:
 //!   GitLab `X-Gitlab-Token` (constant-time), GitHub `X-Hub-Signature-256`, Gitea/Forgejo
-//!   `X-Gitea-Signature`, and Standard Webhooks (`webhook-id`/`webhook-timestamp`/
+//!   `X-Gitea-Signature`, Bitbucket (Cloud and Data Center) `X-Hub-Signature: sha256=…`, and
+//!   Standard Webhooks (`webhook-id`/`webhook-timestamp`/
 //!   `webhook-signature`, as GitLab's signing tokens send them) with a timestamp tolerance.
 //!   Each accepts several secrets at once, so a secret can be rotated without downtime.
 //! - [`ReplayGuard`] refuses a delivery seen within a window, keyed by [`ReplayKey`]: what
@@ -63,8 +64,8 @@ pub use headers::Headers;
 pub use receiver::{ReceiverDecision, ReceiverOutcome, WebhookReceiver};
 pub use replay::{ReplayGuard, ReplayKey};
 pub use verify::{
-    VerifyError, WebhookSecrets, sign, verify, verify_direct_ping, verify_gitea_signature,
-    verify_github_signature, verify_gitlab_token, verify_standard_webhook,
+    VerifyError, WebhookSecrets, sign, verify, verify_bitbucket_signature, verify_direct_ping,
+    verify_gitea_signature, verify_github_signature, verify_gitlab_token, verify_standard_webhook,
 };
 
 /// Which delivery format a webhook uses.
@@ -77,6 +78,8 @@ pub enum DeliveryKind {
     GitHub,
     /// Gitea and Forgejo (`X-Gitea-Signature` / `X-Forgejo-Signature`).
     Gitea,
+    /// Bitbucket Cloud and Data Center (`X-Hub-Signature: sha256=<hex>`, `X-Event-Key`).
+    Bitbucket,
     /// Any Standard Webhooks sender.
     StandardWebhooks,
     /// The PathOps direct-ping callback (see [`crate::directping`]).
@@ -90,6 +93,7 @@ impl DeliveryKind {
             Self::GitLab => "gitlab",
             Self::GitHub => "github",
             Self::Gitea => "gitea",
+            Self::Bitbucket => "bitbucket",
             Self::StandardWebhooks => "standard",
             Self::DirectPing => "ping",
         }
@@ -101,10 +105,11 @@ impl DeliveryKind {
     }
 
     /// Every delivery kind.
-    pub const ALL: [DeliveryKind; 5] = [
+    pub const ALL: [DeliveryKind; 6] = [
         Self::GitLab,
         Self::GitHub,
         Self::Gitea,
+        Self::Bitbucket,
         Self::StandardWebhooks,
         Self::DirectPing,
     ];
@@ -125,6 +130,6 @@ mod tests {
         for kind in DeliveryKind::ALL {
             assert_eq!(DeliveryKind::from_segment(kind.as_str()), Some(kind));
         }
-        assert_eq!(DeliveryKind::from_segment("bitbucket"), None);
+        assert_eq!(DeliveryKind::from_segment("bitbucket-cloud"), None);
     }
 }

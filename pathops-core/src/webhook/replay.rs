@@ -22,7 +22,7 @@ use super::{Delivery, DeliveryKind, Headers, VerifyError};
 ///
 /// | kind | key | why |
 /// |---|---|---|
-/// | GitHub, Gitea/Forgejo | SHA-256 of the body | the HMAC covers the body only; `X-GitHub-Delivery` is unsigned |
+/// | GitHub, Gitea/Forgejo, Bitbucket | SHA-256 of the body | the HMAC covers the body only; `X-GitHub-Delivery`, Bitbucket's `X-Request-Id` / `X-Request-UUID` are unsigned |
 /// | Standard Webhooks | `webhook-id` | signed (`id.timestamp.body`), and stable across retries |
 /// | GitLab signed with Standard Webhooks | `webhook-id` | as above |
 /// | GitLab with a token only | `Idempotency-Key`, else `X-Gitlab-Event-UUID`, else SHA-256 of the body | a token covers nothing: whoever holds it can forge any delivery, so the key only has to catch resends, which keep `Idempotency-Key` (a resend gets a new `X-Gitlab-Webhook-UUID`) |
@@ -34,7 +34,8 @@ use super::{Delivery, DeliveryKind, Headers, VerifyError};
 ///
 /// A consequence for body-keyed kinds: two deliveries with byte-identical bodies inside the
 /// window are one delivery. Real event payloads differ (commits, timestamps, ids); two GitHub
-/// pings of one hook can be identical, and the second is then refused as a duplicate.
+/// pings of one hook can be identical, and so are two Bitbucket Data Center test pings
+/// (`{"test": true}`): the second inside the window is refused as a duplicate.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReplayKey([u8; 32]);
 
@@ -76,7 +77,7 @@ impl ReplayKey {
                 .and(headers.get("webhook-id"))
         };
         let id = match kind {
-            DeliveryKind::GitHub | DeliveryKind::Gitea => None,
+            DeliveryKind::GitHub | DeliveryKind::Gitea | DeliveryKind::Bitbucket => None,
             DeliveryKind::StandardWebhooks => headers.get("webhook-id"),
             DeliveryKind::GitLab => signed_id()
                 .or_else(|| headers.first_of(&["idempotency-key", "x-gitlab-event-uuid"])),

@@ -1,7 +1,7 @@
 //! Signature and token verification over the raw body bytes, constant-time, with several
 //! valid secrets at once so a secret can be rotated without downtime.
 //!
-//! - HMAC signatures (GitHub, Gitea/Forgejo, Standard Webhooks, the direct-ping proof) are
+//! - HMAC signatures (GitHub, Gitea/Forgejo, Bitbucket, Standard Webhooks, the direct-ping proof) are
 //!   decoded from hex or base64 and checked with [`Mac::verify_slice`]; a signature that does
 //!   not decode to a MAC is [`VerifyError::MalformedHeader`], never a string comparison.
 //! - GitLab tokens are compared exactly as sent, through SHA-256 digests of both sides, so the
@@ -221,6 +221,30 @@ pub fn verify_gitea_signature(
     matches_hmac(&given, secrets, &[body])
 }
 
+/// Bitbucket Cloud and Data Center: `X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)>`.
+///
+/// SHA-256 under the un-suffixed header name (GitHub puts SHA-1 there and SHA-256 under
+/// `X-Hub-Signature-256`). Data Center's hooks choose the algorithm and send its name as the
+/// prefix; only `sha256` (its default, and Cloud's only one) is accepted, so a `sha1=` value is
+/// a malformed header, never a weaker check. A hook without a secret sends no header at all.
+pub fn verify_bitbucket_signature(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let header = headers
+        .get("x-hub-signature")
+        .ok_or(VerifyError::MissingHeader("X-Hub-Signature"))?;
+    let given = header
+        .strip_prefix("sha256=")
+        .ok_or(VerifyError::MalformedHeader("X-Hub-Signature"))?;
+    let given = decode_hex_mac(given, "X-Hub-Signature")?;
+    matches_hmac(&given, secrets, &[body])
+}
+
 /// Standard Webhooks (as GitLab's signing tokens send them): `webhook-id`,
 /// `webhook-timestamp` (Unix seconds, within `tolerance` of `now`) and `webhook-signature`, a
 /// space-separated list of `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`. Each secret
@@ -347,6 +371,7 @@ pub fn verify(
         }
         DeliveryKind::GitHub => verify_github_signature(headers, body, secrets),
         DeliveryKind::Gitea => verify_gitea_signature(headers, body, secrets),
+        DeliveryKind::Bitbucket => verify_bitbucket_signature(headers, body, secrets),
         DeliveryKind::StandardWebhooks => {
             verify_standard_webhook(headers, body, secrets, now, tolerance)
         }
@@ -364,6 +389,11 @@ pub mod sign {
             "sha256={}",
             lower_hex(&hmac_sha256(secret.as_bytes(), &[body]))
         )
+    }
+
+    /// `sha256=<hex>` under `X-Hub-Signature`, as Bitbucket Cloud and Data Center send it.
+    pub fn bitbucket(secret: &str, body: &[u8]) -> String {
+        github(secret, body)
     }
 
     /// Bare hex as Gitea sends it.
@@ -607,6 +637,98 @@ mod tests {
                 Duration::from_secs(300)
             ),
             Ok(())
+        );
+    }
+
+    /// A Bitbucket Data Center `repo:refs_changed` body (compact, as Bitbucket writes it) and
+    /// its MACs, computed independently with Python's `hmac`:
+    ///
+    /// ```text
+    /// python3 -c 'import hmac, hashlib; b = b"{\"eventKey\":\"repo:refs_changed\",\"date\":\"2026-12-06T21:00:00+0000\",\"repository\":{\"slug\":\"platform\",\"id\":42,\"project\":{\"key\":\"ACME\"}}}"; print(hmac.new(b"bitbucket-hook-secret", b, hashlib.sha256).hexdigest(), hmac.new(b"previous-secret", b, hashlib.sha256).hexdigest())'
+    /// python3 -c 'import hmac, hashlib; b = b"{\"test\": true}"; print(hmac.new(b"bitbucket-hook-secret", b, hashlib.sha256).hexdigest())'
+    /// ```
+    const BITBUCKET_BODY: &[u8] = br#"{"eventKey":"repo:refs_changed","date":"2026-12-06T21:00:00+0000","repository":{"slug":"platform","id":42,"project":{"key":"ACME"}}}"#;
+    const BITBUCKET_SIG: &str =
+        "sha256=c64082cb03c1f8be07aac949615afc545283904cca6f64b312c27311b68cae28";
+    const BITBUCKET_SIG_PREVIOUS: &str =
+        "sha256=6739f60e87bf2ae47ae13e5b52157a30e660f14f42d83179c6fb98180f07864c";
+    /// Data Center's test connection body (`diagnostics:ping`).
+    const BITBUCKET_PING: &[u8] = br#"{"test": true}"#;
+    const BITBUCKET_PING_SIG: &str =
+        "sha256=3c6052ccb3317523f83229f4d47e57a54f8c62f3989f502cabddadbf82bfe6b0";
+
+    #[test]
+    fn bitbucket_signatures_match_an_independent_implementation() {
+        assert_eq!(
+            sign::bitbucket("bitbucket-hook-secret", BITBUCKET_BODY),
+            BITBUCKET_SIG
+        );
+        assert_eq!(
+            sign::bitbucket("previous-secret", BITBUCKET_BODY),
+            BITBUCKET_SIG_PREVIOUS
+        );
+        assert_eq!(
+            sign::bitbucket("bitbucket-hook-secret", BITBUCKET_PING),
+            BITBUCKET_PING_SIG
+        );
+        let h = |sig: &str| Headers::from_pairs([("X-Hub-Signature", sig)]);
+        let current = secrets(&["bitbucket-hook-secret"]);
+        let check = |headers: &Headers, body: &[u8], secrets: &WebhookSecrets| {
+            verify(
+                DeliveryKind::Bitbucket,
+                headers,
+                body,
+                secrets,
+                datetime!(2026-12-06 21:00 UTC),
+                Duration::from_secs(300),
+            )
+        };
+        assert_eq!(check(&h(BITBUCKET_SIG), BITBUCKET_BODY, &current), Ok(()));
+        assert_eq!(
+            check(&h(BITBUCKET_PING_SIG), BITBUCKET_PING, &current),
+            Ok(())
+        );
+        // Rotation: the previous secret verifies while both are configured, not after.
+        let rotating = secrets(&["bitbucket-hook-secret", "previous-secret"]);
+        assert_eq!(
+            check(&h(BITBUCKET_SIG_PREVIOUS), BITBUCKET_BODY, &rotating),
+            Ok(())
+        );
+        assert_eq!(
+            check(&h(BITBUCKET_SIG_PREVIOUS), BITBUCKET_BODY, &current),
+            Err(VerifyError::BadSignature)
+        );
+        // Over the raw bytes: the ping written without its space is another body.
+        assert_eq!(
+            check(&h(BITBUCKET_PING_SIG), br#"{"test":true}"#, &current),
+            Err(VerifyError::BadSignature)
+        );
+        // The un-suffixed header: GitHub's `X-Hub-Signature-256` is not read for Bitbucket.
+        let github_style = Headers::from_pairs([("X-Hub-Signature-256", BITBUCKET_SIG)]);
+        assert_eq!(
+            check(&github_style, BITBUCKET_BODY, &current),
+            Err(VerifyError::MissingHeader("X-Hub-Signature"))
+        );
+        // No secret on the hook: no header, refused (never an unsigned pass).
+        assert_eq!(
+            check(&Headers::default(), BITBUCKET_PING, &current),
+            Err(VerifyError::MissingHeader("X-Hub-Signature"))
+        );
+        // Bare hex, or another algorithm's prefix: malformed, not a weaker comparison.
+        for bad in [
+            BITBUCKET_SIG.trim_start_matches("sha256="),
+            "sha1=0123456789abcdef0123456789abcdef01234567",
+            "sha256=zz",
+        ] {
+            assert_eq!(
+                check(&h(bad), BITBUCKET_BODY, &current),
+                Err(VerifyError::MalformedHeader("X-Hub-Signature")),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            check(&h(BITBUCKET_SIG), BITBUCKET_BODY, &secrets(&[])),
+            Err(VerifyError::NoSecret)
         );
     }
 
