@@ -2,12 +2,12 @@
 //! language can use it.
 //!
 //! ```text
-//! pathops-fake <gitlab|github|gitea|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
+//! pathops-fake <gitlab|github|gitea|bitbucket-dc|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
 //! ```
 //!
 //! - `--listen` defaults to `127.0.0.1:0` (a free port);
 //! - `--seed` is a JSON file in the fake's seed format (`GitLabSeed`, `GitHubSeed`,
-//!   `GiteaSeed`, `HarborSeed`, `MinioSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`,
+//!   `GiteaSeed`, `BitbucketDcSeed`, `HarborSeed`, `MinioSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`,
 //!   `CircleCiSeed` of `pathops_testkit::fake`); without it the fake starts with its
 //!   documented defaults (`start_with_defaults`);
 //! - `--enterprise` (github only) serves the GitHub Enterprise Server shape under `/api/v3`.
@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 use pathops_testkit::fake::FakeServer;
 use pathops_testkit::fake::argocd::FakeArgoCd;
+use pathops_testkit::fake::bitbucket_dc::FakeBitbucketDc;
 use pathops_testkit::fake::circleci::FakeCircleCi;
 use pathops_testkit::fake::gitea::FakeGitea;
 use pathops_testkit::fake::github::FakeGitHub;
@@ -31,7 +32,7 @@ use pathops_testkit::fake::jenkins::FakeJenkins;
 use pathops_testkit::fake::minio::FakeMinio;
 use pathops_testkit::fake::vault::FakeVault;
 
-const USAGE: &str = "usage: pathops-fake <gitlab|github|gitea|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
+const USAGE: &str = "usage: pathops-fake <gitlab|github|gitea|bitbucket-dc|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
 
 #[derive(Debug)]
 struct Args {
@@ -48,6 +49,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         "gitlab"
             | "github"
             | "gitea"
+            | "bitbucket-dc"
             | "harbor"
             | "minio"
             | "vault"
@@ -93,6 +95,7 @@ enum Running {
     GitLab(FakeGitLab),
     GitHub(FakeGitHub),
     Gitea(FakeGitea),
+    BitbucketDc(FakeBitbucketDc),
     Harbor(FakeHarbor),
     Minio(FakeMinio),
     Vault(FakeVault),
@@ -107,6 +110,7 @@ impl Running {
             Running::GitLab(f) => f,
             Running::GitHub(f) => f,
             Running::Gitea(f) => f,
+            Running::BitbucketDc(f) => f,
             Running::Harbor(f) => f,
             Running::Minio(f) => f,
             Running::Vault(f) => f,
@@ -121,6 +125,7 @@ impl Running {
             Running::GitLab(f) => format!("{}/api/v4", f.url()),
             Running::GitHub(f) => f.api_url(),
             Running::Gitea(f) => f.api_url(),
+            Running::BitbucketDc(f) => f.api_url(),
             Running::Harbor(f) => format!("{}/api/v2.0", f.url()),
             Running::Minio(f) => f.url(),
             Running::Vault(f) => format!("{}/v1", f.url()),
@@ -151,6 +156,14 @@ async fn start(args: &Args) -> Result<Running, String> {
         "gitea" => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeGitea::default_seed);
             Running::Gitea(FakeGitea::start_on(args.listen, s).await.map_err(io)?)
+        }
+        "bitbucket-dc" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeBitbucketDc::default_seed);
+            Running::BitbucketDc(
+                FakeBitbucketDc::start_on(args.listen, s)
+                    .await
+                    .map_err(io)?,
+            )
         }
         "harbor" => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeHarbor::default_seed);

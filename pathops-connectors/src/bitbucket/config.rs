@@ -1,0 +1,272 @@
+//! A Bitbucket integration's configuration: which edition, which repository, which hook.
+
+use pathops_core::validate::{Problem, ValidationError};
+use pathops_core::{AuthRef, BaseUrl, Configuration};
+use serde_json::Value;
+
+use crate::check::refuse_unknown_keys;
+
+/// Which Bitbucket an integration talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edition {
+    /// Bitbucket Data Center (formerly Server), self-hosted: REST under `/rest/api/1.0`.
+    DataCenter,
+    /// Bitbucket Cloud (`bitbucket.org`), REST under `https://api.bitbucket.org/2.0`.
+    Cloud,
+}
+
+impl Edition {
+    /// The `edition` value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::DataCenter => "data_center",
+            Self::Cloud => "cloud",
+        }
+    }
+
+    /// The edition a base URL implies when `edition` is not set: Cloud for `bitbucket.org`
+    /// and `api.bitbucket.org`, Data Center for any other host.
+    ///
+    /// ```
+    /// use pathops_connectors::bitbucket::Edition;
+    /// use pathops_core::BaseUrl;
+    ///
+    /// let of = |s: &str| Edition::implied_by(&BaseUrl::parse(s).unwrap());
+    /// assert_eq!(of("https://api.bitbucket.org"), Edition::Cloud);
+    /// assert_eq!(of("https://bitbucket.acme.example/bitbucket"), Edition::DataCenter);
+    /// ```
+    pub fn implied_by(base_url: &BaseUrl) -> Self {
+        match base_url.host().to_ascii_lowercase().as_str() {
+            "bitbucket.org" | "api.bitbucket.org" => Self::Cloud,
+            _ => Self::DataCenter,
+        }
+    }
+}
+
+/// The settings a Bitbucket integration carries in its configuration:
+///
+/// | key | value |
+/// |---|---|
+/// | `edition` | `data_center` or `cloud`; by default implied by the base URL ([`Edition::implied_by`]) |
+/// | `project_key` | Data Center, required: the project's key (`ACME`; a personal project is `~USER`) |
+/// | `repo_slug` | required: the repository's slug |
+/// | `hook_id` | Data Center: the repository webhook the doctor tests (a positive number, or its digits) |
+/// | `username` | Data Center: send the secret as the password of HTTP Basic for this user instead of as a bearer token (an HTTP access token needs no user) |
+/// | `webhook_secret_ref` | the auth ref (or a list of them, during a rotation) of the hook's secret, read by the doctor |
+///
+/// plus the HTTP settings of [`IntegrationHttp`](crate::http::IntegrationHttp). Any other key
+/// is refused, naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BitbucketConfig {
+    /// The edition.
+    pub edition: Edition,
+    /// Data Center: the project's key.
+    pub project_key: String,
+    /// The repository's slug.
+    pub repo_slug: String,
+    /// The hook, if any.
+    pub hook_id: Option<u64>,
+    /// Basic's user name, when the secret is a password rather than a token.
+    pub username: Option<String>,
+    /// The hook secret's references (empty when none is configured).
+    pub webhook_secret_refs: Vec<AuthRef>,
+}
+
+impl BitbucketConfig {
+    /// The keys this configuration may have, besides the HTTP settings.
+    pub const KEYS: [&'static str; 6] = [
+        "edition",
+        "project_key",
+        "repo_slug",
+        "hook_id",
+        "username",
+        "webhook_secret_ref",
+    ];
+
+    /// Reads and validates the configuration of an integration at `base_url`; errors name the
+    /// key.
+    pub fn parse(
+        base_url: &BaseUrl,
+        configuration: &Configuration,
+    ) -> Result<Self, ValidationError> {
+        crate::http::IntegrationHttp::from_configuration(configuration)?;
+        refuse_unknown_keys(configuration, &Self::KEYS)?;
+        let edition = match configuration.get("edition") {
+            None | Some(Value::Null) => Edition::implied_by(base_url),
+            Some(Value::String(s)) if s == "data_center" => Edition::DataCenter,
+            Some(Value::String(s)) if s == "cloud" => Edition::Cloud,
+            Some(_) => return Err(ValidationError::new("edition", Problem::UnknownValue)),
+        };
+        // Project keys are letters, digits and `_` (a personal project `~` and a user
+        // slug); slugs are lower-case letters, digits, `-`, `_` and `.`.
+        let project_key = name(configuration, "project_key", 128, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '~' | '-' | '.')
+        })?;
+        let repo_slug = name(configuration, "repo_slug", 128, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+        })?;
+        let hook_id = match configuration.get("hook_id") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                Some(positive_id(v).ok_or(ValidationError::new("hook_id", Problem::OutOfRange))?)
+            }
+        };
+        let username = match configuration.get("username") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.is_empty() => {
+                return Err(ValidationError::new("username", Problem::Empty));
+            }
+            Some(Value::String(s)) if s.contains(':') => {
+                return Err(ValidationError::new(
+                    "username",
+                    Problem::InvalidCharacter {
+                        index: s.find(':').unwrap_or(0),
+                    },
+                ));
+            }
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(ValidationError::new("username", Problem::UnknownValue)),
+        };
+        Ok(Self {
+            edition,
+            project_key,
+            repo_slug,
+            hook_id,
+            username,
+            webhook_secret_refs: secret_refs(configuration)?,
+        })
+    }
+
+    /// `PROJECT/slug`, for messages.
+    pub fn repository(&self) -> String {
+        format!("{}/{}", self.project_key, self.repo_slug)
+    }
+}
+
+fn name(
+    configuration: &Configuration,
+    key: &'static str,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+) -> Result<String, ValidationError> {
+    match configuration.get(key) {
+        None | Some(Value::Null) => Err(ValidationError::new(key, Problem::Empty)),
+        Some(Value::String(s)) if s.is_empty() => Err(ValidationError::new(key, Problem::Empty)),
+        Some(Value::String(s)) if s.chars().count() > max => {
+            Err(ValidationError::new(key, Problem::TooLong { max }))
+        }
+        Some(Value::String(s)) => match s.char_indices().find(|(_, c)| !allowed(*c)) {
+            Some((index, _)) => Err(ValidationError::new(
+                key,
+                Problem::InvalidCharacter { index },
+            )),
+            None => Ok(s.clone()),
+        },
+        Some(_) => Err(ValidationError::new(key, Problem::UnknownValue)),
+    }
+}
+
+pub(super) fn positive_id(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().filter(|n| *n > 0),
+        Value::String(s)
+            if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.parse().ok().filter(|n| *n > 0)
+        }
+        _ => None,
+    }
+}
+
+fn secret_refs(configuration: &Configuration) -> Result<Vec<AuthRef>, ValidationError> {
+    let refs = |problem| ValidationError::new("webhook_secret_ref", problem);
+    match configuration.get("webhook_secret_ref") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) if items.is_empty() => Err(refs(Problem::Empty)),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => AuthRef::parse(s).map_err(|e| refs(Problem::InvalidAuthRef(e))),
+                _ => Err(refs(Problem::NotAnAuthRef)),
+            })
+            .collect(),
+        Some(Value::String(s)) => Ok(vec![
+            AuthRef::parse(s).map_err(|e| refs(Problem::InvalidAuthRef(e)))?,
+        ]),
+        Some(_) => Err(refs(Problem::NotAnAuthRef)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(url: &str, v: Value) -> Result<BitbucketConfig, ValidationError> {
+        BitbucketConfig::parse(
+            &BaseUrl::parse(url).unwrap(),
+            &Configuration::new(v).unwrap(),
+        )
+    }
+
+    #[test]
+    fn configuration_keys_are_closed_and_named() {
+        let dc = "https://bitbucket.acme.example";
+        let c = parse(
+            dc,
+            json!({"project_key": "ACME", "repo_slug": "platform", "hook_id": "7",
+                   "webhook_secret_ref": ["ref://acme/bb/hook", "ref://acme/bb/hook-old"]}),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.edition,
+                c.repository(),
+                c.hook_id,
+                c.webhook_secret_refs.len()
+            ),
+            (Edition::DataCenter, "ACME/platform".to_owned(), Some(7), 2)
+        );
+        let cloud = parse(
+            "https://api.bitbucket.org",
+            json!({"project_key": "acme", "repo_slug": "platform"}),
+        )
+        .unwrap();
+        assert_eq!(cloud.edition, Edition::Cloud);
+        let forced = parse(
+            dc,
+            json!({"edition": "cloud", "project_key": "acme", "repo_slug": "platform"}),
+        )
+        .unwrap();
+        assert_eq!(forced.edition, Edition::Cloud);
+        let field = |v: Value| parse(dc, v).unwrap_err().field;
+        assert_eq!(field(json!({"repo_slug": "a"})), "project_key");
+        assert_eq!(field(json!({"project_key": "A"})), "repo_slug");
+        assert_eq!(
+            field(json!({"project_key": "A", "repo_slug": "a/b"})),
+            "repo_slug"
+        );
+        assert_eq!(
+            field(json!({"project_key": "A", "repo_slug": "b", "hook_id": 0})),
+            "hook_id"
+        );
+        assert_eq!(
+            field(json!({"project_key": "A", "repo_slug": "b", "edition": "server"})),
+            "edition"
+        );
+        assert_eq!(
+            field(json!({"project_key": "A", "repo_slug": "b", "username": "a:b"})),
+            "username"
+        );
+        assert_eq!(
+            field(json!({"project_key": "A", "repo_slug": "b", "webhook_secret_ref": []})),
+            "webhook_secret_ref"
+        );
+        let err = parse(
+            dc,
+            json!({"project_key": "A", "repo_slug": "b", "webhook_id": 7}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`webhook_id`"), "{err}");
+    }
+}

@@ -1,0 +1,193 @@
+//! Bitbucket: the [SCM connector](BitbucketConnector) for Bitbucket Data Center (formerly
+//! Server) with the doctor's webhook round trip through Data Center's test endpoint. Both
+//! editions are [`Provider::Bitbucket`](pathops_core::Provider::Bitbucket); the
+//! configuration's `edition` ([`BitbucketConfig`]) says which one an integration is.
+//!
+//! # Data Center
+//!
+//! | operation | calls |
+//! |---|---|
+//! | [`test_connection`](pathops_core::IntegrationConnector::test_connection) | `GET /rest/api/1.0/application-properties` (liveness and version; a refused token is 401 here), `GET /rest/api/1.0/projects/{key}/repos/{slug}` (access, `REPO_READ`; the caller from `X-AUSERNAME`); with a `hook_id`: `GET …/webhooks/{id}` (`REPO_ADMIN`; active, events, URL) |
+//! | [`check_health`](pathops_core::IntegrationConnector::check_health) | `GET /rest/api/1.0/projects/{key}/repos/{slug}`, the cheapest call proving both the token and the access |
+//! | [`expected_delivery`](pathops_core::IntegrationConnector::expected_delivery) | none: a Bitbucket delivery (`/webhooks/bitbucket`) with `X-Event-Key: diagnostics:ping`; its `X-Request-Id` is the report's evidence |
+//! | [`trigger_delivery`](pathops_core::IntegrationConnector::trigger_delivery) | `GET …/webhooks/{id}` (an inactive hook is reported before triggering), then `POST /rest/api/latest/projects/{key}/repos/{slug}/webhooks/test?webhookId={id}&url={hook URL}` (`REPO_ADMIN`), which sends the ping **inside the call** and answers with what the receiver said |
+//!
+//! Authentication: an HTTP access token (personal, project or repository) as `Authorization:
+//! Bearer <token>`, or with `username` configured, HTTP Basic with the secret as the password.
+//! Responses to an authenticated call name the caller in `X-AUSERNAME`.
+//!
+//! | answer | result |
+//! |---|---|
+//! | 400 | `invalid_config` (the test endpoint refuses the URL it was given) |
+//! | 401 `AuthorisationException` | `permission_denied`: Data Center answers **401** when an authenticated caller lacks a permission; the permission the call needs (`REPO_READ`, `REPO_ADMIN`) is named |
+//! | 401 otherwise | `unauthenticated` (unknown, expired or revoked token, wrong password) |
+//! | 403 | `permission_denied` (a token whose own permission is lower than the call's, XSRF) |
+//! | 404 | `not_found`, cause `repo_not_found` or `hook_not_found` |
+//! | 429 | `rate_limited`, reset from `Retry-After` (Data Center's token-bucket limiter; `X-RateLimit-Remaining` kept as a detail) |
+//! | 5xx | `server_error` (503 while the instance starts, is in maintenance or is read-only) |
+//!
+//! The test endpoint's answer (`RestDetailedInvocation`) is read as: `result.outcome`
+//! `SUCCESS` → passed; `FAILURE` (the receiver answered, not 2xx) with the receiver's 401 or
+//! 403 → `delivery_rejected` (the receiver refused the signature: authoritative evidence that
+//! the hook's secret is wrong), another status → `delivery_failed`; `ERROR` (no answer:
+//! connection refused, unknown host, TLS, timeout) → `delivery_failed`, cause
+//! `receiver_unreachable`, with the error as `delivery_error`.
+//!
+//! **Assumed** (the reference marks these unverified; checked against client libraries and
+//! third-party receivers only): the test endpoint's path and its `webhookId`, `url`,
+//! `sslVerificationRequired` parameters; that with `webhookId` the ping carries the stored
+//! hook's secret as `X-Hub-Signature` (third-party receivers accept unsigned pings, which
+//! suggests that a test without `webhookId` — the create form's — sends none; an unsigned
+//! ping is refused by the receiver and reported as a wrong secret, never as a pass); the
+//! answer's shape (`result.outcome`/`result.description`, `response.statusCode`); the ping's
+//! body `{"test": true}`; `X-AUSERNAME` naming the caller; that 401 with
+//! `com.atlassian.bitbucket.AuthorisationException` is the permission refusal; the rate
+//! limiter's headers.
+//!
+//! Because the ping's body is the same every time and Bitbucket's signature covers only the
+//! body, a second test of one hook inside the receiver's replay window is refused as a
+//! duplicate; the doctor's finding says to wait out the window.
+//!
+//! # Cloud
+//!
+//! Not yet implemented: an integration with `edition: cloud` is refused by
+//! [`validate_config`](pathops_core::IntegrationConnector::validate_config) as an unknown
+//! value, naming the key, and its checks answer `unsupported`.
+
+mod config;
+mod dc;
+mod findings;
+
+pub use config::{BitbucketConfig, Edition};
+pub use dc::{BitbucketConnector, BitbucketConnectorBuilder, Invocation, InvocationOutcome};
+
+use pathops_core::FailureCode;
+use time::OffsetDateTime;
+
+use crate::http::{HttpResponse, status};
+
+/// The REST root of a Data Center instance: `<base URL>/rest/api/1.0`, kept as is when the
+/// base URL already ends with `/rest/api/1.0` or `/rest/api/latest`.
+///
+/// ```
+/// use pathops_connectors::bitbucket::rest_root;
+/// use pathops_core::BaseUrl;
+///
+/// let root = |s: &str| rest_root(&BaseUrl::parse(s).unwrap());
+/// assert_eq!(root("https://bitbucket.acme.example"), "https://bitbucket.acme.example/rest/api/1.0");
+/// assert_eq!(root("https://acme.example/bitbucket/"), "https://acme.example/bitbucket/rest/api/1.0");
+/// assert_eq!(root("https://acme.example/rest/api/latest"), "https://acme.example/rest/api/latest");
+/// ```
+pub fn rest_root(base_url: &pathops_core::BaseUrl) -> String {
+    let base = base_url.as_str();
+    if base.ends_with("/rest/api/1.0") || base.ends_with("/rest/api/latest") {
+        base.to_owned()
+    } else {
+        base_url.join("rest/api/1.0")
+    }
+}
+
+/// The web root (where settings pages live): the base URL without a REST suffix.
+pub(crate) fn web_root(base_url: &pathops_core::BaseUrl) -> String {
+    let base = base_url.as_str();
+    base.strip_suffix("/rest/api/1.0")
+        .or_else(|| base.strip_suffix("/rest/api/latest"))
+        .unwrap_or(base)
+        .to_owned()
+}
+
+/// The first error of a Data Center error body (`{"errors": [{"message", "exceptionName"}]}`):
+/// its message and its exception's name.
+pub fn first_error(response: &HttpResponse) -> (Option<String>, Option<String>) {
+    let body: serde_json::Value = response.json().unwrap_or_default();
+    let first = &body["errors"][0];
+    (
+        first["message"].as_str().map(str::to_owned),
+        first["exceptionName"].as_str().map(str::to_owned),
+    )
+}
+
+/// Data Center's classifier: `None` for 2xx; 401 with an `AuthorisationException` is
+/// permission denied (an authenticated caller without the permission), any other 401
+/// unauthenticated; 429 rate limited with `Retry-After`; the rest as
+/// [`status::default_failure`].
+pub fn classify_data_center(response: &HttpResponse, now: OffsetDateTime) -> Option<FailureCode> {
+    if response.status.as_u16() == 401 {
+        let (_, exception) = first_error(response);
+        if exception.is_some_and(|e| e.ends_with(".AuthorisationException")) {
+            return Some(FailureCode::PermissionDenied {
+                missing_scope: None,
+            });
+        }
+        return Some(FailureCode::Unauthenticated);
+    }
+    status::default_failure(response.status, &response.headers, now)
+}
+
+/// `"<what> answered <status>[: <Bitbucket's message>]"`: the first message of Data Center's
+/// error body (at most 200 characters), else what
+/// [`http_failure_message`](crate::check::http_failure_message) finds in the body.
+pub(crate) fn failure_message(what: &str, response: &HttpResponse) -> String {
+    match first_error(response).0 {
+        Some(message) if !message.trim().is_empty() => {
+            let message: String = message.trim().chars().take(200).collect();
+            format!("{what} answered {}: {message}", response.status.as_u16())
+        }
+        _ => crate::check::http_failure_message(what, response),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    fn answer(status: u16, body: &str, headers: &[(&'static str, &str)]) -> HttpResponse {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        HttpResponse {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: body.as_bytes().to_vec(),
+            url: "http://127.0.0.1/rest/api/1.0/x".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn data_centers_401s_are_told_apart_by_their_exception() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let denied = r#"{"errors":[{"context":null,"message":"You are not permitted to access this resource","exceptionName":"com.atlassian.bitbucket.AuthorisationException"}]}"#;
+        assert_eq!(
+            classify_data_center(&answer(401, denied, &[]), now),
+            Some(FailureCode::PermissionDenied {
+                missing_scope: None
+            })
+        );
+        let refused = r#"{"errors":[{"context":null,"message":"Authentication failed. Please check your credentials and try again.","exceptionName":"com.atlassian.bitbucket.auth.IncorrectPasswordAuthenticationException"}]}"#;
+        assert_eq!(
+            classify_data_center(&answer(401, refused, &[]), now),
+            Some(FailureCode::Unauthenticated)
+        );
+        assert_eq!(
+            classify_data_center(&answer(401, "<html>", &[]), now),
+            Some(FailureCode::Unauthenticated)
+        );
+        assert_eq!(
+            classify_data_center(&answer(429, "{}", &[("retry-after", "30")]), now),
+            Some(FailureCode::RateLimited {
+                reset_at: Some(now + time::Duration::seconds(30))
+            })
+        );
+        assert_eq!(
+            classify_data_center(&answer(503, "{}", &[]), now),
+            Some(FailureCode::ServerError { status: 503 })
+        );
+        assert_eq!(classify_data_center(&answer(200, "{}", &[]), now), None);
+        assert_eq!(
+            failure_message("GET /x", &answer(401, refused, &[])),
+            "GET /x answered 401: Authentication failed. Please check your credentials and try again."
+        );
+    }
+}
