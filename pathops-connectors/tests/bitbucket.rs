@@ -377,7 +377,7 @@ async fn the_test_endpoints_outcomes_become_delivery_codes() {
             FailureCode::DeliveryRejected,
             "receiver_refused_signature",
         ),
-        (409, FailureCode::DeliveryFailed, "receiver_duplicate"),
+        (409, FailureCode::DeliveryNotReceived, "receiver_duplicate"),
         (502, FailureCode::DeliveryFailed, "receiver_error"),
     ] {
         let rx = receiver(status).await;
@@ -389,7 +389,7 @@ async fn the_test_endpoints_outcomes_become_delivery_codes() {
         let f = c.delivery_findings(&i, &r);
         let expected = match status {
             401 | 403 => "webhook_token_mismatch",
-            409 => "webhook_replayed",
+            409 => "delivery_not_received",
             _ => "receiver_unreachable",
         };
         assert_eq!(codes(&f), [expected], "{status}");

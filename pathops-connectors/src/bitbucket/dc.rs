@@ -512,9 +512,11 @@ impl BitbucketConnector {
                 )
                 .with_detail("cause", "receiver_refused_signature")
                 .with_detail(detail::DELIVERY_ERROR, description),
+            // The receiver's replay guard refused it: nothing was counted for this
+            // challenge, so no delivery was received (and none verified).
             (InvocationOutcome::Failure, Some(409)) => check
                 .failed(
-                    FailureCode::DeliveryFailed,
+                    FailureCode::DeliveryNotReceived,
                     "Bitbucket's test ping reached the receiver, which refused it as a duplicate of one inside its replay window",
                 )
                 .with_detail("cause", "receiver_duplicate")

@@ -295,10 +295,10 @@ pub(super) fn for_delivery(integration: &Integration, result: &CheckResult) -> V
             .with_api_call(format!("curl -sS -X POST {hook_url}   # from the Bitbucket host"))
             .with_doc_link(DOC_WEBHOOKS),
         ),
-        (Some(FailureCode::DeliveryFailed), Some("receiver_duplicate")) => out.push(
+        (Some(FailureCode::DeliveryNotReceived), Some("receiver_duplicate")) => out.push(
             Finding::new(
                 Severity::Warning,
-                "webhook_replayed",
+                "delivery_not_received",
                 "The receiver refused Bitbucket's test ping as a duplicate",
                 format!("Bitbucket reported: {error}"),
             )

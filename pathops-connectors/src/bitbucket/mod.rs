@@ -29,7 +29,8 @@
 //! The test endpoint's answer (`RestDetailedInvocation`) is read as: `result.outcome`
 //! `SUCCESS` → passed; `FAILURE` (the receiver answered, not 2xx) with the receiver's 401 or
 //! 403 → `delivery_rejected` (the receiver refused the signature: authoritative evidence that
-//! the hook's secret is wrong), another status → `delivery_failed`; `ERROR` (no answer:
+//! the hook's secret is wrong), 409 (the receiver's replay guard) → `delivery_not_received`,
+//! cause `receiver_duplicate`, another status → `delivery_failed`; `ERROR` (no answer:
 //! connection refused, unknown host, TLS, timeout) → `delivery_failed`, cause
 //! `receiver_unreachable`, with the error as `delivery_error`.
 //!
