@@ -45,6 +45,11 @@
 //! `com.atlassian.bitbucket.AuthorisationException` is the permission refusal; the rate
 //! limiter's headers.
 //!
+//! The ping names no repository or hook, so the doctor's challenge waits for any
+//! `diagnostics:ping` its secrets verify: two Bitbucket integrations checked at once whose
+//! hooks share a secret cannot be told apart (one may answer the other's challenge). Give each
+//! hook its own secret.
+//!
 //! Because the ping's body is the same every time and Bitbucket's signature covers only the
 //! body, a second test of one hook inside the receiver's replay window is refused as a
 //! duplicate; the doctor's finding says to wait out the window.

@@ -319,6 +319,11 @@ impl FakeBitbucketDc {
         }
     }
 
+    /// Adds a repository.
+    pub fn add_repo(&self, repo: BitbucketRepo) {
+        self.shared.state().repos.push(repo);
+    }
+
     /// Adds a token.
     pub fn add_token(&self, token: BitbucketToken) {
         self.shared.state().tokens.push(token);
