@@ -1,7 +1,7 @@
 //! The Bitbucket connector (Data Center) against the fake Bitbucket Data Center: conformance,
 //! the connection test (version, caller, repository, hook), every status code of the table in
 //! the module docs, the test endpoint's outcomes as failure codes, configuration refused by
-//! name, Cloud refused honestly, and a sentinel-secret scan.
+//! name, and a sentinel-secret scan.
 
 #![cfg(feature = "bitbucket")]
 
@@ -497,7 +497,7 @@ async fn the_expected_delivery_is_a_bitbucket_ping_only_with_a_hook() {
 }
 
 #[tokio::test]
-async fn configuration_is_refused_by_name_and_cloud_is_not_claimed() {
+async fn configuration_is_refused_by_name() {
     let c = connector();
     let refused = |v: Value| {
         c.validate_config(&Configuration::new(v).unwrap())
@@ -506,21 +506,18 @@ async fn configuration_is_refused_by_name_and_cloud_is_not_claimed() {
     };
     assert!(refused(json!({"repo_slug": S})).contains("project_key"));
     assert!(refused(json!({"project_key": P, "repo_slug": S, "token": "x"})).contains("`token`"));
+    // A key of the other edition is refused by name.
     assert!(
-        refused(json!({"project_key": P, "repo_slug": S, "edition": "cloud"})).contains("edition")
+        refused(json!({"project_key": P, "repo_slug": S, "hook_uuid": "x"})).contains("hook_uuid")
+    );
+    assert!(
+        refused(json!({"edition": "cloud", "project_key": P, "repo_slug": S}))
+            .contains("project_key")
     );
     assert!(
         c.validate_config(&Configuration::new(with_hook()).unwrap())
             .is_ok()
     );
-    // An integration at bitbucket.org is Cloud: not supported yet, said so, nothing sent.
-    let cloud = integration(
-        "https://api.bitbucket.org",
-        json!({"project_key": "acme", "repo_slug": S}),
-    );
-    let r = test(&c, &cloud, "x").await;
-    assert_eq!(r.failure, Some(FailureCode::Unsupported), "{}", r.message);
-    assert!(r.message.contains("Cloud"), "{}", r.message);
 }
 
 #[tokio::test]

@@ -43,43 +43,80 @@ impl Edition {
     }
 }
 
+/// How a Bitbucket Cloud credential is presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloudAuth {
+    /// An API token: HTTP Basic with the Atlassian account's e-mail (`username`).
+    ApiToken,
+    /// An app password: HTTP Basic with the Bitbucket user name (`username`). Creation was
+    /// disabled on 9 September 2025; they stop working on [`APP_PASSWORDS_END`].
+    AppPassword,
+    /// A repository, project or workspace access token: `Authorization: Bearer`.
+    AccessToken,
+}
+
+impl CloudAuth {
+    /// The `auth` value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::ApiToken => "api_token",
+            Self::AppPassword => "app_password",
+            Self::AccessToken => "access_token",
+        }
+    }
+}
+
+/// The day Bitbucket Cloud app passwords stop working (00:00 UTC).
+pub const APP_PASSWORDS_END: time::OffsetDateTime = time::macros::datetime!(2026-06-09 0:00 UTC);
+
 /// The settings a Bitbucket integration carries in its configuration:
 ///
-/// | key | value |
-/// |---|---|
-/// | `edition` | `data_center` or `cloud`; by default implied by the base URL ([`Edition::implied_by`]) |
-/// | `project_key` | Data Center, required: the project's key (`ACME`; a personal project is `~USER`) |
-/// | `repo_slug` | required: the repository's slug |
-/// | `hook_id` | Data Center: the repository webhook the doctor tests (a positive number, or its digits) |
-/// | `username` | Data Center: send the secret as the password of HTTP Basic for this user instead of as a bearer token (an HTTP access token needs no user) |
-/// | `webhook_secret_ref` | the auth ref (or a list of them, during a rotation) of the hook's secret, read by the doctor |
+/// | key | edition | value |
+/// |---|---|---|
+/// | `edition` | both | `data_center` or `cloud`; by default implied by the base URL ([`Edition::implied_by`]) |
+/// | `project_key` | Data Center, required | the project's key (`ACME`; a personal project is `~USER`) |
+/// | `workspace` | Cloud, required | the workspace's slug (or UUID) |
+/// | `repo_slug` | both, required | the repository's slug |
+/// | `hook_id` | Data Center | the repository webhook the doctor tests (a positive number, or its digits) |
+/// | `hook_uuid` | Cloud | the repository webhook whose deliveries the doctor looks for (`{…}` or bare) |
+/// | `username` | both | Data Center: send the secret as the password of HTTP Basic for this user instead of as a bearer token. Cloud: the Atlassian account e-mail (API token) or the Bitbucket user name (app password) |
+/// | `auth` | Cloud | `api_token`, `app_password` or `access_token`; by default `access_token` without a `username`, `api_token` with an e-mail, `app_password` with a user name |
+/// | `webhook_secret_ref` | both | the auth ref (or a list of them, during a rotation) of the hook's secret, read by the doctor |
 ///
-/// plus the HTTP settings of [`IntegrationHttp`](crate::http::IntegrationHttp). Any other key
-/// is refused, naming it.
+/// plus the HTTP settings of [`IntegrationHttp`](crate::http::IntegrationHttp). Any other key,
+/// or a key of the other edition, is refused, naming it. A Cloud integration's base URL is the
+/// API's origin, `https://api.bitbucket.org` (the REST root `/2.0` is appended).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BitbucketConfig {
     /// The edition.
     pub edition: Edition,
-    /// Data Center: the project's key.
-    pub project_key: String,
+    /// Data Center: the project's key; Cloud: the workspace.
+    pub owner: String,
     /// The repository's slug.
     pub repo_slug: String,
-    /// The hook, if any.
+    /// Data Center: the hook, if any.
     pub hook_id: Option<u64>,
-    /// Basic's user name, when the secret is a password rather than a token.
+    /// Cloud: the hook's UUID, if any, without braces.
+    pub hook_uuid: Option<String>,
+    /// Basic's user name.
     pub username: Option<String>,
+    /// Cloud: how the credential is presented.
+    pub auth: CloudAuth,
     /// The hook secret's references (empty when none is configured).
     pub webhook_secret_refs: Vec<AuthRef>,
 }
 
 impl BitbucketConfig {
     /// The keys this configuration may have, besides the HTTP settings.
-    pub const KEYS: [&'static str; 6] = [
+    pub const KEYS: [&'static str; 9] = [
         "edition",
         "project_key",
+        "workspace",
         "repo_slug",
         "hook_id",
+        "hook_uuid",
         "username",
+        "auth",
         "webhook_secret_ref",
     ];
 
@@ -97,11 +134,23 @@ impl BitbucketConfig {
             Some(Value::String(s)) if s == "cloud" => Edition::Cloud,
             Some(_) => return Err(ValidationError::new("edition", Problem::UnknownValue)),
         };
+        let foreign: &[&'static str] = match edition {
+            Edition::DataCenter => &["workspace", "hook_uuid", "auth"],
+            Edition::Cloud => &["project_key", "hook_id"],
+        };
+        if let Some(key) = foreign.iter().find(|k| configuration.get(k).is_some()) {
+            return Err(ValidationError::new(key, Problem::UnknownValue));
+        }
         // Project keys are letters, digits and `_` (a personal project `~` and a user
-        // slug); slugs are lower-case letters, digits, `-`, `_` and `.`.
-        let project_key = name(configuration, "project_key", 128, |c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | '~' | '-' | '.')
-        })?;
+        // slug); workspaces and slugs are letters, digits, `-`, `_` and `.`.
+        let owner = match edition {
+            Edition::DataCenter => name(configuration, "project_key", 128, |c| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '~' | '-' | '.')
+            })?,
+            Edition::Cloud => name(configuration, "workspace", 128, |c| {
+                c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '{' | '}')
+            })?,
+        };
         let repo_slug = name(configuration, "repo_slug", 128, |c| {
             c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
         })?;
@@ -110,6 +159,18 @@ impl BitbucketConfig {
             Some(v) => {
                 Some(positive_id(v).ok_or(ValidationError::new("hook_id", Problem::OutOfRange))?)
             }
+        };
+        let hook_uuid = match configuration.get("hook_uuid") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                let bare = s.trim_start_matches('{').trim_end_matches('}');
+                if uuid_like(bare) {
+                    Some(bare.to_ascii_lowercase())
+                } else {
+                    return Err(ValidationError::new("hook_uuid", Problem::NotUuid));
+                }
+            }
+            Some(_) => return Err(ValidationError::new("hook_uuid", Problem::NotUuid)),
         };
         let username = match configuration.get("username") {
             None | Some(Value::Null) => None,
@@ -127,20 +188,53 @@ impl BitbucketConfig {
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(ValidationError::new("username", Problem::UnknownValue)),
         };
+        let auth = match configuration.get("auth") {
+            None | Some(Value::Null) => match &username {
+                None => CloudAuth::AccessToken,
+                Some(u) if u.contains('@') => CloudAuth::ApiToken,
+                Some(_) => CloudAuth::AppPassword,
+            },
+            Some(Value::String(s)) if s == "api_token" => CloudAuth::ApiToken,
+            Some(Value::String(s)) if s == "app_password" => CloudAuth::AppPassword,
+            Some(Value::String(s)) if s == "access_token" => CloudAuth::AccessToken,
+            Some(_) => return Err(ValidationError::new("auth", Problem::UnknownValue)),
+        };
+        let basic = matches!(auth, CloudAuth::ApiToken | CloudAuth::AppPassword);
+        if edition == Edition::Cloud && basic != username.is_some() {
+            // Basic needs its user; a bearer token must not carry one.
+            return Err(ValidationError::new(
+                if basic { "username" } else { "auth" },
+                if basic {
+                    Problem::Empty
+                } else {
+                    Problem::UnknownValue
+                },
+            ));
+        }
         Ok(Self {
             edition,
-            project_key,
+            owner,
             repo_slug,
             hook_id,
+            hook_uuid,
             username,
+            auth,
             webhook_secret_refs: secret_refs(configuration)?,
         })
     }
 
-    /// `PROJECT/slug`, for messages.
+    /// `PROJECT/slug` or `workspace/slug`, for messages.
     pub fn repository(&self) -> String {
-        format!("{}/{}", self.project_key, self.repo_slug)
+        format!("{}/{}", self.owner, self.repo_slug)
     }
+}
+
+fn uuid_like(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 fn name(
@@ -253,6 +347,10 @@ mod tests {
         assert_eq!(
             field(json!({"project_key": "A", "repo_slug": "b", "edition": "server"})),
             "edition"
+        );
+        assert_eq!(
+            field(json!({"project_key": "A", "repo_slug": "b", "hook_uuid": "x"})),
+            "hook_uuid"
         );
         assert_eq!(
             field(json!({"project_key": "A", "repo_slug": "b", "username": "a:b"})),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pathops_core::clock::SystemClock;
 use pathops_core::connector::detail;
-use pathops_core::webhook::{DeliveryKind, Expectation};
+use pathops_core::webhook::{ChallengeRegistry, DeliveryKind, Expectation};
 use pathops_core::{
     Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, DeliveryRequest,
     Error, FailureCode, Finding, Integration, IntegrationConnector, Provider, Result,
@@ -20,7 +20,7 @@ use super::{classify_data_center, failure_message, rest_root, web_root};
 use crate::check::Check;
 use crate::http::{HttpClient, HttpPolicy, HttpRequest, HttpResponse, path_segment};
 
-type Step<T> = std::result::Result<T, CheckResult>;
+pub(super) type Step<T> = std::result::Result<T, CheckResult>;
 
 /// The event key of Data Center's test connection.
 pub(super) const PING_EVENT: &str = "diagnostics:ping";
@@ -28,8 +28,10 @@ pub(super) const PING_EVENT: &str = "diagnostics:ping";
 /// The Bitbucket connector; see the [module docs](super).
 #[derive(Debug)]
 pub struct BitbucketConnector {
-    http: HttpClient,
-    clock: Arc<dyn Clock>,
+    pub(super) http: HttpClient,
+    pub(super) clock: Arc<dyn Clock>,
+    /// The receiver's record of deliveries, where Cloud's evidence comes from.
+    pub(super) record: Option<Arc<ChallengeRegistry>>,
 }
 
 /// Builds a [`BitbucketConnector`]; setters never fail, [`build`](Self::build) validates.
@@ -37,6 +39,7 @@ pub struct BitbucketConnector {
 pub struct BitbucketConnectorBuilder {
     policy: HttpPolicy,
     clock: Option<Arc<dyn Clock>>,
+    record: Option<Arc<ChallengeRegistry>>,
 }
 
 impl BitbucketConnectorBuilder {
@@ -46,9 +49,20 @@ impl BitbucketConnectorBuilder {
         self
     }
 
-    /// The clock for rate-limit resets (default the system clock).
+    /// The clock for rate-limit resets and for Bitbucket Cloud's app-password deadline
+    /// (default the system clock). Pass the catalog's clock, so a catalog under test sees
+    /// one time.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// The challenge registry the receiver records verified deliveries in (the doctor's):
+    /// Bitbucket Cloud has no test endpoint, so its round trip looks there for the last
+    /// delivery of the integration's hook. Without it, a Cloud hook test reports that no
+    /// test can be triggered.
+    pub fn with_receiver_record(mut self, registry: Arc<ChallengeRegistry>) -> Self {
+        self.record = Some(registry);
         self
     }
 
@@ -57,6 +71,7 @@ impl BitbucketConnectorBuilder {
         Ok(BitbucketConnector {
             http: HttpClient::new(self.policy)?,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            record: self.record,
         })
     }
 }
@@ -157,7 +172,7 @@ impl HookView {
 }
 
 /// `scheme://host[:port]/path` of `url`: user info, query and fragment dropped.
-fn without_credentials(url: &str) -> String {
+pub(super) fn without_credentials(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             let _ = u.set_username("");
@@ -176,18 +191,11 @@ impl BitbucketConnector {
         BitbucketConnectorBuilder::default()
     }
 
-    /// The configuration of a Data Center integration (Cloud is refused: not yet here).
-    fn config(check: &Check<'_>) -> Step<BitbucketConfig> {
+    /// The configuration, or the failed result naming the key.
+    pub(super) fn config(check: &Check<'_>) -> Step<BitbucketConfig> {
         let integration = &check.ctx.integration;
-        let config = BitbucketConfig::parse(&integration.base_url, &integration.configuration)
-            .map_err(|e| check.failed(FailureCode::InvalidConfig, e.to_string()))?;
-        match config.edition {
-            Edition::DataCenter => Ok(config),
-            Edition::Cloud => Err(check.failed(
-                FailureCode::Unsupported,
-                "Bitbucket Cloud is not supported by this connector yet (only Data Center)",
-            )),
-        }
+        BitbucketConfig::parse(&integration.base_url, &integration.configuration)
+            .map_err(|e| check.failed(FailureCode::InvalidConfig, e.to_string()))
     }
 
     fn authorize(ctx: &ConnectorContext, config: &BitbucketConfig, r: HttpRequest) -> HttpRequest {
@@ -202,7 +210,7 @@ impl BitbucketConnector {
     fn repo_path(config: &BitbucketConfig) -> String {
         format!(
             "projects/{}/repos/{}",
-            path_segment(&config.project_key),
+            path_segment(&config.owner),
             path_segment(&config.repo_slug)
         )
     }
@@ -266,7 +274,7 @@ impl BitbucketConnector {
         result
     }
 
-    fn json(check: &Check<'_>, what: &str, response: &HttpResponse) -> Step<Value> {
+    pub(super) fn json(check: &Check<'_>, what: &str, response: &HttpResponse) -> Step<Value> {
         response.json().map_err(|_| {
             check.failed(
                 FailureCode::InvalidResponse,
@@ -395,6 +403,9 @@ impl BitbucketConnector {
             Ok(c) => c,
             Err(r) => return r,
         };
+        if config.edition == Edition::Cloud {
+            return self.cloud_run(&check, &config, full).await;
+        }
         let repository = config.repository();
         if !full {
             return match self.repository(&check, &config).await {
@@ -419,6 +430,9 @@ impl BitbucketConnector {
             Ok(c) => c,
             Err(r) => return r,
         };
+        if config.edition == Edition::Cloud {
+            return self.cloud_trigger(&check, &config).await;
+        }
         let Some(hook_id) = config.hook_id else {
             return check.failed(
                 FailureCode::InvalidConfig,
@@ -544,6 +558,11 @@ impl BitbucketConnector {
     }
 }
 
+fn is_cloud(integration: &Integration) -> bool {
+    BitbucketConfig::parse(&integration.base_url, &integration.configuration)
+        .is_ok_and(|c| c.edition == Edition::Cloud)
+}
+
 #[async_trait]
 impl IntegrationConnector for BitbucketConnector {
     fn provider(&self) -> Provider {
@@ -559,19 +578,14 @@ impl IntegrationConnector for BitbucketConnector {
         ])
     }
 
+    /// The keys and their values; the edition is implied by the base URL at check time, so
+    /// here an integration without `edition` is read as Data Center.
     fn validate_config(&self, configuration: &Configuration) -> Result<()> {
-        // The edition is read against the base URL at check time; here only the keys and
-        // their values are checked (an explicit `edition: cloud` is not supported yet).
         let placeholder =
             pathops_core::BaseUrl::parse("https://bitbucket.invalid").expect("a valid URL");
-        let config = BitbucketConfig::parse(&placeholder, configuration).map_err(Error::from)?;
-        if config.edition == Edition::Cloud {
-            return Err(Error::from(pathops_core::validate::ValidationError::new(
-                "edition",
-                pathops_core::validate::Problem::UnknownValue,
-            )));
-        }
-        Ok(())
+        BitbucketConfig::parse(&placeholder, configuration)
+            .map(|_| ())
+            .map_err(Error::from)
     }
 
     #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "bitbucket", action = "test_connection"))]
@@ -588,7 +602,11 @@ impl IntegrationConnector for BitbucketConnector {
     /// token), `missing_scope` (the repository permission the call needs), `not_found` (the
     /// repository or the hook), `rate_limited`.
     fn findings(&self, integration: &Integration, result: &CheckResult) -> Vec<Finding> {
-        super::findings::for_connection(integration, result)
+        if is_cloud(integration) {
+            super::cloud_findings::for_connection(integration, result)
+        } else {
+            super::findings::for_connection(integration, result)
+        }
     }
 
     /// For the round trip: `webhook_missing_scope` (`REPO_ADMIN`), `webhook_not_found`,
@@ -598,7 +616,11 @@ impl IntegrationConnector for BitbucketConnector {
     /// instance's proxy, TLS), `delivery_not_received` (Bitbucket reported success, nothing
     /// arrived).
     fn delivery_findings(&self, integration: &Integration, result: &CheckResult) -> Vec<Finding> {
-        super::findings::for_delivery(integration, result)
+        if is_cloud(integration) {
+            super::cloud_findings::for_delivery(integration, result)
+        } else {
+            super::findings::for_delivery(integration, result)
+        }
     }
 
     fn expected_delivery(
@@ -611,16 +633,21 @@ impl IntegrationConnector for BitbucketConnector {
         };
         let config =
             BitbucketConfig::parse(&integration.base_url, &integration.configuration).ok()?;
-        config.hook_id?;
-        (config.edition == Edition::DataCenter).then(|| {
-            (
-                DeliveryKind::Bitbucket,
+        let expectation = match config.edition {
+            Edition::DataCenter => {
+                config.hook_id?;
                 Expectation {
                     event: Some(PING_EVENT.to_owned()),
                     ..Expectation::default()
-                },
-            )
-        })
+                }
+            }
+            // Any event of the hook: Cloud has no test event.
+            Edition::Cloud => Expectation {
+                hook_uuid: Some(config.hook_uuid?),
+                ..Expectation::default()
+            },
+        };
+        Some((DeliveryKind::Bitbucket, expectation))
     }
 
     /// The test endpoint always sends `diagnostics:ping`, whatever `webhook_trigger` says.

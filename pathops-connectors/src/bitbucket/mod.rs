@@ -60,11 +60,14 @@
 //! [`validate_config`](pathops_core::IntegrationConnector::validate_config) as an unknown
 //! value, naming the key, and its checks answer `unsupported`.
 
+mod cloud;
+mod cloud_findings;
 mod config;
 mod dc;
 mod findings;
 
-pub use config::{BitbucketConfig, Edition};
+pub use cloud::{EVIDENCE_MAX_AGE, classify_cloud, cloud_root};
+pub use config::{APP_PASSWORDS_END, BitbucketConfig, CloudAuth, Edition};
 pub use dc::{BitbucketConnector, BitbucketConnectorBuilder, Invocation, InvocationOutcome};
 
 use pathops_core::FailureCode;

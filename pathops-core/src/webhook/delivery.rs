@@ -27,6 +27,9 @@ pub struct Delivery {
     pub project_id: Option<u64>,
     /// Hook id (GitHub `X-GitHub-Hook-ID` or the ping's `hook_id`).
     pub hook_id: Option<u64>,
+    /// Hook UUID (Bitbucket Cloud `X-Hook-UUID`, braces kept as sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_uuid: Option<String>,
     /// The challenge a direct-ping callback answers.
     pub challenge_id: Option<String>,
     /// The nonce a direct-ping callback echoes.
@@ -121,6 +124,10 @@ impl Delivery {
                 .map(|i| i.trim_end_matches('/').to_owned()),
             project_id: None,
             hook_id,
+            hook_uuid: match kind {
+                DeliveryKind::Bitbucket => own(headers.get("x-hook-uuid")),
+                _ => None,
+            },
             challenge_id: None,
             nonce: None,
             received_at,
@@ -144,6 +151,9 @@ pub struct Expectation {
     pub event: Option<String>,
     /// Hook id (GitHub).
     pub hook_id: Option<u64>,
+    /// Hook UUID (Bitbucket Cloud), compared without braces and case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_uuid: Option<String>,
     /// Nonce a direct-ping callback must echo.
     pub nonce: Option<String>,
 }
@@ -163,6 +173,12 @@ impl Expectation {
                 .project_id
                 .is_none_or(|p| delivery.project_id == Some(p))
             && self.hook_id.is_none_or(|h| delivery.hook_id == Some(h))
+            && self.hook_uuid.as_deref().is_none_or(|want| {
+                delivery
+                    .hook_uuid
+                    .as_deref()
+                    .is_some_and(|got| same_uuid(want, got))
+            })
             && same(&self.nonce, &delivery.nonce)
     }
 
@@ -184,8 +200,23 @@ impl Expectation {
                 (Some(w), Some(g)) => w == g,
                 _ => true,
             }
+            && match (&self.hook_uuid, &partial.hook_uuid) {
+                (Some(w), Some(g)) => same_uuid(w, g),
+                _ => true,
+            }
             && same(&self.nonce, &partial.nonce)
     }
+}
+
+/// Two UUIDs as Bitbucket writes them (`{…}`) or not, compared without braces and case.
+fn same_uuid(a: &str, b: &str) -> bool {
+    let bare = |s: &str| {
+        s.trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .to_owned()
+    };
+    bare(a).eq_ignore_ascii_case(&bare(b))
 }
 
 #[cfg(test)]
@@ -304,6 +335,27 @@ mod tests {
             (d.delivery_id.as_deref(), d.event.as_deref(), d.hook_id),
             (Some("{c-1}"), Some("repo:push"), None)
         );
+        assert_eq!(d.hook_uuid.as_deref(), Some("{h-1}"));
+        let for_hook = |uuid: &str| Expectation {
+            hook_uuid: Some(uuid.to_owned()),
+            ..Expectation::default()
+        };
+        assert!(for_hook("H-1").matches(&d), "braces and case do not matter");
+        assert!(!for_hook("{h-2}").matches(&d), "another hook's delivery");
+        assert!(
+            !for_hook("{h-1}")
+                .matches(&Delivery::parse(DeliveryKind::Bitbucket, &dc, b"{}", at).unwrap())
+        );
+        assert!(for_hook("{h-2}").may_match(&Delivery::from_headers(
+            DeliveryKind::Bitbucket,
+            &dc,
+            at
+        )));
+        assert!(!for_hook("{h-2}").may_match(&Delivery::from_headers(
+            DeliveryKind::Bitbucket,
+            &cloud,
+            at
+        )));
     }
 
     #[test]

@@ -330,6 +330,7 @@ mod tests {
             instance: None,
             project_id: None,
             hook_id: None,
+            hook_uuid: None,
             challenge_id: None,
             nonce: None,
             received_at: datetime!(2026-01-01 0:00 UTC),

@@ -2,12 +2,12 @@
 //! language can use it.
 //!
 //! ```text
-//! pathops-fake <gitlab|github|gitea|bitbucket-dc|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
+//! pathops-fake <gitlab|github|gitea|bitbucket-dc|bitbucket-cloud|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
 //! ```
 //!
 //! - `--listen` defaults to `127.0.0.1:0` (a free port);
 //! - `--seed` is a JSON file in the fake's seed format (`GitLabSeed`, `GitHubSeed`,
-//!   `GiteaSeed`, `BitbucketDcSeed`, `HarborSeed`, `MinioSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`,
+//!   `GiteaSeed`, `BitbucketDcSeed`, `BitbucketCloudSeed`, `HarborSeed`, `MinioSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`,
 //!   `CircleCiSeed` of `pathops_testkit::fake`); without it the fake starts with its
 //!   documented defaults (`start_with_defaults`);
 //! - `--enterprise` (github only) serves the GitHub Enterprise Server shape under `/api/v3`.
@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 use pathops_testkit::fake::FakeServer;
 use pathops_testkit::fake::argocd::FakeArgoCd;
+use pathops_testkit::fake::bitbucket_cloud::FakeBitbucketCloud;
 use pathops_testkit::fake::bitbucket_dc::FakeBitbucketDc;
 use pathops_testkit::fake::circleci::FakeCircleCi;
 use pathops_testkit::fake::gitea::FakeGitea;
@@ -32,7 +33,7 @@ use pathops_testkit::fake::jenkins::FakeJenkins;
 use pathops_testkit::fake::minio::FakeMinio;
 use pathops_testkit::fake::vault::FakeVault;
 
-const USAGE: &str = "usage: pathops-fake <gitlab|github|gitea|bitbucket-dc|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
+const USAGE: &str = "usage: pathops-fake <gitlab|github|gitea|bitbucket-dc|bitbucket-cloud|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
 
 #[derive(Debug)]
 struct Args {
@@ -50,6 +51,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             | "github"
             | "gitea"
             | "bitbucket-dc"
+            | "bitbucket-cloud"
             | "harbor"
             | "minio"
             | "vault"
@@ -96,6 +98,7 @@ enum Running {
     GitHub(FakeGitHub),
     Gitea(FakeGitea),
     BitbucketDc(FakeBitbucketDc),
+    BitbucketCloud(FakeBitbucketCloud),
     Harbor(FakeHarbor),
     Minio(FakeMinio),
     Vault(FakeVault),
@@ -111,6 +114,7 @@ impl Running {
             Running::GitHub(f) => f,
             Running::Gitea(f) => f,
             Running::BitbucketDc(f) => f,
+            Running::BitbucketCloud(f) => f,
             Running::Harbor(f) => f,
             Running::Minio(f) => f,
             Running::Vault(f) => f,
@@ -126,6 +130,7 @@ impl Running {
             Running::GitHub(f) => f.api_url(),
             Running::Gitea(f) => f.api_url(),
             Running::BitbucketDc(f) => f.api_url(),
+            Running::BitbucketCloud(f) => f.api_url(),
             Running::Harbor(f) => format!("{}/api/v2.0", f.url()),
             Running::Minio(f) => f.url(),
             Running::Vault(f) => format!("{}/v1", f.url()),
@@ -161,6 +166,14 @@ async fn start(args: &Args) -> Result<Running, String> {
             let s = seed(&args.seed)?.unwrap_or_else(FakeBitbucketDc::default_seed);
             Running::BitbucketDc(
                 FakeBitbucketDc::start_on(args.listen, s)
+                    .await
+                    .map_err(io)?,
+            )
+        }
+        "bitbucket-cloud" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeBitbucketCloud::default_seed);
+            Running::BitbucketCloud(
+                FakeBitbucketCloud::start_on(args.listen, s)
                     .await
                     .map_err(io)?,
             )
