@@ -27,7 +27,8 @@ pub struct Delivery {
     pub project_id: Option<u64>,
     /// Hook id (GitHub `X-GitHub-Hook-ID` or the ping's `hook_id`).
     pub hook_id: Option<u64>,
-    /// Hook UUID (Bitbucket Cloud `X-Hook-UUID`, braces kept as sent).
+    /// Hook UUID (Bitbucket Cloud `X-Hook-UUID`, braces kept as sent; Azure DevOps's
+    /// `subscriptionId` from the payload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_uuid: Option<String>,
     /// The challenge a direct-ping callback answers.
@@ -62,6 +63,17 @@ impl Delivery {
             .or_else(|| payload.get("hook_id").and_then(serde_json::Value::as_u64));
         match kind {
             DeliveryKind::StandardWebhooks => d.event = str_field(&payload, "type"),
+            // Azure DevOps: the notification (stable across its retries), the event, its
+            // type and the subscription are in the payload, not in headers.
+            DeliveryKind::AzureDevOps => {
+                d.delivery_id = payload
+                    .get("notificationId")
+                    .and_then(|v| v.as_u64().map(|n| n.to_string()))
+                    .or_else(|| str_field(&payload, "notificationId"));
+                d.event_id = str_field(&payload, "id");
+                d.event = str_field(&payload, "eventType");
+                d.hook_uuid = str_field(&payload, "subscriptionId");
+            }
             DeliveryKind::DirectPing => {
                 d.delivery_id = str_field(&payload, "challenge_id");
                 d.event_id = d.delivery_id.clone();
@@ -113,6 +125,7 @@ impl Delivery {
                 own(headers.get("webhook-id")),
                 None,
             ),
+            DeliveryKind::AzureDevOps => (None, None, None),
             DeliveryKind::DirectPing => (None, None, Some("ping".to_owned())),
         };
         Self {
@@ -151,7 +164,8 @@ pub struct Expectation {
     pub event: Option<String>,
     /// Hook id (GitHub).
     pub hook_id: Option<u64>,
-    /// Hook UUID (Bitbucket Cloud), compared without braces and case.
+    /// Hook UUID (Bitbucket Cloud's hook, Azure DevOps's subscription), compared without
+    /// braces and case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_uuid: Option<String>,
     /// Nonce a direct-ping callback must echo.
@@ -356,6 +370,37 @@ mod tests {
             &cloud,
             at
         )));
+    }
+
+    #[test]
+    fn azure_devops_identity_comes_from_the_payload() {
+        let body = br#"{"subscriptionId":"7C1D0000-0000-4000-8000-000000000001","notificationId":42,"id":"03c164c2-8912-4d5e-8009-3707d5f83734","eventType":"git.push","publisherId":"tfs"}"#;
+        let d = Delivery::parse(
+            DeliveryKind::AzureDevOps,
+            &Headers::default(),
+            body,
+            datetime!(2026-01-01 0:00 UTC),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                d.delivery_id.as_deref(),
+                d.event_id.as_deref(),
+                d.event.as_deref()
+            ),
+            (
+                Some("42"),
+                Some("03c164c2-8912-4d5e-8009-3707d5f83734"),
+                Some("git.push")
+            )
+        );
+        assert!(
+            Expectation {
+                hook_uuid: Some("7c1d0000-0000-4000-8000-000000000001".into()),
+                ..Expectation::default()
+            }
+            .matches(&d)
+        );
     }
 
     #[test]

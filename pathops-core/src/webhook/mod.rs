@@ -2,8 +2,8 @@
 //!
 //! - [`verify`] and its per-provider functions check a delivery over its raw body bytes:
 //!   GitLab `X-Gitlab-Token` (constant-time), GitHub `X-Hub-Signature-256`, Gitea/Forgejo
-//!   `X-Gitea-Signature`, Bitbucket (Cloud and Data Center) `X-Hub-Signature: sha256=…`, and
-//!   Standard Webhooks (`webhook-id`/`webhook-timestamp`/
+//!   `X-Gitea-Signature`, Bitbucket (Cloud and Data Center) `X-Hub-Signature: sha256=…`, Azure
+//!   DevOps service hooks' Basic credentials, and Standard Webhooks (`webhook-id`/`webhook-timestamp`/
 //!   `webhook-signature`, as GitLab's signing tokens send them) with a timestamp tolerance.
 //!   Each accepts several secrets at once, so a secret can be rotated without downtime.
 //! - [`ReplayGuard`] refuses a delivery seen within a window, keyed by [`ReplayKey`]: what
@@ -64,8 +64,9 @@ pub use headers::Headers;
 pub use receiver::{ReceiverDecision, ReceiverOutcome, WebhookReceiver};
 pub use replay::{ReplayGuard, ReplayKey};
 pub use verify::{
-    VerifyError, WebhookSecrets, sign, verify, verify_bitbucket_signature, verify_direct_ping,
-    verify_gitea_signature, verify_github_signature, verify_gitlab_token, verify_standard_webhook,
+    VerifyError, WebhookSecrets, sign, verify, verify_azure_devops_basic,
+    verify_bitbucket_signature, verify_direct_ping, verify_gitea_signature,
+    verify_github_signature, verify_gitlab_token, verify_standard_webhook,
 };
 
 /// Which delivery format a webhook uses.
@@ -80,6 +81,9 @@ pub enum DeliveryKind {
     Gitea,
     /// Bitbucket Cloud and Data Center (`X-Hub-Signature: sha256=<hex>`, `X-Event-Key`).
     Bitbucket,
+    /// Azure DevOps service hooks (Web Hooks consumer): `Authorization: Basic`, the password
+    /// being the secret.
+    AzureDevOps,
     /// Any Standard Webhooks sender.
     StandardWebhooks,
     /// The PathOps direct-ping callback (see [`crate::directping`]).
@@ -94,6 +98,7 @@ impl DeliveryKind {
             Self::GitHub => "github",
             Self::Gitea => "gitea",
             Self::Bitbucket => "bitbucket",
+            Self::AzureDevOps => "azure-devops",
             Self::StandardWebhooks => "standard",
             Self::DirectPing => "ping",
         }
@@ -105,11 +110,12 @@ impl DeliveryKind {
     }
 
     /// Every delivery kind.
-    pub const ALL: [DeliveryKind; 6] = [
+    pub const ALL: [DeliveryKind; 7] = [
         Self::GitLab,
         Self::GitHub,
         Self::Gitea,
         Self::Bitbucket,
+        Self::AzureDevOps,
         Self::StandardWebhooks,
         Self::DirectPing,
     ];

@@ -26,6 +26,7 @@ use super::{Delivery, DeliveryKind, Headers, VerifyError};
 /// | Standard Webhooks | `webhook-id` | signed (`id.timestamp.body`), and stable across retries |
 /// | GitLab signed with Standard Webhooks | `webhook-id` | as above |
 /// | GitLab with a token only | `Idempotency-Key`, else `X-Gitlab-Event-UUID`, else SHA-256 of the body | a token covers nothing: whoever holds it can forge any delivery, so the key only has to catch resends, which keep `Idempotency-Key` (a resend gets a new `X-Gitlab-Webhook-UUID`) |
+/// | Azure DevOps | the payload's `notificationId`, else SHA-256 of the body | Basic credentials cover nothing; a retry of a notification keeps its id |
 /// | direct ping | `challenge_id.nonce` | what the proof covers |
 ///
 /// Every key also carries its delivery kind, so equal ids from two providers never collide.
@@ -78,6 +79,9 @@ impl ReplayKey {
         };
         let id = match kind {
             DeliveryKind::GitHub | DeliveryKind::Gitea | DeliveryKind::Bitbucket => None,
+            // Basic credentials cover nothing: the key only has to catch resends, which keep
+            // their notification id.
+            DeliveryKind::AzureDevOps => delivery.delivery_id.as_deref(),
             DeliveryKind::StandardWebhooks => headers.get("webhook-id"),
             DeliveryKind::GitLab => signed_id()
                 .or_else(|| headers.first_of(&["idempotency-key", "x-gitlab-event-uuid"])),

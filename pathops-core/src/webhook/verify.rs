@@ -245,6 +245,50 @@ pub fn verify_bitbucket_signature(
     matches_hmac(&given, secrets, &[body])
 }
 
+/// Azure DevOps service hooks: the Web Hooks consumer's "Basic authentication" sends
+/// `Authorization: Basic base64(<user name>:<password>)`; the password must be one of the
+/// secrets (the user name is not secret and not checked). Compared like GitLab's token:
+/// SHA-256 digests of both sides in constant time, every secret tried.
+///
+/// Why Basic credentials rather than a custom header on the subscription: Azure DevOps keeps
+/// the password as a secret input (masked as `********` when the subscription is read),
+/// whereas HTTP headers are plain configuration anyone who can read the subscription sees.
+pub fn verify_azure_devops_basic(
+    headers: &Headers,
+    secrets: &WebhookSecrets,
+) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let value = headers
+        .get_raw("authorization")
+        .ok_or(VerifyError::MissingHeader("Authorization"))?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+        .ok_or(VerifyError::MalformedHeader("Authorization"))?;
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| VerifyError::MalformedHeader("Authorization"))?;
+    let (_, password) = decoded
+        .iter()
+        .position(|b| *b == b':')
+        .map(|i| decoded.split_at(i))
+        .map(|(user, rest)| (user, &rest[1..]))
+        .ok_or(VerifyError::MalformedHeader("Authorization"))?;
+    let given: [u8; 32] = Sha256::digest(password).into();
+    let mut matched = subtle::Choice::from(0u8);
+    for secret in secrets.iter() {
+        let expected: [u8; 32] = Sha256::digest(secret.expose_secret().as_bytes()).into();
+        matched |= expected[..].ct_eq(&given[..]);
+    }
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
 /// Standard Webhooks (as GitLab's signing tokens send them): `webhook-id`,
 /// `webhook-timestamp` (Unix seconds, within `tolerance` of `now`) and `webhook-signature`, a
 /// space-separated list of `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`. Each secret
@@ -372,6 +416,7 @@ pub fn verify(
         DeliveryKind::GitHub => verify_github_signature(headers, body, secrets),
         DeliveryKind::Gitea => verify_gitea_signature(headers, body, secrets),
         DeliveryKind::Bitbucket => verify_bitbucket_signature(headers, body, secrets),
+        DeliveryKind::AzureDevOps => verify_azure_devops_basic(headers, secrets),
         DeliveryKind::StandardWebhooks => {
             verify_standard_webhook(headers, body, secrets, now, tolerance)
         }
@@ -394,6 +439,12 @@ pub mod sign {
     /// `sha256=<hex>` under `X-Hub-Signature`, as Bitbucket Cloud and Data Center send it.
     pub fn bitbucket(secret: &str, body: &[u8]) -> String {
         github(secret, body)
+    }
+
+    /// `Basic base64(<user>:<password>)`, as an Azure DevOps Web Hooks subscription with
+    /// Basic authentication sends it.
+    pub fn azure_devops_basic(user: &str, password: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
     }
 
     /// Bare hex as Gitea sends it.
@@ -729,6 +780,56 @@ mod tests {
         assert_eq!(
             check(&h(BITBUCKET_SIG), BITBUCKET_BODY, &secrets(&[])),
             Err(VerifyError::NoSecret)
+        );
+    }
+
+    /// The header values were computed independently with Python's `base64`:
+    ///
+    /// ```text
+    /// python3 -c 'import base64; print(base64.b64encode(b"pathops:azdo-hook-secret").decode(), base64.b64encode(b"pathops:previous").decode(), base64.b64encode(b"nopassword").decode())'
+    /// ```
+    #[test]
+    fn azure_devops_basic_credentials_with_rotation() {
+        const CURRENT: &str = "Basic cGF0aG9wczphemRvLWhvb2stc2VjcmV0";
+        const PREVIOUS: &str = "Basic cGF0aG9wczpwcmV2aW91cw==";
+        assert_eq!(
+            sign::azure_devops_basic("pathops", "azdo-hook-secret"),
+            CURRENT
+        );
+        let h = |v: &str| Headers::from_pairs([("Authorization", v)]);
+        let check = |v: &str, s: &[&str]| verify_azure_devops_basic(&h(v), &secrets(s));
+        assert_eq!(check(CURRENT, &["azdo-hook-secret"]), Ok(()));
+        assert_eq!(check(PREVIOUS, &["azdo-hook-secret", "previous"]), Ok(()));
+        assert_eq!(
+            check(PREVIOUS, &["azdo-hook-secret"]),
+            Err(VerifyError::BadSignature)
+        );
+        // The user name is not the secret.
+        assert_eq!(
+            check(
+                &sign::azure_devops_basic("azdo-hook-secret", "x"),
+                &["azdo-hook-secret"]
+            ),
+            Err(VerifyError::BadSignature)
+        );
+        // Not Basic, not base64, no colon: malformed; no header: missing.
+        for bad in ["Bearer cGF0aG9wcw==", "Basic !!!", "Basic bm9wYXNzd29yZA=="] {
+            assert_eq!(
+                check(bad, &["azdo-hook-secret"]),
+                Err(VerifyError::MalformedHeader("Authorization")),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            verify(
+                DeliveryKind::AzureDevOps,
+                &Headers::default(),
+                b"{}",
+                &secrets(&["x"]),
+                datetime!(2026-12-06 21:00 UTC),
+                Duration::from_secs(300)
+            ),
+            Err(VerifyError::MissingHeader("Authorization"))
         );
     }
 
