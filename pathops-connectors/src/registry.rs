@@ -11,7 +11,7 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 20] = [
+pub const PROVIDERS: [(Provider, &str); 21] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
@@ -32,10 +32,11 @@ pub const PROVIDERS: [(Provider, &str); 20] = [
     (Provider::GiteaActions, "gitea-actions"),
     (Provider::Gitea, "gitea"),
     (Provider::Bitbucket, "bitbucket"),
+    (Provider::AzureDevOps, "azure-devops"),
 ];
 
 /// The connector features of [`PROVIDERS`] and whether each is on in this build.
-const FEATURES: [(&str, bool); 13] = [
+const FEATURES: [(&str, bool); 14] = [
     ("gitlab", cfg!(feature = "gitlab")),
     ("github-app", cfg!(feature = "github-app")),
     ("harbor", cfg!(feature = "harbor")),
@@ -49,6 +50,7 @@ const FEATURES: [(&str, bool); 13] = [
     ("gitea-actions", cfg!(feature = "gitea-actions")),
     ("gitea", cfg!(feature = "gitea")),
     ("bitbucket", cfg!(feature = "bitbucket")),
+    ("azure-devops", cfg!(feature = "azure-devops")),
 ];
 
 fn feature_enabled(feature: &str) -> bool {
@@ -128,6 +130,12 @@ pub fn connector_for(
         #[cfg(feature = "bitbucket")]
         Provider::Bitbucket => Ok(Arc::new(
             crate::bitbucket::BitbucketConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "azure-devops")]
+        Provider::AzureDevOps => Ok(Arc::new(
+            crate::azure_devops::AzureDevOpsConnector::builder()
                 .with_http(policy.clone())
                 .build()?,
         )),
@@ -218,6 +226,7 @@ mod tests {
             (Provider::GitHubApp, Capability::HookPing),
             (Provider::Gitea, Capability::WebhookTest),
             (Provider::Bitbucket, Capability::WebhookTest),
+            (Provider::AzureDevOps, Capability::WebhookTest),
         ] {
             if let Some(c) = registry.get(&provider) {
                 assert!(c.capabilities().supports(capability), "{provider}");
