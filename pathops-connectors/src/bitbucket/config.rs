@@ -323,16 +323,55 @@ mod tests {
         );
         let cloud = parse(
             "https://api.bitbucket.org",
-            json!({"project_key": "acme", "repo_slug": "platform"}),
+            json!({"workspace": "acme", "repo_slug": "platform",
+                   "hook_uuid": "{8E7D1A5C-0000-4000-8000-00000000AB01}"}),
         )
         .unwrap();
-        assert_eq!(cloud.edition, Edition::Cloud);
+        assert_eq!(
+            (cloud.edition, cloud.auth, cloud.hook_uuid.as_deref()),
+            (
+                Edition::Cloud,
+                CloudAuth::AccessToken,
+                Some("8e7d1a5c-0000-4000-8000-00000000ab01")
+            )
+        );
         let forced = parse(
             dc,
-            json!({"edition": "cloud", "project_key": "acme", "repo_slug": "platform"}),
+            json!({"edition": "cloud", "workspace": "acme", "repo_slug": "platform",
+                   "username": "bot@acme.example"}),
         )
         .unwrap();
-        assert_eq!(forced.edition, Edition::Cloud);
+        assert_eq!(
+            (forced.edition, forced.auth),
+            (Edition::Cloud, CloudAuth::ApiToken)
+        );
+        let app = parse(
+            "https://api.bitbucket.org",
+            json!({"workspace": "acme", "repo_slug": "p", "username": "acme-bot"}),
+        )
+        .unwrap();
+        assert_eq!(app.auth, CloudAuth::AppPassword);
+        let cloud_field = |v: Value| parse("https://api.bitbucket.org", v).unwrap_err().field;
+        assert_eq!(
+            cloud_field(json!({"workspace": "a", "repo_slug": "b", "hook_id": 7})),
+            "hook_id"
+        );
+        assert_eq!(
+            cloud_field(json!({"workspace": "a", "repo_slug": "b", "hook_uuid": "7"})),
+            "hook_uuid"
+        );
+        assert_eq!(
+            cloud_field(json!({"workspace": "a", "repo_slug": "b", "auth": "api_token"})),
+            "username"
+        );
+        assert_eq!(
+            cloud_field(json!({"workspace": "a", "repo_slug": "b", "auth": "password"})),
+            "auth"
+        );
+        assert_eq!(
+            cloud_field(json!({"project_key": "A", "repo_slug": "b"})),
+            "project_key"
+        );
         let field = |v: Value| parse(dc, v).unwrap_err().field;
         assert_eq!(field(json!({"repo_slug": "a"})), "project_key");
         assert_eq!(field(json!({"project_key": "A"})), "repo_slug");

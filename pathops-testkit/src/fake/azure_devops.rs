@@ -23,7 +23,6 @@
 //! Assumed (see the connector's module docs): the 203 page, the `TF400813` body, the test
 //! notification's payload and error wording, the masked password.
 
-
 // Handlers return `Err(response)` to answer early (401, 403, 404), as in the other fakes.
 #![allow(clippy::result_large_err)]
 

@@ -23,7 +23,6 @@
 //! Assumed: the 403 for `/user` with an access token, the 404 for an unreadable repository,
 //! the scope names' pairing, the hook fields beyond those of the REST reference.
 
-
 // Handlers return `Err(response)` to answer early (401, 403, 404), as in the other fakes.
 #![allow(clippy::result_large_err)]
 

@@ -23,7 +23,6 @@
 //! parameters and answer shape, that it signs only with `webhookId`, the ping's body, the
 //! `X-AUSER*` headers, the exception names and messages, the `User-Agent`.
 
-
 // Handlers return `Err(response)` to answer early (401, 403, 404), as in the other fakes.
 #![allow(clippy::result_large_err)]
 
