@@ -17,7 +17,7 @@ use pathops_core::{
     Provider,
 };
 use pathops_testkit::clock::ManualClock;
-use pathops_testkit::connector_suite::{CHECK_TIMEOUT, context};
+use pathops_testkit::connector_suite::{CHECK_TIMEOUT, ConnectorHarness, context};
 use pathops_testkit::fake::Fault;
 use pathops_testkit::fake::bitbucket_cloud::{CloudHook, FakeBitbucketCloud};
 use pathops_testkit::fixtures::IntegrationBuilder;
@@ -127,6 +127,44 @@ impl World {
             .record_unmatched(Delivery::from_headers(DeliveryKind::Bitbucket, &h, at));
     }
 }
+
+struct Harness(World);
+
+#[async_trait::async_trait]
+impl ConnectorHarness for Harness {
+    fn connector(&self) -> Arc<dyn IntegrationConnector> {
+        Arc::new(
+            BitbucketConnector::builder()
+                .with_clock(self.0.clock.clone())
+                .build()
+                .unwrap(),
+        )
+    }
+    fn integration(&self) -> Integration {
+        self.0.api_token()
+    }
+    fn valid_secret(&self) -> Option<SecretString> {
+        Some(SecretString::from(FakeBitbucketCloud::API_TOKEN.to_owned()))
+    }
+    fn invalid_secret(&self) -> SecretString {
+        SecretString::from("ATATT-not-a-token".to_owned())
+    }
+    fn invalid_configuration(&self) -> Option<pathops_core::Configuration> {
+        Some(
+            pathops_core::Configuration::new(
+                json!({"edition": "cloud", "workspace": W, "repo_slug": S, "auth": "api_token"}),
+            )
+            .unwrap(),
+        )
+    }
+    async fn set_latency(&self, latency: std::time::Duration) {
+        self.0.bb.set_latency(latency);
+    }
+}
+
+pathops_testkit::connector_conformance_tests!(bitbucket_cloud_conformance, async {
+    Harness(world().await)
+});
 
 fn codes(findings: &[Finding]) -> Vec<&str> {
     findings.iter().map(|f| f.code.as_str()).collect()

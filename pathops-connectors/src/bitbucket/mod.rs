@@ -1,7 +1,10 @@
 //! Bitbucket: the [SCM connector](BitbucketConnector) for Bitbucket Data Center (formerly
-//! Server) with the doctor's webhook round trip through Data Center's test endpoint. Both
-//! editions are [`Provider::Bitbucket`](pathops_core::Provider::Bitbucket); the
-//! configuration's `edition` ([`BitbucketConfig`]) says which one an integration is.
+//! Server), with the doctor's webhook round trip through Data Center's test endpoint, and for
+//! Bitbucket Cloud, which has no test endpoint. Both editions are
+//! [`Provider::Bitbucket`](pathops_core::Provider::Bitbucket); the configuration's `edition`
+//! ([`BitbucketConfig`]) says which one an integration is. Deliveries of both are received at
+//! `/webhooks/bitbucket` and verified by `X-Hub-Signature: sha256=…`
+//! ([`verify_bitbucket_signature`](pathops_core::webhook::verify_bitbucket_signature)).
 //!
 //! # Data Center
 //!
@@ -56,9 +59,32 @@
 //!
 //! # Cloud
 //!
-//! Not yet implemented: an integration with `edition: cloud` is refused by
-//! [`validate_config`](pathops_core::IntegrationConnector::validate_config) as an unknown
-//! value, naming the key, and its checks answer `unsupported`.
+//! | operation | calls |
+//! |---|---|
+//! | [`test_connection`](pathops_core::IntegrationConnector::test_connection) | `GET /2.0/user` (API tokens and app passwords; scope `read:user:bitbucket` / `account`, a credential without it is a warning; access tokens are not users and skip it), `GET /2.0/repositories/{workspace}/{slug}`; with a `hook_uuid`: `GET …/hooks/{uuid}` (`active`, `events`, `secret_set`; scope `read:webhook:bitbucket` / `webhook`, repository admin) |
+//! | [`check_health`](pathops_core::IntegrationConnector::check_health) | `GET /2.0/repositories/{workspace}/{slug}` |
+//! | [`expected_delivery`](pathops_core::IntegrationConnector::expected_delivery) | a Bitbucket delivery whose `X-Hook-UUID` is the hook's, any event |
+//! | [`trigger_delivery`](pathops_core::IntegrationConnector::trigger_delivery) | no test endpoint exists: `GET …/hooks/{uuid}` (an inactive hook, or one without a secret, is reported), then the **receiver's record** ([`with_receiver_record`](BitbucketConnectorBuilder::with_receiver_record)) is searched for the hook's last verified delivery; one at most [`EVIDENCE_MAX_AGE`] old answers the doctor's challenge (its `X-Request-UUID` is the evidence); otherwise `unsupported`, cause `no_test_endpoint` ("cannot trigger a test") or `evidence_stale`, with the steps to send a real event — never a pass |
+//!
+//! Authentication: an API token as Basic with the Atlassian account's **e-mail**; an app
+//! password as Basic with the Bitbucket **user name** (app passwords stopped working on
+//! [`APP_PASSWORDS_END`], 9 June 2026: from then on, by the connector's clock, such an
+//! integration fails before any call, with `token_expired`; before, it passes with the
+//! deadline as `token_expires_at`, so the doctor's expiry warning and Cloud's own
+//! `app_password_deprecated` warn, by the catalog's clock); a repository, project or workspace
+//! access token as `Bearer`. A refused credential is 401 (`WWW-Authenticate: Basic
+//! realm="Bitbucket.org HTTP"`), a missing scope 403 naming the required scopes in
+//! `error.detail.required` ([`classify_cloud`]), 404 a repository that does not exist or is not
+//! readable, 429 rate limited (`Retry-After`), 5xx `server_error`.
+//!
+//! The receiver records a real delivery only when it verifies it with a **standing** secret
+//! (`WebhookReceiver::with_secrets` for `bitbucket`): configure the hook's secret there, or
+//! the evidence never appears. A real event arriving while the doctor's challenge is pending
+//! is correlated directly, as for any provider. The record lives in the receiver's memory
+//! (the last 100 deliveries), so a restart forgets it.
+//!
+//! **Assumed**: that Cloud sends `X-Hook-UUID` bare or in braces (both are read); the 403 body
+//! for a missing scope; that a repository the credential cannot read is 404.
 
 mod cloud;
 mod cloud_findings;
