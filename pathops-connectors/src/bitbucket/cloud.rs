@@ -426,7 +426,8 @@ impl BitbucketConnector {
                     .with_detail("cause", "no_test_endpoint"),
             ));
         };
-        let age = now - last.received_at;
+        // Clamped: the receiver's clock may run ahead of the connector's.
+        let age = (now - last.received_at).max(time::Duration::ZERO);
         let evidence = json!({
             "source": "receiver_record",
             "delivery_id": last.delivery_id,
