@@ -241,3 +241,29 @@ async fn an_app_password_is_warned_about_before_the_date_and_fails_after_it() {
     assert_eq!(r.failure_code.as_deref(), Some("unauthenticated"));
     assert_eq!(codes(r), ["token_expired"]);
 }
+
+#[tokio::test]
+async fn a_receiver_bitbucket_cannot_reach_leaves_no_evidence_and_no_pass() {
+    let w = world().await;
+    let port = pathops_testkit::fake::refused_port();
+    let hook = w.bb.add_hook(
+        W,
+        S,
+        CloudHook::new(&format!("http://127.0.0.1:{port}/webhooks/bitbucket")).secret(HOOK_SECRET),
+    );
+    w.integration(
+        "bitbucket-cloud-unreachable",
+        &hook,
+        FakeBitbucketCloud::EMAIL,
+        "ref://acme/bitbucket/api-token",
+    )
+    .await;
+    let pushed = w.bb.push(W, S).await;
+    assert_eq!(pushed[0].status, None, "the push could not connect");
+    let report = w.run().await;
+    let r = only(&report);
+    assert_eq!(r.outcome, Outcome::Failed, "{}", pretty(&report));
+    assert_eq!(codes(r), ["webhook_unsupported"]);
+    let steps = r.findings[0].steps.join("\n");
+    assert!(steps.contains("outgoing IP ranges"), "{steps}");
+}
