@@ -27,8 +27,8 @@ fn install(dir: &Path) -> std::path::PathBuf {
     let plugin = dir.join("instant");
     std::fs::create_dir_all(&plugin).unwrap();
     std::fs::copy(exe, plugin.join("bench-plugin")).unwrap();
-    let sha = pathops_connectors::plugin::manifest::sha256_file(&plugin.join("bench-plugin"))
-        .unwrap();
+    let sha =
+        pathops_connectors::plugin::manifest::sha256_file(&plugin.join("bench-plugin")).unwrap();
     let manifest = serde_json::json!({
         "plugin_id": "pathops.bench-instant",
         "provider": "bench-instant",
@@ -108,18 +108,25 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("plugin");
     group.bench_function("in_process", |b| {
-        b.to_async(&rt).iter(|| async { direct.check_health(&ctx(&i)).await })
+        b.to_async(&rt)
+            .iter(|| async { direct.check_health(&ctx(&i)).await })
     });
     group.bench_function("long_lived", |b| {
-        b.to_async(&rt).iter(|| async { long_lived.check_health(&ctx(&i)).await })
+        b.to_async(&rt)
+            .iter(|| async { long_lived.check_health(&ctx(&i)).await })
     });
     group.sample_size(20);
     group.bench_function("per_call", |b| {
-        b.to_async(&rt).iter(|| async { per_call.check_health(&ctx(&i)).await })
+        b.to_async(&rt)
+            .iter(|| async { per_call.check_health(&ctx(&i)).await })
     });
     group.finish();
 
-    let (n, n_per_call, total) = if measuring() { (2_000, 200, 1_000) } else { (50, 5, 100) };
+    let (n, n_per_call, total) = if measuring() {
+        (2_000, 200, 1_000)
+    } else {
+        (50, 5, 100)
+    };
     let in_process = p50(rt.block_on(timed(&direct, &i, n)));
     let plugin = p50(rt.block_on(timed(&long_lived, &i, n)));
     let spawned = p50(rt.block_on(timed(&per_call, &i, n_per_call)));
@@ -164,7 +171,11 @@ fn bench(c: &mut Criterion) {
         open_fds(&pid.to_string()),
         open_fds("self"),
     );
-    assert_eq!(rt.block_on(connector.pids()), [pid], "one process throughout");
+    assert_eq!(
+        rt.block_on(connector.pids()),
+        [pid],
+        "one process throughout"
+    );
     println!(
         "plugin soak ({total} checks, concurrency 16, one process): plugin RSS {rss_before} KiB -> {rss_after} KiB, plugin fds {fds_before} -> {fds_after}, host fds {host_fds_before} -> {host_fds_after}"
     );

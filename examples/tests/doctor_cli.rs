@@ -58,14 +58,16 @@ fn the_demo_report_has_the_expected_findings_and_exits_1() {
     assert_eq!(report["tenant"], "acme");
     assert_eq!(
         report["summary"],
-        serde_json::json!({"passed": 9, "failed": 10, "skipped": 1, "unreadable": 0})
+        serde_json::json!({"passed": 11, "failed": 12, "skipped": 1, "unreadable": 0})
     );
-    assert_eq!(report["integrations"].as_array().unwrap().len(), 20);
+    assert_eq!(report["integrations"].as_array().unwrap().len(), 24);
 
     for passing in [
         "gitlab-platform",
         "github-platform",
         "gitea-platform",
+        "bitbucket-platform",
+        "azure-devops-platform",
         "harbor-prod",
         "ghcr-platform",
         "jenkins-ci",
@@ -78,7 +80,13 @@ fn the_demo_report_has_the_expected_findings_and_exits_1() {
         assert!(codes(i).is_empty(), "{passing}: {i}");
     }
     // The SCM round trips carry their delivery ids as evidence.
-    for scm in ["gitlab-platform", "github-platform", "gitea-platform"] {
+    for scm in [
+        "gitlab-platform",
+        "github-platform",
+        "gitea-platform",
+        "bitbucket-platform",
+        "azure-devops-platform",
+    ] {
         let webhook = &integration(&report, scm)["webhook"];
         assert_eq!(webhook["outcome"], "passed");
         assert!(webhook["delivery_id"].is_string(), "{scm}: {webhook}");
@@ -102,6 +110,8 @@ fn the_demo_report_has_the_expected_findings_and_exits_1() {
         ("argocd-staging", vec!["unauthenticated"]),
         ("minio-archive", vec!["invalid_config"]),
         ("gitea-fresh", vec!["webhook_unsupported"]),
+        ("bitbucket-legacy", vec!["webhook_token_mismatch"]),
+        ("azure-devops-legacy", vec!["webhook_tool_unhealthy"]),
     ];
     for (name, want) in expected {
         let i = integration(&report, name);
@@ -160,7 +170,7 @@ fn the_table_and_the_fixes_are_plain_text_when_piped() {
     assert!(stdout.contains("\nFixes\n"));
     assert!(stdout.contains("[error: webhook_token_mismatch]"));
     assert!(stdout.contains("  run:  PUT /api/v4/projects/43/hooks/"));
-    assert!(stdout.ends_with("20 integrations: 9 passed, 10 failed, 1 skipped\n"));
+    assert!(stdout.ends_with("24 integrations: 11 passed, 12 failed, 1 skipped\n"));
 }
 
 #[test]

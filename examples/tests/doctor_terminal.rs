@@ -19,7 +19,7 @@ fn the_demo_gives_the_same_answer_on_a_terminal_ten_times_in_a_row() {
         assert_eq!(out.code, Some(1), "run {run}:\n{}", out.screen);
         assert!(
             out.screen
-                .contains("\n20 integrations: 9 passed, 10 failed, 1 skipped\n"),
+                .contains("\n24 integrations: 11 passed, 12 failed, 1 skipped\n"),
             "run {run}:\n{}",
             out.screen
         );

@@ -19,6 +19,8 @@
 //! | `github::actions` | `GitHubActionsConnector`: a GitHub App's access to a repository's workflow runs (`actions:read`), with the App connector's JWT and token cache |
 //! | `gitlab::ci` | `GitLabCiConnector`: a token's access to a project's pipelines (`read_api`, Reporter), with the GitLab connector's requests and token introspection |
 //! | `gitea` | the Gitea / Forgejo API base (API root, token header, scope refusals, version, pagination); `GiteaConnector`: repository access, the hook's state, the hook test and the push it queues, what keeps Gitea from sending it (an empty repository, an inactive hook) found before triggering |
+//! | `azure_devops` | `AzureDevOpsConnector`: a PAT's identity, project, repository and service hook subscription (a 203 sign-in page read as a refused token), the test notification followed to its result |
+//! | `bitbucket` | `BitbucketConnector`: Bitbucket Data Center's repository access for an HTTP access token (401 `AuthorisationException` told apart from a refused token), the webhook's state, the webhook test endpoint's synchronous ping and what the receiver answered it; Bitbucket Cloud's API tokens, access tokens and retired app passwords, and its round trip from the receiver's record (no test endpoint) |
 //! | `gitea::actions` | `GiteaActionsConnector`: a token's access to a repository's Actions tasks, Actions switched off reported as such |
 //! | `harbor` | [`HarborConnector`](harbor::HarborConnector): health by component, robot credentials proved where Harbor cannot downgrade them |
 //! | `oci` | [`OciConnector`](oci::OciConnector): one OCI Distribution client for generic registries, Docker Hub, GHCR, Quay, ECR (SigV4 `GetAuthorizationToken`), ACR (Entra exchange), Artifact Registry (service-account assertion) and Artifactory: `/v2/` challenge (Basic or Bearer), token service with per-integration token cache, repository pull scope, registry error codes |
@@ -28,7 +30,7 @@
 //! | `s3` | [`S3Connector`](s3::S3Connector): MinIO and S3-compatible object storage (the evidence store): MinIO's health probes (write quorum, healing drives, server status) and a SigV4-signed `HeadBucket` on the evidence bucket, with the region, key and permission errors told apart |
 //! | `vault` | [`VaultResolver`](vault::VaultResolver): a [`SecretResolver`](pathops_core::SecretResolver) for KV v2 |
 //! | `directping` | `DirectPingConnector`: the PathOps direct-ping protocol, both directions |
-//! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,standard,ping}`), bounded in body size, time and requests in flight |
+//! | `receiver` | `receiver::router` / `receiver::router_with`: the axum routes of the webhook receiver (`/webhooks/{gitlab,github,gitea,bitbucket,azure-devops,standard,ping}`), bounded in body size, time and requests in flight |
 //! | `api` | `api::Api`: the catalog's REST API (`/api/v1/integrations`, plugins, doctor runs) as one axum router with its OpenAPI 3.1 document, problem+json errors and a static bearer-token resolver; mounts the receiver |
 //! | `nats` | an event sink publishing CloudEvents to NATS JetStream |
 //! | `redis` | an event sink appending CloudEvents to Valkey/Redis Streams, idempotent by event id; a stream follower for consumers |
@@ -77,6 +79,8 @@
 //! | `github-actions` | via `full` | the GitHub Actions connector (implies `github-app`) |
 //! | `gitlab-ci` | via `full` | the GitLab CI connector (implies `gitlab`) |
 //! | `gitea` | via `full` | the Gitea / Forgejo connector and the Gitea API base |
+//! | `azure-devops` | via `full` | the Azure DevOps connector |
+//! | `bitbucket` | via `full` | the Bitbucket connector (Data Center and Cloud) |
 //! | `gitea-actions` | via `full` | the Gitea Actions connector (implies `gitea`) |
 //! | `harbor` | via `full` | the Harbor connector |
 //! | `oci` | via `full` | the OCI Distribution connector (generic, Docker Hub, GHCR, Quay, ECR, ACR, Artifact Registry, Artifactory; adds `aws-sigv4`, `jsonwebtoken`) |
@@ -155,6 +159,10 @@ pub mod argocd;
 #[cfg(any(feature = "oci", feature = "minio"))]
 mod aws;
 // The HTTP connectors' shared check plumbing.
+#[cfg(feature = "azure-devops")]
+pub mod azure_devops;
+#[cfg(feature = "bitbucket")]
+pub mod bitbucket;
 #[cfg(any(
     feature = "gitlab",
     feature = "github-app",
@@ -164,7 +172,9 @@ mod aws;
     feature = "argocd",
     feature = "circleci",
     feature = "minio",
-    feature = "gitea"
+    feature = "gitea",
+    feature = "bitbucket",
+    feature = "azure-devops"
 ))]
 mod check;
 #[cfg(feature = "circleci")]

@@ -11,7 +11,7 @@ use pathops_core::{
 use crate::http::HttpPolicy;
 
 /// Every provider this crate implements, with the cargo feature that enables it.
-pub const PROVIDERS: [(Provider, &str); 19] = [
+pub const PROVIDERS: [(Provider, &str); 21] = [
     (Provider::GitLab, "gitlab"),
     (Provider::GitHubApp, "github-app"),
     (Provider::Harbor, "harbor"),
@@ -31,10 +31,12 @@ pub const PROVIDERS: [(Provider, &str); 19] = [
     (Provider::GitLabCi, "gitlab-ci"),
     (Provider::GiteaActions, "gitea-actions"),
     (Provider::Gitea, "gitea"),
+    (Provider::Bitbucket, "bitbucket"),
+    (Provider::AzureDevOps, "azure-devops"),
 ];
 
 /// The connector features of [`PROVIDERS`] and whether each is on in this build.
-const FEATURES: [(&str, bool); 12] = [
+const FEATURES: [(&str, bool); 14] = [
     ("gitlab", cfg!(feature = "gitlab")),
     ("github-app", cfg!(feature = "github-app")),
     ("harbor", cfg!(feature = "harbor")),
@@ -47,6 +49,8 @@ const FEATURES: [(&str, bool); 12] = [
     ("gitlab-ci", cfg!(feature = "gitlab-ci")),
     ("gitea-actions", cfg!(feature = "gitea-actions")),
     ("gitea", cfg!(feature = "gitea")),
+    ("bitbucket", cfg!(feature = "bitbucket")),
+    ("azure-devops", cfg!(feature = "azure-devops")),
 ];
 
 fn feature_enabled(feature: &str) -> bool {
@@ -120,6 +124,18 @@ pub fn connector_for(
         #[cfg(feature = "gitea")]
         Provider::Gitea => Ok(Arc::new(
             crate::gitea::GiteaConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "bitbucket")]
+        Provider::Bitbucket => Ok(Arc::new(
+            crate::bitbucket::BitbucketConnector::builder()
+                .with_http(policy.clone())
+                .build()?,
+        )),
+        #[cfg(feature = "azure-devops")]
+        Provider::AzureDevOps => Ok(Arc::new(
+            crate::azure_devops::AzureDevOpsConnector::builder()
                 .with_http(policy.clone())
                 .build()?,
         )),
@@ -209,6 +225,8 @@ mod tests {
             (Provider::GitLab, Capability::WebhookTest),
             (Provider::GitHubApp, Capability::HookPing),
             (Provider::Gitea, Capability::WebhookTest),
+            (Provider::Bitbucket, Capability::WebhookTest),
+            (Provider::AzureDevOps, Capability::WebhookTest),
         ] {
             if let Some(c) = registry.get(&provider) {
                 assert!(c.capabilities().supports(capability), "{provider}");

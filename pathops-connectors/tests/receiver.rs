@@ -292,7 +292,11 @@ async fn the_routers_own_errors_are_json_like_the_receivers() {
         .await
         .unwrap();
     assert_eq!(response.headers()[header::ALLOW], "POST");
-    for path in ["/nope", "/webhooks/bitbucket", "/webhooks/gitlab/extra"] {
+    for path in [
+        "/nope",
+        "/webhooks/bitbucket-cloud",
+        "/webhooks/gitlab/extra",
+    ] {
         let (status, body) = answer(app(), post(path, "hook-token", Body::from("{}"))).await;
         assert_eq!(
             (status, body),

@@ -632,3 +632,101 @@ async fn the_secret_is_checked_before_the_body_is_parsed() {
     assert_eq!(registry.pending(), 1);
     drop(handle);
 }
+
+/// A clock the Bitbucket test moves by hand.
+#[derive(Debug)]
+struct HandClock(std::sync::Mutex<time::OffsetDateTime>);
+
+impl Clock for HandClock {
+    fn now(&self) -> time::OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn bitbucket_ping(secret: &str, request_id: &str, body: &[u8]) -> Headers {
+    Headers::from_pairs([
+        ("Content-Type", "application/json; charset=utf-8".to_owned()),
+        ("X-Event-Key", "diagnostics:ping".to_owned()),
+        ("X-Request-Id", request_id.to_owned()),
+        ("X-Hub-Signature", sign::bitbucket(secret, body)),
+    ])
+}
+
+#[tokio::test]
+async fn bitbucket_pings_verify_with_either_secret_and_replays_are_refused_inside_the_window() {
+    let start = time::macros::datetime!(2026-12-06 21:00 UTC);
+    let clock = Arc::new(HandClock(std::sync::Mutex::new(start)));
+    let registry = Arc::new(ChallengeRegistry::new());
+    let receiver = WebhookReceiver::new(registry.clone())
+        .with_clock(clock.clone())
+        .with_replay_window(Duration::from_secs(600), 1000);
+    let ping = br#"{"test": true}"#;
+    let expect = Expectation {
+        event: Some("diagnostics:ping".into()),
+        ..Expectation::default()
+    };
+    // During a rotation the hook may still sign with the previous secret.
+    let handle = registry.register(
+        tenant(),
+        IntegrationId::new(),
+        DeliveryKind::Bitbucket,
+        expect.clone(),
+        secrets(&["new-secret", "old-secret"]),
+        start + time::Duration::minutes(2),
+    );
+    let d = receiver.handle(
+        DeliveryKind::Bitbucket,
+        &bitbucket_ping("old-secret", "r-1", ping),
+        ping,
+    );
+    assert!(
+        matches!(d.outcome, ReceiverOutcome::Correlated { .. }),
+        "{d:?}"
+    );
+    let got = handle.wait(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(got.delivery.delivery_id.as_deref(), Some("r-1"));
+    // The same signed body with a new (unsigned) X-Request-Id is the same delivery.
+    let h2 = registry.register(
+        tenant(),
+        IntegrationId::new(),
+        DeliveryKind::Bitbucket,
+        expect.clone(),
+        secrets(&["new-secret"]),
+        start + time::Duration::minutes(30),
+    );
+    *clock.0.lock().unwrap() = start + time::Duration::seconds(599);
+    let again = receiver.handle(
+        DeliveryKind::Bitbucket,
+        &bitbucket_ping("new-secret", "r-2", ping),
+        ping,
+    );
+    assert_eq!(
+        (again.status, again.outcome),
+        (409, ReceiverOutcome::Rejected(VerifyError::Replay))
+    );
+    // Once the window has passed, the next test ping counts.
+    *clock.0.lock().unwrap() = start + time::Duration::seconds(601);
+    let later = receiver.handle(
+        DeliveryKind::Bitbucket,
+        &bitbucket_ping("new-secret", "r-3", ping),
+        ping,
+    );
+    assert_eq!(later.status, 200, "{later:?}");
+    assert_eq!(
+        h2.wait(Duration::from_secs(1))
+            .await
+            .unwrap()
+            .delivery
+            .delivery_id
+            .as_deref(),
+        Some("r-3")
+    );
+    // A wrong secret, or none (a hook without one sends no header), is refused.
+    for h in [
+        bitbucket_ping("stale", "r-4", br#"{"test": false}"#),
+        Headers::from_pairs([("X-Event-Key", "diagnostics:ping")]),
+    ] {
+        let refused = receiver.handle(DeliveryKind::Bitbucket, &h, br#"{"test": false}"#);
+        assert_eq!(refused.status, 401, "{refused:?}");
+    }
+}

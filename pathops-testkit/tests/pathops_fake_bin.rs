@@ -172,3 +172,53 @@ async fn jenkins_argocd_and_circleci_start_with_their_documented_defaults() {
     assert_eq!(r.status(), 404, "CSRF protection off");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_bitbucket_and_azure_devops_fakes_start_with_their_documented_defaults() {
+    use pathops_testkit::fake::azure_devops::FakeAzureDevOps;
+    use pathops_testkit::fake::bitbucket_cloud::FakeBitbucketCloud;
+    use pathops_testkit::fake::bitbucket_dc::FakeBitbucketDc;
+
+    let http = reqwest::Client::new();
+    let (_dc, info) = spawn(&["bitbucket-dc"]);
+    let api = info["api_url"].as_str().unwrap();
+    assert!(api.ends_with("/rest/api/1.0"), "{api}");
+    let repo = http
+        .get(format!("{api}/projects/ACME/repos/platform"))
+        .bearer_auth(FakeBitbucketDc::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(repo.status(), 200);
+    assert_eq!(repo.headers()["x-ausername"], FakeBitbucketDc::ADMIN);
+    let (_cloud, info) = spawn(&["bitbucket-cloud"]);
+    let api = info["api_url"].as_str().unwrap();
+    assert!(api.ends_with("/2.0"), "{api}");
+    let user = http
+        .get(format!("{api}/user"))
+        .basic_auth(
+            FakeBitbucketCloud::EMAIL,
+            Some(FakeBitbucketCloud::API_TOKEN),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), 200);
+    let (_azdo, info) = spawn(&["azure-devops"]);
+    let org = info["api_url"].as_str().unwrap();
+    assert!(org.ends_with("/acme"), "{org}");
+    let bad = http
+        .get(format!("{org}/_apis/connectionData"))
+        .basic_auth("", Some("not-a-pat"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 203, "a bad PAT gets the sign-in page");
+    let good = http
+        .get(format!("{org}/_apis/connectionData"))
+        .basic_auth("", Some(FakeAzureDevOps::PAT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 200);
+}

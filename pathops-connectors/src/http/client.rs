@@ -311,7 +311,9 @@ impl HttpClient {
         }
         let client = self.client(settings)?;
         let method = request.method.clone();
-        tracing::debug!(%method, url = %url, "sending request");
+        // The path only: a query may carry what a connector passes on for the tool (Bitbucket
+        // Data Center's webhook test takes the hook's URL, credentials and all, as `url=`).
+        tracing::debug!(%method, url = %format_args!("{}{}", url.origin().ascii_serialization(), url.path()), "sending request");
         let call = async {
             let mut builder = client
                 .request(request.method, url)

@@ -12,11 +12,13 @@ pub struct Delivery {
     /// Which provider's format.
     pub kind: DeliveryKind,
     /// Unique per delivery request (GitLab `X-Gitlab-Webhook-UUID`, GitHub
-    /// `X-GitHub-Delivery`, Gitea `X-Gitea-Delivery`, Standard Webhooks `webhook-id`).
+    /// `X-GitHub-Delivery`, Gitea `X-Gitea-Delivery`, Bitbucket Data Center `X-Request-Id`,
+    /// Bitbucket Cloud `X-Request-UUID`, Standard Webhooks `webhook-id`).
     pub delivery_id: Option<String>,
     /// Stable across resends of one event (GitLab `Idempotency-Key`, else `X-Gitlab-Event-UUID`).
     pub event_id: Option<String>,
-    /// Event name (`Push Hook`, `ping`, `push`).
+    /// Event name (`Push Hook`, `ping`, `push`, Bitbucket's `X-Event-Key` such as
+    /// `diagnostics:ping` or `repo:refs_changed`).
     pub event: Option<String>,
     /// Sending instance (GitLab `X-Gitlab-Instance`).
     pub instance: Option<String>,
@@ -25,6 +27,10 @@ pub struct Delivery {
     pub project_id: Option<u64>,
     /// Hook id (GitHub `X-GitHub-Hook-ID` or the ping's `hook_id`).
     pub hook_id: Option<u64>,
+    /// Hook UUID (Bitbucket Cloud `X-Hook-UUID`, braces kept as sent; Azure DevOps's
+    /// `subscriptionId` from the payload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_uuid: Option<String>,
     /// The challenge a direct-ping callback answers.
     pub challenge_id: Option<String>,
     /// The nonce a direct-ping callback echoes.
@@ -57,6 +63,17 @@ impl Delivery {
             .or_else(|| payload.get("hook_id").and_then(serde_json::Value::as_u64));
         match kind {
             DeliveryKind::StandardWebhooks => d.event = str_field(&payload, "type"),
+            // Azure DevOps: the notification (stable across its retries), the event, its
+            // type and the subscription are in the payload, not in headers.
+            DeliveryKind::AzureDevOps => {
+                d.delivery_id = payload
+                    .get("notificationId")
+                    .and_then(|v| v.as_u64().map(|n| n.to_string()))
+                    .or_else(|| str_field(&payload, "notificationId"));
+                d.event_id = str_field(&payload, "id");
+                d.event = str_field(&payload, "eventType");
+                d.hook_uuid = str_field(&payload, "subscriptionId");
+            }
             DeliveryKind::DirectPing => {
                 d.delivery_id = str_field(&payload, "challenge_id");
                 d.event_id = d.delivery_id.clone();
@@ -96,11 +113,19 @@ impl Delivery {
                 own(headers.first_of(&["x-forgejo-delivery", "x-gitea-delivery"])),
                 own(headers.first_of(&["x-forgejo-event", "x-gitea-event"])),
             ),
+            // Data Center sends `X-Request-Id`, Cloud `X-Request-UUID` (and `X-Hook-UUID`,
+            // a UUID, not a numeric hook id); both name the event in `X-Event-Key`.
+            DeliveryKind::Bitbucket => (
+                own(headers.first_of(&["x-request-uuid", "x-request-id"])),
+                own(headers.first_of(&["x-request-uuid", "x-request-id"])),
+                own(headers.get("x-event-key")),
+            ),
             DeliveryKind::StandardWebhooks => (
                 own(headers.get("webhook-id")),
                 own(headers.get("webhook-id")),
                 None,
             ),
+            DeliveryKind::AzureDevOps => (None, None, None),
             DeliveryKind::DirectPing => (None, None, Some("ping".to_owned())),
         };
         Self {
@@ -112,6 +137,10 @@ impl Delivery {
                 .map(|i| i.trim_end_matches('/').to_owned()),
             project_id: None,
             hook_id,
+            hook_uuid: match kind {
+                DeliveryKind::Bitbucket => own(headers.get("x-hook-uuid")),
+                _ => None,
+            },
             challenge_id: None,
             nonce: None,
             received_at,
@@ -135,6 +164,10 @@ pub struct Expectation {
     pub event: Option<String>,
     /// Hook id (GitHub).
     pub hook_id: Option<u64>,
+    /// Hook UUID (Bitbucket Cloud's hook, Azure DevOps's subscription), compared without
+    /// braces and case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_uuid: Option<String>,
     /// Nonce a direct-ping callback must echo.
     pub nonce: Option<String>,
 }
@@ -154,6 +187,12 @@ impl Expectation {
                 .project_id
                 .is_none_or(|p| delivery.project_id == Some(p))
             && self.hook_id.is_none_or(|h| delivery.hook_id == Some(h))
+            && self.hook_uuid.as_deref().is_none_or(|want| {
+                delivery
+                    .hook_uuid
+                    .as_deref()
+                    .is_some_and(|got| same_uuid(want, got))
+            })
             && same(&self.nonce, &delivery.nonce)
     }
 
@@ -175,8 +214,23 @@ impl Expectation {
                 (Some(w), Some(g)) => w == g,
                 _ => true,
             }
+            && match (&self.hook_uuid, &partial.hook_uuid) {
+                (Some(w), Some(g)) => same_uuid(w, g),
+                _ => true,
+            }
             && same(&self.nonce, &partial.nonce)
     }
+}
+
+/// Two UUIDs as Bitbucket writes them (`{…}`) or not, compared without braces and case.
+fn same_uuid(a: &str, b: &str) -> bool {
+    let bare = |s: &str| {
+        s.trim()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+            .to_owned()
+    };
+    bare(a).eq_ignore_ascii_case(&bare(b))
 }
 
 #[cfg(test)]
@@ -267,6 +321,86 @@ mod tests {
         let both = br#"{"project_id":7,"repository":{"id":100}}"#;
         let d = Delivery::parse(DeliveryKind::GitLab, &Headers::default(), both, at).unwrap();
         assert_eq!(d.project_id, Some(7));
+    }
+
+    #[test]
+    fn bitbucket_identity_from_its_request_id_and_event_key() {
+        let at = datetime!(2026-01-01 0:00 UTC);
+        let dc = Headers::from_pairs([
+            ("X-Request-Id", "5c1b2e6a-0c6e-4e43-9a1c-1f1b0b0b0b0b"),
+            ("X-Event-Key", "diagnostics:ping"),
+        ]);
+        let d = Delivery::parse(DeliveryKind::Bitbucket, &dc, br#"{"test": true}"#, at).unwrap();
+        assert_eq!(
+            (d.delivery_id.as_deref(), d.event.as_deref(), d.project_id),
+            (
+                Some("5c1b2e6a-0c6e-4e43-9a1c-1f1b0b0b0b0b"),
+                Some("diagnostics:ping"),
+                None
+            )
+        );
+        let cloud = Headers::from_pairs([
+            ("X-Request-UUID", "{c-1}"),
+            ("X-Hook-UUID", "{h-1}"),
+            ("X-Event-Key", "repo:push"),
+        ]);
+        let d = Delivery::parse(DeliveryKind::Bitbucket, &cloud, b"{}", at).unwrap();
+        assert_eq!(
+            (d.delivery_id.as_deref(), d.event.as_deref(), d.hook_id),
+            (Some("{c-1}"), Some("repo:push"), None)
+        );
+        assert_eq!(d.hook_uuid.as_deref(), Some("{h-1}"));
+        let for_hook = |uuid: &str| Expectation {
+            hook_uuid: Some(uuid.to_owned()),
+            ..Expectation::default()
+        };
+        assert!(for_hook("H-1").matches(&d), "braces and case do not matter");
+        assert!(!for_hook("{h-2}").matches(&d), "another hook's delivery");
+        assert!(
+            !for_hook("{h-1}")
+                .matches(&Delivery::parse(DeliveryKind::Bitbucket, &dc, b"{}", at).unwrap())
+        );
+        assert!(for_hook("{h-2}").may_match(&Delivery::from_headers(
+            DeliveryKind::Bitbucket,
+            &dc,
+            at
+        )));
+        assert!(!for_hook("{h-2}").may_match(&Delivery::from_headers(
+            DeliveryKind::Bitbucket,
+            &cloud,
+            at
+        )));
+    }
+
+    #[test]
+    fn azure_devops_identity_comes_from_the_payload() {
+        let body = br#"{"subscriptionId":"7C1D0000-0000-4000-8000-000000000001","notificationId":42,"id":"03c164c2-8912-4d5e-8009-3707d5f83734","eventType":"git.push","publisherId":"tfs"}"#;
+        let d = Delivery::parse(
+            DeliveryKind::AzureDevOps,
+            &Headers::default(),
+            body,
+            datetime!(2026-01-01 0:00 UTC),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                d.delivery_id.as_deref(),
+                d.event_id.as_deref(),
+                d.event.as_deref()
+            ),
+            (
+                Some("42"),
+                Some("03c164c2-8912-4d5e-8009-3707d5f83734"),
+                Some("git.push")
+            )
+        );
+        assert!(
+            Expectation {
+                hook_uuid: Some("7c1d0000-0000-4000-8000-000000000001".into()),
+                ..Expectation::default()
+            }
+            .matches(&d)
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! - [`verify`] and its per-provider functions check a delivery over its raw body bytes:
 //!   GitLab `X-Gitlab-Token` (constant-time), GitHub `X-Hub-Signature-256`, Gitea/Forgejo
-//!   `X-Gitea-Signature`, and Standard Webhooks (`webhook-id`/`webhook-timestamp`/
+//!   `X-Gitea-Signature`, Bitbucket (Cloud and Data Center) `X-Hub-Signature: sha256=…`, Azure
+//!   DevOps service hooks' Basic credentials, and Standard Webhooks (`webhook-id`/`webhook-timestamp`/
 //!   `webhook-signature`, as GitLab's signing tokens send them) with a timestamp tolerance.
 //!   Each accepts several secrets at once, so a secret can be rotated without downtime.
 //! - [`ReplayGuard`] refuses a delivery seen within a window, keyed by [`ReplayKey`]: what
@@ -63,7 +64,8 @@ pub use headers::Headers;
 pub use receiver::{ReceiverDecision, ReceiverOutcome, WebhookReceiver};
 pub use replay::{ReplayGuard, ReplayKey};
 pub use verify::{
-    VerifyError, WebhookSecrets, sign, verify, verify_direct_ping, verify_gitea_signature,
+    VerifyError, WebhookSecrets, sign, verify, verify_azure_devops_basic,
+    verify_bitbucket_signature, verify_direct_ping, verify_gitea_signature,
     verify_github_signature, verify_gitlab_token, verify_standard_webhook,
 };
 
@@ -77,6 +79,11 @@ pub enum DeliveryKind {
     GitHub,
     /// Gitea and Forgejo (`X-Gitea-Signature` / `X-Forgejo-Signature`).
     Gitea,
+    /// Bitbucket Cloud and Data Center (`X-Hub-Signature: sha256=<hex>`, `X-Event-Key`).
+    Bitbucket,
+    /// Azure DevOps service hooks (Web Hooks consumer): `Authorization: Basic`, the password
+    /// being the secret.
+    AzureDevOps,
     /// Any Standard Webhooks sender.
     StandardWebhooks,
     /// The PathOps direct-ping callback (see [`crate::directping`]).
@@ -90,6 +97,8 @@ impl DeliveryKind {
             Self::GitLab => "gitlab",
             Self::GitHub => "github",
             Self::Gitea => "gitea",
+            Self::Bitbucket => "bitbucket",
+            Self::AzureDevOps => "azure-devops",
             Self::StandardWebhooks => "standard",
             Self::DirectPing => "ping",
         }
@@ -101,10 +110,12 @@ impl DeliveryKind {
     }
 
     /// Every delivery kind.
-    pub const ALL: [DeliveryKind; 5] = [
+    pub const ALL: [DeliveryKind; 7] = [
         Self::GitLab,
         Self::GitHub,
         Self::Gitea,
+        Self::Bitbucket,
+        Self::AzureDevOps,
         Self::StandardWebhooks,
         Self::DirectPing,
     ];
@@ -125,6 +136,6 @@ mod tests {
         for kind in DeliveryKind::ALL {
             assert_eq!(DeliveryKind::from_segment(kind.as_str()), Some(kind));
         }
-        assert_eq!(DeliveryKind::from_segment("bitbucket"), None);
+        assert_eq!(DeliveryKind::from_segment("bitbucket-cloud"), None);
     }
 }

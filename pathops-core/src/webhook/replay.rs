@@ -22,10 +22,11 @@ use super::{Delivery, DeliveryKind, Headers, VerifyError};
 ///
 /// | kind | key | why |
 /// |---|---|---|
-/// | GitHub, Gitea/Forgejo | SHA-256 of the body | the HMAC covers the body only; `X-GitHub-Delivery` is unsigned |
+/// | GitHub, Gitea/Forgejo, Bitbucket | SHA-256 of the body | the HMAC covers the body only; `X-GitHub-Delivery`, Bitbucket's `X-Request-Id` / `X-Request-UUID` are unsigned |
 /// | Standard Webhooks | `webhook-id` | signed (`id.timestamp.body`), and stable across retries |
 /// | GitLab signed with Standard Webhooks | `webhook-id` | as above |
 /// | GitLab with a token only | `Idempotency-Key`, else `X-Gitlab-Event-UUID`, else SHA-256 of the body | a token covers nothing: whoever holds it can forge any delivery, so the key only has to catch resends, which keep `Idempotency-Key` (a resend gets a new `X-Gitlab-Webhook-UUID`) |
+/// | Azure DevOps | the payload's `notificationId`, else SHA-256 of the body | Basic credentials cover nothing; a retry of a notification keeps its id |
 /// | direct ping | `challenge_id.nonce` | what the proof covers |
 ///
 /// Every key also carries its delivery kind, so equal ids from two providers never collide.
@@ -34,7 +35,8 @@ use super::{Delivery, DeliveryKind, Headers, VerifyError};
 ///
 /// A consequence for body-keyed kinds: two deliveries with byte-identical bodies inside the
 /// window are one delivery. Real event payloads differ (commits, timestamps, ids); two GitHub
-/// pings of one hook can be identical, and the second is then refused as a duplicate.
+/// pings of one hook can be identical, and so are two Bitbucket Data Center test pings
+/// (`{"test": true}`): the second inside the window is refused as a duplicate.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReplayKey([u8; 32]);
 
@@ -76,7 +78,10 @@ impl ReplayKey {
                 .and(headers.get("webhook-id"))
         };
         let id = match kind {
-            DeliveryKind::GitHub | DeliveryKind::Gitea => None,
+            DeliveryKind::GitHub | DeliveryKind::Gitea | DeliveryKind::Bitbucket => None,
+            // Basic credentials cover nothing: the key only has to catch resends, which keep
+            // their notification id.
+            DeliveryKind::AzureDevOps => delivery.delivery_id.as_deref(),
             DeliveryKind::StandardWebhooks => headers.get("webhook-id"),
             DeliveryKind::GitLab => signed_id()
                 .or_else(|| headers.first_of(&["idempotency-key", "x-gitlab-event-uuid"])),
@@ -329,6 +334,7 @@ mod tests {
             instance: None,
             project_id: None,
             hook_id: None,
+            hook_uuid: None,
             challenge_id: None,
             nonce: None,
             received_at: datetime!(2026-01-01 0:00 UTC),

@@ -1,7 +1,7 @@
 //! Signature and token verification over the raw body bytes, constant-time, with several
 //! valid secrets at once so a secret can be rotated without downtime.
 //!
-//! - HMAC signatures (GitHub, Gitea/Forgejo, Standard Webhooks, the direct-ping proof) are
+//! - HMAC signatures (GitHub, Gitea/Forgejo, Bitbucket, Standard Webhooks, the direct-ping proof) are
 //!   decoded from hex or base64 and checked with [`Mac::verify_slice`]; a signature that does
 //!   not decode to a MAC is [`VerifyError::MalformedHeader`], never a string comparison.
 //! - GitLab tokens are compared exactly as sent, through SHA-256 digests of both sides, so the
@@ -221,6 +221,74 @@ pub fn verify_gitea_signature(
     matches_hmac(&given, secrets, &[body])
 }
 
+/// Bitbucket Cloud and Data Center: `X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)>`.
+///
+/// SHA-256 under the un-suffixed header name (GitHub puts SHA-1 there and SHA-256 under
+/// `X-Hub-Signature-256`). Data Center's hooks choose the algorithm and send its name as the
+/// prefix; only `sha256` (its default, and Cloud's only one) is accepted, so a `sha1=` value is
+/// a malformed header, never a weaker check. A hook without a secret sends no header at all.
+pub fn verify_bitbucket_signature(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let header = headers
+        .get("x-hub-signature")
+        .ok_or(VerifyError::MissingHeader("X-Hub-Signature"))?;
+    let given = header
+        .strip_prefix("sha256=")
+        .ok_or(VerifyError::MalformedHeader("X-Hub-Signature"))?;
+    let given = decode_hex_mac(given, "X-Hub-Signature")?;
+    matches_hmac(&given, secrets, &[body])
+}
+
+/// Azure DevOps service hooks: the Web Hooks consumer's "Basic authentication" sends
+/// `Authorization: Basic base64(<user name>:<password>)`; the password must be one of the
+/// secrets (the user name is not secret and not checked). Compared like GitLab's token:
+/// SHA-256 digests of both sides in constant time, every secret tried.
+///
+/// Why Basic credentials rather than a custom header on the subscription: Azure DevOps keeps
+/// the password as a secret input (masked as `********` when the subscription is read),
+/// whereas HTTP headers are plain configuration anyone who can read the subscription sees.
+pub fn verify_azure_devops_basic(
+    headers: &Headers,
+    secrets: &WebhookSecrets,
+) -> Result<(), VerifyError> {
+    if secrets.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let value = headers
+        .get_raw("authorization")
+        .ok_or(VerifyError::MissingHeader("Authorization"))?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+        .ok_or(VerifyError::MalformedHeader("Authorization"))?;
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| VerifyError::MalformedHeader("Authorization"))?;
+    let (_, password) = decoded
+        .iter()
+        .position(|b| *b == b':')
+        .map(|i| decoded.split_at(i))
+        .map(|(user, rest)| (user, &rest[1..]))
+        .ok_or(VerifyError::MalformedHeader("Authorization"))?;
+    let given: [u8; 32] = Sha256::digest(password).into();
+    let mut matched = subtle::Choice::from(0u8);
+    for secret in secrets.iter() {
+        let expected: [u8; 32] = Sha256::digest(secret.expose_secret().as_bytes()).into();
+        matched |= expected[..].ct_eq(&given[..]);
+    }
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature)
+    }
+}
+
 /// Standard Webhooks (as GitLab's signing tokens send them): `webhook-id`,
 /// `webhook-timestamp` (Unix seconds, within `tolerance` of `now`) and `webhook-signature`, a
 /// space-separated list of `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`. Each secret
@@ -347,6 +415,8 @@ pub fn verify(
         }
         DeliveryKind::GitHub => verify_github_signature(headers, body, secrets),
         DeliveryKind::Gitea => verify_gitea_signature(headers, body, secrets),
+        DeliveryKind::Bitbucket => verify_bitbucket_signature(headers, body, secrets),
+        DeliveryKind::AzureDevOps => verify_azure_devops_basic(headers, secrets),
         DeliveryKind::StandardWebhooks => {
             verify_standard_webhook(headers, body, secrets, now, tolerance)
         }
@@ -364,6 +434,17 @@ pub mod sign {
             "sha256={}",
             lower_hex(&hmac_sha256(secret.as_bytes(), &[body]))
         )
+    }
+
+    /// `sha256=<hex>` under `X-Hub-Signature`, as Bitbucket Cloud and Data Center send it.
+    pub fn bitbucket(secret: &str, body: &[u8]) -> String {
+        github(secret, body)
+    }
+
+    /// `Basic base64(<user>:<password>)`, as an Azure DevOps Web Hooks subscription with
+    /// Basic authentication sends it.
+    pub fn azure_devops_basic(user: &str, password: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
     }
 
     /// Bare hex as Gitea sends it.
@@ -607,6 +688,148 @@ mod tests {
                 Duration::from_secs(300)
             ),
             Ok(())
+        );
+    }
+
+    /// A Bitbucket Data Center `repo:refs_changed` body (compact, as Bitbucket writes it) and
+    /// its MACs, computed independently with Python's `hmac`:
+    ///
+    /// ```text
+    /// python3 -c 'import hmac, hashlib; b = b"{\"eventKey\":\"repo:refs_changed\",\"date\":\"2026-12-06T21:00:00+0000\",\"repository\":{\"slug\":\"platform\",\"id\":42,\"project\":{\"key\":\"ACME\"}}}"; print(hmac.new(b"bitbucket-hook-secret", b, hashlib.sha256).hexdigest(), hmac.new(b"previous-secret", b, hashlib.sha256).hexdigest())'
+    /// python3 -c 'import hmac, hashlib; b = b"{\"test\": true}"; print(hmac.new(b"bitbucket-hook-secret", b, hashlib.sha256).hexdigest())'
+    /// ```
+    const BITBUCKET_BODY: &[u8] = br#"{"eventKey":"repo:refs_changed","date":"2026-12-06T21:00:00+0000","repository":{"slug":"platform","id":42,"project":{"key":"ACME"}}}"#;
+    const BITBUCKET_SIG: &str =
+        "sha256=c64082cb03c1f8be07aac949615afc545283904cca6f64b312c27311b68cae28";
+    const BITBUCKET_SIG_PREVIOUS: &str =
+        "sha256=6739f60e87bf2ae47ae13e5b52157a30e660f14f42d83179c6fb98180f07864c";
+    /// Data Center's test connection body (`diagnostics:ping`).
+    const BITBUCKET_PING: &[u8] = br#"{"test": true}"#;
+    const BITBUCKET_PING_SIG: &str =
+        "sha256=3c6052ccb3317523f83229f4d47e57a54f8c62f3989f502cabddadbf82bfe6b0";
+
+    #[test]
+    fn bitbucket_signatures_match_an_independent_implementation() {
+        assert_eq!(
+            sign::bitbucket("bitbucket-hook-secret", BITBUCKET_BODY),
+            BITBUCKET_SIG
+        );
+        assert_eq!(
+            sign::bitbucket("previous-secret", BITBUCKET_BODY),
+            BITBUCKET_SIG_PREVIOUS
+        );
+        assert_eq!(
+            sign::bitbucket("bitbucket-hook-secret", BITBUCKET_PING),
+            BITBUCKET_PING_SIG
+        );
+        let h = |sig: &str| Headers::from_pairs([("X-Hub-Signature", sig)]);
+        let current = secrets(&["bitbucket-hook-secret"]);
+        let check = |headers: &Headers, body: &[u8], secrets: &WebhookSecrets| {
+            verify(
+                DeliveryKind::Bitbucket,
+                headers,
+                body,
+                secrets,
+                datetime!(2026-12-06 21:00 UTC),
+                Duration::from_secs(300),
+            )
+        };
+        assert_eq!(check(&h(BITBUCKET_SIG), BITBUCKET_BODY, &current), Ok(()));
+        assert_eq!(
+            check(&h(BITBUCKET_PING_SIG), BITBUCKET_PING, &current),
+            Ok(())
+        );
+        // Rotation: the previous secret verifies while both are configured, not after.
+        let rotating = secrets(&["bitbucket-hook-secret", "previous-secret"]);
+        assert_eq!(
+            check(&h(BITBUCKET_SIG_PREVIOUS), BITBUCKET_BODY, &rotating),
+            Ok(())
+        );
+        assert_eq!(
+            check(&h(BITBUCKET_SIG_PREVIOUS), BITBUCKET_BODY, &current),
+            Err(VerifyError::BadSignature)
+        );
+        // Over the raw bytes: the ping written without its space is another body.
+        assert_eq!(
+            check(&h(BITBUCKET_PING_SIG), br#"{"test":true}"#, &current),
+            Err(VerifyError::BadSignature)
+        );
+        // The un-suffixed header: GitHub's `X-Hub-Signature-256` is not read for Bitbucket.
+        let github_style = Headers::from_pairs([("X-Hub-Signature-256", BITBUCKET_SIG)]);
+        assert_eq!(
+            check(&github_style, BITBUCKET_BODY, &current),
+            Err(VerifyError::MissingHeader("X-Hub-Signature"))
+        );
+        // No secret on the hook: no header, refused (never an unsigned pass).
+        assert_eq!(
+            check(&Headers::default(), BITBUCKET_PING, &current),
+            Err(VerifyError::MissingHeader("X-Hub-Signature"))
+        );
+        // Bare hex, or another algorithm's prefix: malformed, not a weaker comparison.
+        for bad in [
+            BITBUCKET_SIG.trim_start_matches("sha256="),
+            "sha1=0123456789abcdef0123456789abcdef01234567",
+            "sha256=zz",
+        ] {
+            assert_eq!(
+                check(&h(bad), BITBUCKET_BODY, &current),
+                Err(VerifyError::MalformedHeader("X-Hub-Signature")),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            check(&h(BITBUCKET_SIG), BITBUCKET_BODY, &secrets(&[])),
+            Err(VerifyError::NoSecret)
+        );
+    }
+
+    /// The header values were computed independently with Python's `base64`:
+    ///
+    /// ```text
+    /// python3 -c 'import base64; print(base64.b64encode(b"pathops:azdo-hook-secret").decode(), base64.b64encode(b"pathops:previous").decode(), base64.b64encode(b"nopassword").decode())'
+    /// ```
+    #[test]
+    fn azure_devops_basic_credentials_with_rotation() {
+        const CURRENT: &str = "Basic cGF0aG9wczphemRvLWhvb2stc2VjcmV0";
+        const PREVIOUS: &str = "Basic cGF0aG9wczpwcmV2aW91cw==";
+        assert_eq!(
+            sign::azure_devops_basic("pathops", "azdo-hook-secret"),
+            CURRENT
+        );
+        let h = |v: &str| Headers::from_pairs([("Authorization", v)]);
+        let check = |v: &str, s: &[&str]| verify_azure_devops_basic(&h(v), &secrets(s));
+        assert_eq!(check(CURRENT, &["azdo-hook-secret"]), Ok(()));
+        assert_eq!(check(PREVIOUS, &["azdo-hook-secret", "previous"]), Ok(()));
+        assert_eq!(
+            check(PREVIOUS, &["azdo-hook-secret"]),
+            Err(VerifyError::BadSignature)
+        );
+        // The user name is not the secret.
+        assert_eq!(
+            check(
+                &sign::azure_devops_basic("azdo-hook-secret", "x"),
+                &["azdo-hook-secret"]
+            ),
+            Err(VerifyError::BadSignature)
+        );
+        // Not Basic, not base64, no colon: malformed; no header: missing.
+        for bad in ["Bearer cGF0aG9wcw==", "Basic !!!", "Basic bm9wYXNzd29yZA=="] {
+            assert_eq!(
+                check(bad, &["azdo-hook-secret"]),
+                Err(VerifyError::MalformedHeader("Authorization")),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            verify(
+                DeliveryKind::AzureDevOps,
+                &Headers::default(),
+                b"{}",
+                &secrets(&["x"]),
+                datetime!(2026-12-06 21:00 UTC),
+                Duration::from_secs(300)
+            ),
+            Err(VerifyError::MissingHeader("Authorization"))
         );
     }
 

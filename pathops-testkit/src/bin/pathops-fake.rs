@@ -2,19 +2,20 @@
 //! language can use it.
 //!
 //! ```text
-//! pathops-fake <gitlab|github|gitea|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
+//! pathops-fake <gitlab|github|gitea|bitbucket-dc|bitbucket-cloud|azure-devops|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]
 //! ```
 //!
 //! - `--listen` defaults to `127.0.0.1:0` (a free port);
 //! - `--seed` is a JSON file in the fake's seed format (`GitLabSeed`, `GitHubSeed`,
-//!   `GiteaSeed`, `HarborSeed`, `MinioSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`,
+//!   `GiteaSeed`, `BitbucketDcSeed`, `BitbucketCloudSeed`, `AzureDevOpsSeed`, `HarborSeed`, `MinioSeed`, `VaultSeed`, `JenkinsSeed`, `ArgoCdSeed`,
 //!   `CircleCiSeed` of `pathops_testkit::fake`); without it the fake starts with its
 //!   documented defaults (`start_with_defaults`);
 //! - `--enterprise` (github only) serves the GitHub Enterprise Server shape under `/api/v3`.
 //!
 //! Once listening it prints one JSON line on stdout, `{"provider":"gitlab","url":"http://127.0.0.1:PORT","api_url":…}`,
 //! then serves until interrupted (Ctrl-C or SIGTERM). Requests are logged on stderr. For
-//! `jenkins`, `api_url` is the Jenkins URL including the seed's context path.
+//! `jenkins`, `api_url` is the Jenkins URL including the seed's context path; for `azure-devops`, the
+//! organization URL (the integration's base URL).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -22,6 +23,9 @@ use std::path::PathBuf;
 
 use pathops_testkit::fake::FakeServer;
 use pathops_testkit::fake::argocd::FakeArgoCd;
+use pathops_testkit::fake::azure_devops::FakeAzureDevOps;
+use pathops_testkit::fake::bitbucket_cloud::FakeBitbucketCloud;
+use pathops_testkit::fake::bitbucket_dc::FakeBitbucketDc;
 use pathops_testkit::fake::circleci::FakeCircleCi;
 use pathops_testkit::fake::gitea::FakeGitea;
 use pathops_testkit::fake::github::FakeGitHub;
@@ -31,7 +35,7 @@ use pathops_testkit::fake::jenkins::FakeJenkins;
 use pathops_testkit::fake::minio::FakeMinio;
 use pathops_testkit::fake::vault::FakeVault;
 
-const USAGE: &str = "usage: pathops-fake <gitlab|github|gitea|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
+const USAGE: &str = "usage: pathops-fake <gitlab|github|gitea|bitbucket-dc|bitbucket-cloud|azure-devops|harbor|minio|vault|jenkins|argocd|circleci> [--listen ADDR] [--seed FILE.json] [--enterprise]";
 
 #[derive(Debug)]
 struct Args {
@@ -48,6 +52,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         "gitlab"
             | "github"
             | "gitea"
+            | "bitbucket-dc"
+            | "bitbucket-cloud"
+            | "azure-devops"
             | "harbor"
             | "minio"
             | "vault"
@@ -93,6 +100,9 @@ enum Running {
     GitLab(FakeGitLab),
     GitHub(FakeGitHub),
     Gitea(FakeGitea),
+    BitbucketDc(FakeBitbucketDc),
+    BitbucketCloud(FakeBitbucketCloud),
+    AzureDevOps(FakeAzureDevOps),
     Harbor(FakeHarbor),
     Minio(FakeMinio),
     Vault(FakeVault),
@@ -107,6 +117,9 @@ impl Running {
             Running::GitLab(f) => f,
             Running::GitHub(f) => f,
             Running::Gitea(f) => f,
+            Running::BitbucketDc(f) => f,
+            Running::BitbucketCloud(f) => f,
+            Running::AzureDevOps(f) => f,
             Running::Harbor(f) => f,
             Running::Minio(f) => f,
             Running::Vault(f) => f,
@@ -121,6 +134,9 @@ impl Running {
             Running::GitLab(f) => format!("{}/api/v4", f.url()),
             Running::GitHub(f) => f.api_url(),
             Running::Gitea(f) => f.api_url(),
+            Running::BitbucketDc(f) => f.api_url(),
+            Running::BitbucketCloud(f) => f.api_url(),
+            Running::AzureDevOps(f) => f.organization_url(),
             Running::Harbor(f) => format!("{}/api/v2.0", f.url()),
             Running::Minio(f) => f.url(),
             Running::Vault(f) => format!("{}/v1", f.url()),
@@ -151,6 +167,30 @@ async fn start(args: &Args) -> Result<Running, String> {
         "gitea" => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeGitea::default_seed);
             Running::Gitea(FakeGitea::start_on(args.listen, s).await.map_err(io)?)
+        }
+        "bitbucket-dc" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeBitbucketDc::default_seed);
+            Running::BitbucketDc(
+                FakeBitbucketDc::start_on(args.listen, s)
+                    .await
+                    .map_err(io)?,
+            )
+        }
+        "bitbucket-cloud" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeBitbucketCloud::default_seed);
+            Running::BitbucketCloud(
+                FakeBitbucketCloud::start_on(args.listen, s)
+                    .await
+                    .map_err(io)?,
+            )
+        }
+        "azure-devops" => {
+            let s = seed(&args.seed)?.unwrap_or_else(FakeAzureDevOps::default_seed);
+            Running::AzureDevOps(
+                FakeAzureDevOps::start_on(args.listen, s)
+                    .await
+                    .map_err(io)?,
+            )
         }
         "harbor" => {
             let s = seed(&args.seed)?.unwrap_or_else(FakeHarbor::default_seed);

@@ -4,6 +4,9 @@
 //! | fake | emulates |
 //! |---|---|
 //! | [`server`] | what every fake shares: [`FakeServer`], [`Fault`], [`RecordedRequest`] |
+//! | [`azure_devops`] | Azure DevOps Services REST: `connectionData`, projects, Git repositories, service hook subscriptions (password masked), test notifications delivered asynchronously with the stored Basic credentials and followed to their result; a bad PAT answered with the 203 sign-in page, a missing scope with `TF400813` |
+//! | [`bitbucket_cloud`] | Bitbucket Cloud REST 2.0: user, repositories and webhooks for API tokens (Basic with the e-mail), app passwords (401 once retired, the default) and access tokens, scope refusals naming what is required; real signed `repo:push` deliveries on demand (Cloud has no test endpoint) |
+//! | [`bitbucket_dc`] | Bitbucket Data Center REST 1.0: application properties, repositories and webhooks under repository permissions capped by the token's (401 `AuthorisationException` when lacking one), HTTP access tokens and Basic, `X-AUSERNAME`, the webhook test endpoint sending a signed `diagnostics:ping` synchronously and answering with its outcome |
 //! | [`gitea`] | Gitea / Forgejo REST v1: version, user, repositories (`has_actions`, `empty`), the Actions tasks and runs lists, hooks CRUD and the hook test (204, then an asynchronous push with Gitea's or Forgejo's signed headers, recorded like Gitea's delivery history), scoped tokens with Gitea's exact refusals, `[actions] ENABLED`, `[webhook] ALLOWED_HOST_LIST` and `DELIVER_TIMEOUT`, `[security] DISABLE_WEBHOOKS` |
 //! | [`github`] | GitHub App (api.github.com and GHES `/api/v3` shapes): JWT rules, installations, installation tokens, rate limit, signed hook pings, Actions workflow runs |
 //! | [`harbor`] | Harbor v2: ping, health (always 200), systeminfo, users/current (412 for robots), projects; bad Basic credentials are anonymous |
@@ -17,6 +20,9 @@
 //! | [`circleci`] | CircleCI API v2: `/me` for personal tokens (401 for project tokens, like a bad token), project lookup (404 when not visible), a rate-limit switch (429 + `Retry-After`) |
 
 pub mod argocd;
+pub mod azure_devops;
+pub mod bitbucket_cloud;
+pub mod bitbucket_dc;
 pub mod circleci;
 pub mod gitea;
 pub mod github;

@@ -1,10 +1,14 @@
-//! The demo world: the testkit's fake GitLab, GitHub, Gitea, Harbor, GHCR, Jenkins, Argo CD,
+//! The demo world: the testkit's fake GitLab, GitHub, Gitea, Bitbucket Data Center, Azure DevOps, Harbor, GHCR, Jenkins, Argo CD,
 //! MinIO and direct-ping tool on loopback, their secrets in files under a temporary directory (read by the built-in
 //! `FileResolver`, as `--secrets-dir` does for real catalogs), and a set of integrations of
 //! which some are broken on purpose.
 //!
 //! | integration | provider | what the doctor finds |
 //! |---|---|---|
+//! | `azure-devops-legacy` | Azure DevOps | the service hook subscription was disabled by the system after failed deliveries: reported before testing |
+//! | `azure-devops-platform` | Azure DevOps | the test notification arrives with the subscription's Basic credentials: passes |
+//! | `bitbucket-legacy` | Bitbucket | the webhook's secret is stale: Bitbucket's test ping is refused by the receiver, and Bitbucket's answer says so |
+//! | `bitbucket-platform` | Bitbucket | the webhook test endpoint's ping arrives signed: passes |
 //! | `gitea-fresh` | Gitea | the repository has no commits, so Gitea's hook test would send nothing: reported before triggering |
 //! | `gitea-platform` | Gitea | the hook test's push arrives signed: passes |
 //! | `github-platform` | GitHub App | the hook ping arrives signed: passes |
@@ -33,6 +37,10 @@ use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::secret::FileResolver;
 use pathops_core::{NewIntegration, Provider, SecretResolver, TenantId};
 use pathops_testkit::fake::argocd::FakeArgoCd;
+use pathops_testkit::fake::azure_devops::{AzureSubscription, FakeAzureDevOps};
+use pathops_testkit::fake::bitbucket_dc::{
+    BitbucketHook, BitbucketPermission, BitbucketRepo, FakeBitbucketDc,
+};
 use pathops_testkit::fake::gitea::{FakeGitea, GiteaHook, GiteaRepo};
 use pathops_testkit::fake::github::{FakeGitHub, GitHubRepoHook};
 use pathops_testkit::fake::gitlab::{FakeGitLab, GitLabHook, GitLabProject, GitLabToken};
@@ -55,6 +63,11 @@ const HARBOR_ROBOT_SECRET: &str = "demo-harbor-robot-SENTINEL-6a17";
 const HARBOR_WRONG_SECRET: &str = "demo-harbor-old-SENTINEL-e830";
 const PING_SECRET: &str = "demo-zastava-SENTINEL-3f55";
 const GITEA_HOOK_SECRET: &str = "demo-gitea-hook-SENTINEL-8d04";
+const BITBUCKET_HOOK_SECRET: &str = "demo-bitbucket-hook-SENTINEL-1c7e";
+// Each Bitbucket hook has its own secret: Data Center's test ping names no repository.
+const BITBUCKET_LEGACY_HOOK_SECRET: &str = "demo-bitbucket-legacy-SENTINEL-4b20";
+const BITBUCKET_STALE_HOOK_SECRET: &str = "demo-bitbucket-stale-SENTINEL-a913";
+const AZURE_HOOK_PASSWORD: &str = "demo-azdo-hook-SENTINEL-77d1";
 
 /// The fakes and the secret directory; dropping it stops the fakes and removes the files.
 #[derive(Debug)]
@@ -62,6 +75,8 @@ pub(crate) struct Demo {
     gitlab: FakeGitLab,
     github: FakeGitHub,
     gitea: FakeGitea,
+    bitbucket: FakeBitbucketDc,
+    azure: FakeAzureDevOps,
     harbor: FakeHarbor,
     ghcr: FakeOciRegistry,
     jenkins: FakeJenkins,
@@ -101,6 +116,8 @@ impl Demo {
             gitlab,
             github: FakeGitHub::start_enterprise().await,
             gitea: FakeGitea::start_with_defaults().await,
+            bitbucket: FakeBitbucketDc::start_with_defaults().await,
+            azure: FakeAzureDevOps::start_with_defaults().await,
             harbor,
             ghcr: FakeOciRegistry::start(Flavor::Ghcr).await,
             jenkins: FakeJenkins::start_with_defaults().await,
@@ -118,6 +135,19 @@ impl Demo {
             ("github", "hook-secret", GITHUB_HOOK_SECRET),
             ("gitea", "token", FakeGitea::HOOK_TOKEN),
             ("gitea", "hook-secret", GITEA_HOOK_SECRET),
+            ("bitbucket", "token", FakeBitbucketDc::ADMIN_TOKEN),
+            ("bitbucket", "hook-secret", BITBUCKET_HOOK_SECRET),
+            (
+                "bitbucket",
+                "legacy-hook-secret",
+                BITBUCKET_LEGACY_HOOK_SECRET,
+            ),
+            // One token per integration: the doctor spaces hook tests that share a base URL
+            // and a credential (GitLab's limit), which would make the demo wait.
+            ("bitbucket", "legacy-token", FakeBitbucketDc::ADMIN_TOKEN),
+            ("azure-devops", "pat", FakeAzureDevOps::PAT),
+            ("azure-devops", "legacy-pat", FakeAzureDevOps::PAT),
+            ("azure-devops", "hook-password", AZURE_HOOK_PASSWORD),
             ("harbor", "prod-robot", HARBOR_ROBOT_SECRET),
             ("harbor", "ci-robot", HARBOR_WRONG_SECRET),
             ("zastava", "agent-token", PING_SECRET),
@@ -215,6 +245,56 @@ impl Demo {
                 }))
                 .build()
         };
+        let bitbucket_receiver = format!("{public_url}/webhooks/bitbucket");
+        self.bitbucket.add_hook(
+            FakeBitbucketDc::PROJECT,
+            FakeBitbucketDc::SLUG,
+            BitbucketHook::new(7, &bitbucket_receiver).secret(BITBUCKET_HOOK_SECRET),
+        );
+        self.bitbucket.add_repo(BitbucketRepo {
+            id: 43,
+            project: FakeBitbucketDc::PROJECT.to_owned(),
+            slug: "legacy".to_owned(),
+            public: false,
+            permissions: vec![(
+                FakeBitbucketDc::ADMIN.to_owned(),
+                BitbucketPermission::RepoAdmin,
+            )],
+            hooks: vec![
+                BitbucketHook::new(8, &bitbucket_receiver).secret(BITBUCKET_STALE_HOOK_SECRET),
+            ],
+        });
+        let bitbucket = |name: &str, slug: &str, hook: u64, token: &str, secret: &str| {
+            NewIntegration::builder(name, Provider::Bitbucket, self.bitbucket.url())
+                .with_auth_ref(self.auth_ref("bitbucket", token))
+                .with_configuration(json!({
+                    "project_key": FakeBitbucketDc::PROJECT,
+                    "repo_slug": slug,
+                    "hook_id": hook,
+                    "webhook_secret_ref": self.auth_ref("bitbucket", secret),
+                }))
+                .build()
+        };
+        let azure_receiver = format!("{public_url}/webhooks/azure-devops");
+        let azure_platform = self.azure.add_subscription(AzureSubscription::new(
+            &azure_receiver,
+            "pathops",
+            AZURE_HOOK_PASSWORD,
+        ));
+        let mut disabled = AzureSubscription::new(&azure_receiver, "pathops", AZURE_HOOK_PASSWORD);
+        disabled.status = "disabledBySystem".to_owned();
+        let azure_legacy = self.azure.add_subscription(disabled);
+        let azure = |name: &str, subscription: &str, pat: &str| {
+            NewIntegration::builder(name, Provider::AzureDevOps, self.azure.organization_url())
+                .with_auth_ref(self.auth_ref("azure-devops", pat))
+                .with_configuration(json!({
+                    "project": FakeAzureDevOps::PROJECT,
+                    "repository": FakeAzureDevOps::REPOSITORY,
+                    "subscription_id": subscription,
+                    "webhook_secret_ref": self.auth_ref("azure-devops", "hook-password"),
+                }))
+                .build()
+        };
         let gitlab = |name: &str, project: u64, hook: u64, token: &str| {
             NewIntegration::builder(name, Provider::GitLab, gl.url())
                 .with_auth_ref(self.auth_ref("gitlab", token))
@@ -276,6 +356,22 @@ impl Demo {
                 .build(),
             gitea("gitea-platform", FakeGitea::REPO, 7),
             gitea("gitea-fresh", "fresh", 8),
+            bitbucket(
+                "bitbucket-platform",
+                FakeBitbucketDc::SLUG,
+                7,
+                "token",
+                "hook-secret",
+            ),
+            bitbucket(
+                "bitbucket-legacy",
+                "legacy",
+                8,
+                "legacy-token",
+                "legacy-hook-secret",
+            ),
+            azure("azure-devops-platform", &azure_platform, "pat"),
+            azure("azure-devops-legacy", &azure_legacy, "legacy-pat"),
             harbor("harbor-prod", self.harbor.url(), "prod-robot"),
             harbor("harbor-ci", self.harbor.url(), "ci-robot"),
             harbor("harbor-dr", unreachable, "prod-robot"),

@@ -108,7 +108,7 @@ async fn run(options: &Options) -> Result<DoctorReport, String> {
             let store = store::demo(demo.dir()).await?;
             let secrets = demo.resolver();
             eprintln!(
-                "doctor: demo catalog with fake GitLab, GitHub, Gitea, Harbor, GHCR, Jenkins, Argo CD, MinIO and a direct-ping tool on \
+                "doctor: demo catalog with fake GitLab, GitHub, Gitea, Bitbucket Data Center, Azure DevOps, Harbor, GHCR, Jenkins, Argo CD, MinIO and a direct-ping tool on \
                  127.0.0.1; receiver at {public_url}"
             );
             (Some(demo), store, secrets)
