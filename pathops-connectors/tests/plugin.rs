@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use pathops_connectors::plugin::{PluginConnector, PluginLoader, PluginMode, PluginOptions};
+use pathops_core::CatalogStore;
 use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::doctor::{Doctor, Outcome, Selection};
 use pathops_core::store::{AuditQuery, PluginState};
@@ -123,6 +124,15 @@ def handle(m):
         return ok(i, r)
     if meth in ("shutdown", "validate_config"):
         return ok(i, {})
+    if meth == "expected_delivery":
+        project = p["integration"]["configuration"].get("project_id")
+        if project is None or p["request"]["type"] != "webhook_test":
+            return ok(i, None)
+        return ok(i, {"kind": "gitea", "expectation": {"project_id": project, "event": "push"}})
+    if meth == "trigger_delivery":
+        return ok(i, {"reachability": "passed", "authentication": "passed", "latency": 1,
+                      "failure": None, "message": "triggered %s" % p["request"]["trigger"],
+                      "details": {"hook_id": 3}})
     if MODE == "crash_once" and not os.path.exists("crashed"):
         open("crashed", "w").close()
         sys.stderr.write("about to crash holding %s\n" % p.get("secret"))
@@ -158,6 +168,10 @@ if MODE == "orphan":
 
 /// A plugin directory holding the faulty plugin in `mode`, its manifest computed.
 fn faulty_plugin(root: &Path, name: &str, mode: &str) -> PathBuf {
+    faulty_plugin_with(root, name, mode, &["test_connection", "health_check"])
+}
+
+fn faulty_plugin_with(root: &Path, name: &str, mode: &str, capabilities: &[&str]) -> PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let exe = dir.join("plugin.py");
@@ -171,7 +185,7 @@ fn faulty_plugin(root: &Path, name: &str, mode: &str) -> PathBuf {
         "integration_type": "feed",
         "version": "0.1.0",
         "protocol_versions": [1],
-        "capabilities": ["test_connection", "health_check"],
+        "capabilities": capabilities,
         "executable": "plugin.py",
         "sha256": sha,
     });
@@ -221,6 +235,55 @@ async fn gone_within(pid: u32, limit: Duration) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
+}
+
+#[tokio::test]
+async fn a_plugin_that_declares_webhook_tests_takes_part_in_the_round_trip() {
+    use pathops_core::DeliveryRequest;
+    use pathops_core::webhook::DeliveryKind;
+    let root = tempfile::tempdir().unwrap();
+    let manifest = faulty_plugin_with(
+        root.path(),
+        "hooks",
+        "ok",
+        &["test_connection", "health_check", "webhook_test"],
+    );
+    let c = PluginConnector::from_manifest(&manifest, &PluginOptions::default()).unwrap();
+    let mut i = feed_integration(&c);
+    i.configuration = Configuration::new(json!({"project_id": 7})).unwrap();
+    let push = DeliveryRequest::WebhookTest {
+        trigger: "push_events".into(),
+    };
+    let (kind, expectation) = c
+        .expected_delivery(&i, &push)
+        .await
+        .expect("an expectation");
+    assert_eq!(kind, DeliveryKind::Gitea);
+    assert_eq!(
+        (expectation.project_id, expectation.event.as_deref()),
+        (Some(7), Some("push"))
+    );
+    let r = c
+        .trigger_delivery(&context(i.clone(), None, CHECK_TIMEOUT), &push)
+        .await;
+    assert!(r.is_success(), "{}", r.message);
+    assert_eq!(r.message, "triggered push_events");
+    assert_eq!(r.details["hook_id"], 3);
+    // Not declared: refused by the host without asking the plugin.
+    let ping = c
+        .trigger_delivery(
+            &context(i.clone(), None, CHECK_TIMEOUT),
+            &DeliveryRequest::HookPing,
+        )
+        .await;
+    assert_eq!(ping.failure, Some(FailureCode::Unsupported));
+    assert_eq!(
+        c.expected_delivery(&i, &DeliveryRequest::HookPing).await,
+        None
+    );
+    let mut no_project = i;
+    no_project.configuration = Configuration::empty();
+    assert_eq!(c.expected_delivery(&no_project, &push).await, None);
 }
 
 #[tokio::test]
@@ -300,6 +363,10 @@ async fn a_crash_mid_call_is_reported_with_redacted_stderr_and_the_next_call_rec
         r.message
     );
     assert!(c.stderr_tail().iter().all(|l| !l.contains(SENTINEL)));
+    assert!(
+        !format!("{c:?}").contains(SENTINEL),
+        "Debug shows no secret"
+    );
     assert!(
         format!("{r:?}{}", serde_json::to_string(&r).unwrap())
             .find(SENTINEL)
@@ -572,6 +639,24 @@ async fn the_catalog_discovers_plugins_and_the_doctor_reports_them_like_any_othe
         .await
         .unwrap();
     assert!(audit.len() >= 2, "create and the doctor's test: {audit:?}");
+    let events = store
+        .claim_outbox(&pathops_core::event::OutboxClaim {
+            owner: "test".into(),
+            limit: 100,
+            now: time::OffsetDateTime::now_utc(),
+            lease: Duration::from_secs(60),
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<String> = events
+        .iter()
+        .filter(|e| e.envelope.integration_id == created.id)
+        .map(|e| e.envelope.event_type.to_string())
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k == "integration.healthy"),
+        "the check's lifecycle event: {kinds:?}"
+    );
     assert!(!format!("{report:?}").contains(FakeHarbor::ROBOT_SECRET));
 
     // A plugin that lies in its handshake is quarantined by its first call, and the next
