@@ -517,7 +517,10 @@ async fn host_child_process() {
     });
     loop {
         if let Some(pid) = c.pids().await.first() {
-            println!("PLUGIN_PID={pid}");
+            #[allow(clippy::print_stdout)] // the parent test reads it
+            {
+                println!("PLUGIN_PID={pid}");
+            }
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

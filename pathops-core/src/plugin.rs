@@ -5,7 +5,7 @@
 //!
 //! **Which connector wins.** A plugin for a [`Provider::Custom`](crate::Provider) name serves
 //! it. A plugin for a built-in provider that a compiled-in connector already serves is
-//! recorded as [`PluginState::Disabled`] unless the operator lets it override that provider
+//! recorded as [`PluginState::Disabled`](crate::store::PluginState::Disabled) unless the operator lets it override that provider
 //! ([`CatalogBuilder::with_plugin_override`](crate::catalog::CatalogBuilder::with_plugin_override)):
 //! whoever can drop a file into a plugins directory must not thereby receive every GitLab
 //! token of every tenant, so taking over a provider is the trusted operator's decision, made

@@ -8,7 +8,7 @@
 //! `Catalog::discover_plugins` at start-up; `pathops_core::plugin` says which connector serves
 //! a provider that both a plugin and a compiled-in connector offer.
 //!
-//! [`serve`] turns any [`IntegrationConnector`] into a plugin binary; the protocol below is
+//! [`serve`] turns any [`IntegrationConnector`](pathops_core::IntegrationConnector) into a plugin binary; the protocol below is
 //! small enough to implement in any language with a JSON library (the repository's
 //! `examples/plugins/harbor-lite` is a plugin in Python's standard library alone).
 //!
