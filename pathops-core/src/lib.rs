@@ -18,6 +18,7 @@
 //! | [`error`], [`validate`] | [`Error`], the one public error enum, and [`ValidationError`] |
 //! | [`webhook`] | webhook verification (GitLab, GitHub, Gitea/Forgejo, Standard Webhooks), the replay guard, challenges and the framework-agnostic [`WebhookReceiver`](webhook::WebhookReceiver) |
 //! | [`directping`] | the PathOps direct-ping protocol (both directions) |
+//! | [`plugin`] | [`PluginSource`](plugin::PluginSource): connectors found at run time (out-of-process plugins), and which connector serves a provider |
 //! | [`received`] | the consumer side: [`ReceivedEvent`] read back from a bus, unknown future event types included |
 //! | `catalog` (feature `runtime`) | the `Catalog` service: scopes, the auth ref policy, audit, events, checks |
 //! | `doctor` (feature `runtime`) | the `Doctor`: every integration checked both ways, findings, the `pathops.doctor/v1` report |
