@@ -821,3 +821,25 @@ async fn a_bad_manifest_is_quarantined_with_the_field_named_and_nothing_runs() {
         "a quarantined plugin never runs"
     );
 }
+
+#[tokio::test]
+async fn an_idle_long_lived_process_is_shut_down_and_the_next_call_starts_another() {
+    let root = tempfile::tempdir().unwrap();
+    let c = faulty_with(
+        root.path(),
+        "idle",
+        "ok",
+        PluginOptions::default().with_idle_timeout(Some(Duration::from_millis(300))),
+    );
+    let first = check(&c, CHECK_TIMEOUT).await;
+    assert!(first.is_success(), "{}", first.message);
+    let pid = c.pids().await[0];
+    assert!(
+        gone_within(pid, Duration::from_secs(3)).await,
+        "the idle process {pid} was not stopped"
+    );
+    assert!(c.pids().await.is_empty());
+    let again = check(&c, CHECK_TIMEOUT).await;
+    assert!(again.is_success(), "{}", again.message);
+    assert_ne!(c.pids().await, [pid], "a new process");
+}

@@ -48,6 +48,7 @@ struct Inner {
     mode: PluginMode,
     start_timeout: Duration,
     validate_timeout: Duration,
+    idle_timeout: Option<Duration>,
     stderr: Arc<StderrTail>,
     /// The executable as last verified (its checksum is not recomputed while unchanged).
     verified: Mutex<Option<manifest::FileStamp>>,
@@ -127,6 +128,7 @@ impl PluginConnector {
                 mode,
                 start_timeout: options.start_timeout,
                 validate_timeout: options.validate_timeout,
+                idle_timeout: options.idle_timeout.filter(|d| !d.is_zero()),
                 stderr: Arc::new(StderrTail::new(options.stderr_lines)),
                 verified: Mutex::new(None),
                 state: Mutex::new(Runtime {
@@ -216,8 +218,43 @@ impl PluginConnector {
             sessions.remove(&key);
         }
         let session = self.start(deadline, started).await?;
+        if sessions.is_empty() {
+            self.reap_idle();
+        }
         sessions.insert(key, session.clone());
         Ok(session)
+    }
+
+    /// Stops long-lived processes that served no call for [`PluginOptions::idle_timeout`],
+    /// checking every half of it, until none is left (the next start begins again).
+    fn reap_idle(&self) {
+        let Some(timeout) = self.inner.idle_timeout else {
+            return;
+        };
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(timeout / 2).await;
+                let Some(inner) = inner.upgrade() else { return };
+                let mut sessions = inner.sessions.lock().await;
+                let idle: Vec<SessionKey> = sessions
+                    .iter()
+                    .filter(|(_, s)| {
+                        s.death().is_some() || s.idle_for().is_some_and(|d| d >= timeout)
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                let stopping: Vec<_> = idle.iter().filter_map(|k| sessions.remove(k)).collect();
+                let empty = sessions.is_empty();
+                drop(sessions);
+                for session in stopping {
+                    session.shutdown().await;
+                }
+                if empty {
+                    return;
+                }
+            }
+        });
     }
 
     async fn start(

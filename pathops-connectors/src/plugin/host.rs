@@ -166,6 +166,8 @@ pub(crate) struct Session {
     exited: Arc<AtomicBool>,
     exit_waiter: tokio::sync::Notify,
     permits: Semaphore,
+    /// When the last call ended (or the process started).
+    idle_since: Mutex<Instant>,
     pub(crate) stderr: Arc<StderrTail>,
 }
 
@@ -221,6 +223,7 @@ impl Session {
         let exited = Arc::new(AtomicBool::new(false));
         let session = Arc::new(Self {
             permits: Semaphore::new(spec.max_concurrency.max(1)),
+            idle_since: Mutex::new(Instant::now()),
             spec: spec.clone(),
             pid,
             next_id: AtomicU64::new(1),
@@ -304,6 +307,19 @@ impl Session {
             }
         });
         Ok(session)
+    }
+
+    /// How long it has served no call (`None` while one runs).
+    pub(crate) fn idle_for(&self) -> Option<Duration> {
+        if self.permits.available_permits() < self.spec.max_concurrency.max(1) {
+            return None;
+        }
+        Some(
+            self.idle_since
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .elapsed(),
+        )
     }
 
     /// The process id (and process group id).
@@ -428,6 +444,10 @@ impl Session {
             self.end(Death::Crashed(format!("writing to the plugin failed: {e}")));
         }
         let outcome = tokio::time::timeout_at(deadline, &mut rx).await;
+        *self
+            .idle_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
         let mut guard = guard;
         match outcome {
             Ok(Ok(reply)) => {

@@ -99,7 +99,8 @@
 //!   unprivileged process can set back).
 //! - **Modes.** Long-lived: one process per tenant (a plugin never holds two tenants' secrets
 //!   at once), up to `max_concurrency` concurrent calls, restarted after a crash with a
-//!   backoff (100 ms doubling to 30 s). Per-call: a process per call, for the least trusted
+//!   backoff (100 ms doubling to 30 s), and shut down after
+//!   [`idle_timeout`](PluginOptions::idle_timeout) without a call. Per-call: a process per call, for the least trusted
 //!   plugins ([`PluginOptions::force_mode`] lets the operator impose it).
 //! - **Deadlines.** Every call has the check's deadline. When it passes the host sends
 //!   `$/cancel`, waits [`cancel_grace`](PluginOptions::cancel_grace) for the answer, and then
@@ -158,6 +159,9 @@ pub struct PluginOptions {
     pub validate_timeout: Duration,
     /// Lines of stderr kept per plugin (default 32).
     pub stderr_lines: usize,
+    /// A long-lived process that served no call for this long is shut down, and started again
+    /// by the next call (default 5 minutes; `None` keeps processes until shutdown).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for PluginOptions {
@@ -173,6 +177,7 @@ impl Default for PluginOptions {
             start_timeout: Duration::from_secs(10),
             validate_timeout: Duration::from_secs(5),
             stderr_lines: 32,
+            idle_timeout: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -217,6 +222,12 @@ impl PluginOptions {
     /// The cap on one message, in bytes.
     pub fn with_max_message_bytes(mut self, bytes: usize) -> Self {
         self.max_message_bytes = bytes;
+        self
+    }
+
+    /// Shuts long-lived processes down after `idle` without a call (`None`: never).
+    pub fn with_idle_timeout(mut self, idle: Option<Duration>) -> Self {
+        self.idle_timeout = idle;
         self
     }
 
