@@ -91,7 +91,7 @@ impl fmt::Display for ManifestProblem {
             Self::Shape(detail) => f.write_str(detail),
             Self::DuplicateName => f.write_str("name given twice"),
             Self::LooksLikeSecret => f.write_str(
-                "looks like a secret: a manifest holds references only; store the value in a \
+                "looks like a secret: PathOps holds references only; store the value in a \
                  secret backend and reference it (auth_ref or a *_ref key)",
             ),
             Self::NotAReference => {

@@ -52,3 +52,4 @@ mod tests;
 pub use error::{ManifestError, ManifestProblem};
 pub use manifest::{API_VERSION, DEFAULT_PAUSE_REASON, IntegrationSpec, Manifest};
 pub use plan::{PLAN_VERSION, Plan, PlanOptions, Step, StepKind, plan};
+pub use secrets::check_configuration;

@@ -90,6 +90,32 @@ pub(crate) fn refuse_secrets(doc: &Value) -> Result<(), ManifestError> {
     Ok(())
 }
 
+/// The manifest's secret rules for one configuration object (an edit outside a manifest):
+/// the error's path starts at `configuration`.
+///
+/// ```
+/// use pathops_core::provision::check_configuration;
+///
+/// let ok = serde_json::json!({ "project": "a/b", "webhook_secret_ref": "ref://acme/gitlab/hook" });
+/// assert!(check_configuration(ok.as_object().unwrap()).is_ok());
+/// let bad = serde_json::json!({ "auth": { "password": "hunter2" } });
+/// let err = check_configuration(bad.as_object().unwrap()).unwrap_err();
+/// assert_eq!(err.path, "configuration.auth.password");
+/// ```
+pub fn check_configuration(
+    configuration: &serde_json::Map<String, Value>,
+) -> Result<(), ManifestError> {
+    let doc = serde_json::json!({ "integrations": [{ "configuration": configuration }] });
+    refuse_secrets(&doc).map_err(|mut e| {
+        e.path = e
+            .path
+            .strip_prefix("integrations[0].")
+            .unwrap_or(&e.path)
+            .to_owned();
+        e
+    })
+}
+
 fn is_reference(value: &Value) -> bool {
     value.as_str().is_some_and(|s| AuthRef::parse(s).is_ok())
 }
