@@ -301,7 +301,7 @@ fn show(format: Format, i: &Integration) -> Result<(), Failure> {
         ("pause_reason", opt(i.pause_reason.as_deref().map(safe))),
         (
             "last_test_success",
-            opt(i.last_test_success.map(|b| output::passed(b))),
+            opt(i.last_test_success.map(output::passed)),
         ),
         ("consecutive_failures", i.consecutive_failures.to_string()),
         ("version", i.version.to_string()),
