@@ -582,3 +582,25 @@ fn the_doctor_demo_runs_under_pathops_with_the_doctor_binary_s_report() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("integrations checked"), "{stderr}");
 }
+
+#[test]
+fn serve_runs_the_serve_example_with_the_selected_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    pathops(dir.path())
+        .args(["serve", "--help"])
+        .assert()
+        .success()
+        .stdout(contains("--tokens").and(contains("/api/v1/integrations")));
+    // serve's own usage error (no --tokens) comes back as its exit status.
+    pathops(dir.path())
+        .args([
+            "--catalog",
+            "sqlite::memory:",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--tokens"));
+}

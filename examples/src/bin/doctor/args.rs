@@ -59,22 +59,36 @@ pub(crate) struct RunArgs {
     /// loopback; localhost:8080 works).
     #[arg(long, value_name = "ADDR", value_parser = host_port)]
     pub(crate) listen: Option<String>,
-    /// The receiver's URL as the tools reach it (default http://<listen address>). Tools
-    /// deliver their test webhooks to <URL>/webhooks/<provider>, and direct-ping tools call
-    /// back <URL>/webhooks/ping.
-    #[arg(long, value_name = "URL", value_parser = base_url)]
+    // (`help` rather than a doc comment: rustdoc would read the <…> placeholders as HTML.)
+    #[arg(
+        long,
+        value_name = "URL",
+        value_parser = base_url,
+        help = "The receiver's URL as the tools reach it (default http://<listen address>). \
+                Tools deliver their test webhooks to <URL>/webhooks/<provider>, and \
+                direct-ping tools call back <URL>/webhooks/ping."
+    )]
     pub(crate) public_url: Option<BaseUrl>,
 }
 
 /// `doctor`: check every integration of a PathOps catalog end to end, and print the fixes.
 #[derive(Debug, Parser)]
-#[command(name = "doctor", about, long_about = None, after_help = AFTER_HELP)]
+#[command(
+    name = "doctor",
+    about = "Check every integration of a PathOps catalog end to end, and print the fixes.",
+    after_help = AFTER_HELP
+)]
 pub(crate) struct DoctorCli {
-    /// Check the integrations of this existing catalog instead of the demo: sqlite://<path>,
-    /// sqlite:<path>, sqlite::memory: or postgres://<user>@<host>/<db>. Needs --tenant.
-    /// Nothing is created: a missing file or a database without the PathOps schema is an
-    /// error (see --init).
-    #[arg(long, value_name = "URL", requires = "tenant", value_parser = catalog_url)]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "tenant",
+        value_parser = catalog_url,
+        help = "Check the integrations of this existing catalog instead of the demo: \
+                sqlite://<path>, sqlite:<path>, sqlite::memory: or \
+                postgres://<user>@<host>/<db>. Needs --tenant. Nothing is created: a missing \
+                file or a database without the PathOps schema is an error (see --init)."
+    )]
     pub(crate) catalog: Option<String>,
     /// With --catalog: create the catalog if it does not exist (the SQLite file, the PathOps
     /// tables) or migrate an older one, then check it.

@@ -1,4 +1,4 @@
-//! `pathops doctor`, `pathops plugins list|discover` and `pathops migrate`.
+//! `pathops doctor`, `pathops plugins list|discover`, `pathops migrate` and `pathops serve`.
 
 use clap::{Args, Subcommand};
 
@@ -114,4 +114,37 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Runs the `serve` example next to this binary with the selected catalog (unless `args`
+/// name one) and its exit status.
+pub(crate) fn serve(global: &Global, args: &[std::ffi::OsString]) -> Outcome {
+    let settings = Settings::resolve(global)?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::cannot_run(format!("cannot find this binary: {e}")))?;
+    let serve = exe.with_file_name(format!("serve{}", std::env::consts::EXE_SUFFIX));
+    if !serve.is_file() {
+        return Err(Failure::cannot_run(format!(
+            "{} not found: build it with `cargo build -p pathops-examples --bin serve`",
+            serve.display()
+        )));
+    }
+    let mut command = std::process::Command::new(&serve);
+    let names = |flag: &str| args.iter().any(|a| a.to_string_lossy().starts_with(flag));
+    if !names("--catalog") {
+        command.args(["--catalog", &settings.catalog]);
+    }
+    if let Some(dir) = &settings.secrets_dir
+        && !names("--secrets-dir")
+    {
+        command.arg("--secrets-dir").arg(dir);
+    }
+    let status = command
+        .args(args)
+        .status()
+        .map_err(|e| Failure::cannot_run(format!("cannot run {}: {e}", serve.display())))?;
+    Ok(status
+        .code()
+        .and_then(|c| u8::try_from(c).ok())
+        .unwrap_or(crate::CANNOT_RUN))
 }

@@ -79,7 +79,12 @@ EXIT STATUS:
 
 /// The PathOps operator CLI.
 #[derive(Debug, Parser)]
-#[command(name = "pathops", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(
+    name = "pathops",
+    version,
+    about = "The PathOps operator CLI: integrations, health, audit, the doctor, and manifests for environment promotion.",
+    after_help = AFTER_HELP
+)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -90,8 +95,14 @@ pub(crate) struct Cli {
 /// Options every command takes.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Global {
-    /// The catalog: sqlite://<path>, sqlite:<path>, sqlite::memory: or postgres://…
-    #[arg(long, global = true, value_name = "URL", env = "PATHOPS_CATALOG_URL", value_parser = args::catalog_url)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "PATHOPS_CATALOG_URL",
+        value_parser = args::catalog_url,
+        help = "The catalog: sqlite://<path>, sqlite:<path>, sqlite::memory: or postgres://…"
+    )]
     pub(crate) catalog: Option<String>,
     /// The settings file (default ./pathops.toml when it exists).
     #[arg(long, global = true, value_name = "PATH")]
@@ -130,6 +141,14 @@ enum Command {
     Plugins(commands::PluginsCmd),
     /// Create the catalog or migrate it to this release's schema.
     Migrate,
+    /// Serve the catalog (REST API, receiver, monitor, relay): runs the `serve` example
+    /// beside this binary with the selected catalog; `pathops serve --help` prints its flags.
+    #[command(disable_help_flag = true)]
+    Serve {
+        /// Arguments for `serve` (--tokens, --listen, …).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -148,6 +167,7 @@ async fn main() -> ExitCode {
         }
         Command::Doctor(cmd) => commands::doctor(&cli.global, cmd).await,
         Command::Migrate => commands::migrate(&cli.global).await,
+        Command::Serve { args } => commands::serve(&cli.global, &args),
         Command::Integrations(cmd) => integrations::run(&cli.global, cmd).await,
         Command::Health(cmd) => evidence::health(&cli.global, cmd).await,
         Command::Audit(cmd) => evidence::audit(&cli.global, cmd).await,
