@@ -581,6 +581,11 @@ fn the_doctor_demo_runs_under_pathops_with_the_doctor_binary_s_report() {
     assert!(report["summary"]["failed"].as_u64().unwrap() > 0);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("integrations checked"), "{stderr}");
+    pathops(dir.path())
+        .args(["-o", "yaml", "doctor", "--demo"])
+        .assert()
+        .code(1)
+        .stdout(contains("schema: pathops.doctor/v1\n"));
 }
 
 #[test]

@@ -109,6 +109,7 @@ impl DoctorCli {
     pub(crate) fn options(self) -> Options {
         Options {
             json: self.run.json,
+            yaml: false,
             catalog: self.catalog,
             init: self.init,
             tenant: self.tenant,
@@ -123,6 +124,8 @@ impl DoctorCli {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Options {
     pub(crate) json: bool,
+    /// The report as YAML (`pathops doctor -o yaml`); `json` wins when both are set.
+    pub(crate) yaml: bool,
     pub(crate) catalog: Option<String>,
     pub(crate) init: bool,
     pub(crate) tenant: Option<TenantId>,

@@ -37,6 +37,14 @@ pub(crate) async fn main(options: Options) -> ExitCode {
                         return ExitCode::from(COULD_NOT_RUN);
                     }
                 }
+            } else if options.yaml {
+                match yaml_serde::to_string(&report) {
+                    Ok(yaml) => print!("{yaml}"),
+                    Err(e) => {
+                        eprintln!("doctor: the report does not serialize: {e}");
+                        return ExitCode::from(COULD_NOT_RUN);
+                    }
+                }
             } else {
                 let style = render::Style::detect();
                 print!("{}", render::table(&report, style));

@@ -30,6 +30,7 @@ pub(crate) async fn doctor(global: &Global, cmd: DoctorCmd) -> Outcome {
     let options = if cmd.demo {
         Options {
             json: cmd.run.json || global.output == Format::Json,
+            yaml: global.output == Format::Yaml,
             tenant: settings.tenant_opt(),
             listen: cmd.run.listen,
             public_url: cmd.run.public_url,
@@ -38,6 +39,7 @@ pub(crate) async fn doctor(global: &Global, cmd: DoctorCmd) -> Outcome {
     } else {
         Options {
             json: cmd.run.json || global.output == Format::Json,
+            yaml: global.output == Format::Yaml,
             catalog: Some(settings.catalog.clone()),
             init: false,
             tenant: Some(settings.tenant()?),
