@@ -157,7 +157,7 @@ pub(crate) async fn import(global: &Global, cmd: ImportCmd) -> Outcome {
     };
     if cmd.plan {
         match global.output {
-            Format::Table => output::print(&output::safe_lines(&plan.render()))?,
+            Format::Table => output::print(&coloured(&output::safe_lines(&plan.render())))?,
             f => output::data(f, &plan)?,
         }
         if let Some(path) = &cmd.save_plan {
@@ -181,7 +181,7 @@ pub(crate) async fn import(global: &Global, cmd: ImportCmd) -> Outcome {
         options = options.with_reason(r);
     }
     if global.output == Format::Table {
-        output::print(&output::safe_lines(&plan.render()))?;
+        output::print(&coloured(&output::safe_lines(&plan.render())))?;
     }
     let bar = crate::progress::bar("import");
     let on_progress = {
@@ -218,4 +218,23 @@ pub(crate) async fn import(global: &Global, cmd: ImportCmd) -> Outcome {
             pathops_core::error::chain(&e.source)
         ))),
     }
+}
+
+/// A rendered plan with creates green, updates, pauses and resumes yellow, deletes red.
+fn coloured(plan: &str) -> String {
+    use owo_colors::OwoColorize as _;
+    plan.split_inclusive('\n')
+        .map(|line| {
+            let (body, newline) = line
+                .strip_suffix('\n')
+                .map_or((line, ""), |body| (body, "\n"));
+            let body = match body.chars().next() {
+                Some('+') => body.green().to_string(),
+                Some('~') => body.yellow().to_string(),
+                Some('-') => body.red().to_string(),
+                _ => body.to_owned(),
+            };
+            format!("{body}{newline}")
+        })
+        .collect()
 }
