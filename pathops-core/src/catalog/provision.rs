@@ -142,8 +142,9 @@ impl Catalog {
     ///
     /// # Errors
     ///
-    /// [`Error::Validation`]-like refusals of the manifest come back as the outer
-    /// `Err(ManifestError)`; a store failure as the inner [`Error`].
+    /// A store failure is the outer [`Error`]; a refused manifest (an invalid entry, a
+    /// reference the policy refuses for this tenant, a type change) is the inner
+    /// [`ManifestError`], naming the field.
     #[instrument(name = "catalog.plan", skip_all, fields(tenant_id = %principal.tenant, action = "plan"))]
     pub async fn plan(
         &self,
