@@ -88,18 +88,26 @@ async fn import(yaml: &str, n: usize) -> (Duration, tempfile::TempDir, Harness) 
     let (dir, h) = fresh().await;
     let started = Instant::now();
     let manifest = Manifest::parse(yaml).expect("manifest");
+    let parsed = started.elapsed();
     let plan = h
         .catalog
         .plan(&h.admin, &manifest, false)
         .await
         .expect("store")
         .expect("valid manifest");
+    let planned = started.elapsed();
     let report = h
         .catalog
         .apply(&h.admin, &plan, &ApplyOptions::new())
         .await
         .expect("apply");
     let elapsed = started.elapsed();
+    println!(
+        "  import phases: parse {:.3} s, plan {:.3} s, apply {:.3} s",
+        parsed.as_secs_f64(),
+        (planned - parsed).as_secs_f64(),
+        (elapsed - planned).as_secs_f64()
+    );
     assert_eq!(report.applied.len(), n);
     (elapsed, dir, h)
 }

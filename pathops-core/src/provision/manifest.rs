@@ -130,6 +130,11 @@ impl Manifest {
 
     /// Reads a manifest from a JSON value, with the checks of [`parse`](Self::parse).
     pub fn from_value(value: Value) -> Result<Self, ManifestError> {
+        if !value.is_object() {
+            return Err(ManifestError::new("", ManifestProblem::NotAnObject));
+        }
+        // Secrets first: nothing below may echo a value that a secret check would refuse.
+        secrets::refuse_secrets(&value)?;
         let Value::Object(mut doc) = value else {
             return Err(ManifestError::new("", ManifestProblem::NotAnObject));
         };
@@ -143,8 +148,6 @@ impl Manifest {
             }
             None => return Err(ManifestError::new("api_version", ManifestProblem::Missing)),
         }
-        // Secrets first: nothing below may echo a value that a secret check would refuse.
-        secrets::refuse_secrets(&Value::Object(doc.clone()))?;
         let entries = match doc.remove("integrations") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items,
@@ -171,13 +174,19 @@ impl Manifest {
             })?;
             manifest.integrations.push(spec);
         }
-        manifest.validate()?;
+        // The secret rules held for the raw document; the entries' own rules remain.
+        manifest.inputs()?;
         Ok(manifest)
     }
 
     /// Checks every entry (the rules of [`parse`](Self::parse) for a manifest built in code):
     /// each builds a valid [`NewIntegration`], names are unique, and no secret is held.
     pub fn validate(&self) -> Result<(), ManifestError> {
+        self.inputs_checked().map(drop)
+    }
+
+    /// [`validate`](Self::validate), returning each entry's creation input, in order.
+    pub(crate) fn inputs_checked(&self) -> Result<Vec<NewIntegration>, ManifestError> {
         if self.api_version != API_VERSION {
             return Err(ManifestError::new(
                 "api_version",
@@ -187,7 +196,14 @@ impl Manifest {
         let value = serde_json::to_value(self)
             .map_err(|e| ManifestError::new("", ManifestProblem::Shape(redact(&e.to_string()))))?;
         secrets::refuse_secrets(&value)?;
+        self.inputs()
+    }
+
+    /// Each entry's creation input (names unique, every field valid), without the secret
+    /// rules.
+    fn inputs(&self) -> Result<Vec<NewIntegration>, ManifestError> {
         let mut names = std::collections::BTreeSet::new();
+        let mut inputs = Vec::with_capacity(self.integrations.len());
         for (index, spec) in self.integrations.iter().enumerate() {
             if !names.insert(spec.name.as_str()) {
                 return Err(ManifestError::new(
@@ -195,10 +211,12 @@ impl Manifest {
                     ManifestProblem::DuplicateName,
                 ));
             }
-            spec.to_new_integration()
-                .map_err(|e| ManifestError::entry(index, e))?;
+            inputs.push(
+                spec.to_new_integration()
+                    .map_err(|e| ManifestError::entry(index, e))?,
+            );
         }
-        Ok(())
+        Ok(inputs)
     }
 
     /// The manifest of `integrations` (an export), sorted by name.

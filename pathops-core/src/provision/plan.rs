@@ -239,14 +239,11 @@ pub fn plan(
     manifest: &Manifest,
     options: &PlanOptions,
 ) -> Result<Plan, ManifestError> {
-    manifest.validate()?;
+    let inputs = manifest.inputs_checked()?;
     let by_name: BTreeMap<&str, &Integration> =
         current.iter().map(|i| (i.name.as_str(), i)).collect();
     let mut desired: BTreeMap<&str, (usize, &IntegrationSpec, NewIntegration)> = BTreeMap::new();
-    for (index, spec) in manifest.integrations.iter().enumerate() {
-        let input = spec
-            .to_new_integration()
-            .map_err(|e| ManifestError::entry(index, e))?;
+    for (index, (spec, input)) in manifest.integrations.iter().zip(inputs).enumerate() {
         if let Some(policy) = &options.auth_refs {
             check_refs(policy, &options.tenant, index, &input)?;
         }
