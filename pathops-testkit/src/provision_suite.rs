@@ -241,11 +241,15 @@ pub async fn an_export_promotes_into_another_tenant(store: Arc<dyn CatalogStore>
         .await
         .unwrap()
         .unwrap();
+    let err = c
+        .apply(&h.other_tenant, &acme_plan, &ApplyOptions::new())
+        .await
+        .unwrap_err();
     assert!(
-        c.apply(&h.other_tenant, &acme_plan, &ApplyOptions::new())
-            .await
-            .is_err()
+        matches!(&err.source, Error::InvalidConfig { message } if message.contains("the plan is for tenant acme")),
+        "refused before any step: {err:?}"
     );
+    assert!(err.done.applied.is_empty());
     assert_eq!(c.list_all(&h.other_tenant).await.unwrap().len(), 3);
 }
 
