@@ -158,7 +158,7 @@ pub async fn a_stale_plan_refuses_to_apply(store: Arc<dyn CatalogStore>) {
         .unwrap_err();
     assert!(err.is_stale(), "{err}");
     assert!(matches!(err.source, Error::Conflict { .. }));
-    assert_eq!(err.name, "beta");
+    assert_eq!(err.step, Some((StepKind::Update, "beta".to_owned())));
     let after = c.get(&h.admin, beta.id).await.unwrap();
     assert_eq!(
         after.tags.as_slice(),
@@ -188,7 +188,8 @@ pub async fn a_stale_plan_refuses_to_apply(store: Arc<dyn CatalogStore>) {
         .apply(&h.admin, &plan, &ApplyOptions::new())
         .await
         .unwrap_err();
-    assert_eq!((err.kind, err.is_stale()), (StepKind::Pause, true), "{err}");
+    assert!(err.is_stale(), "{err}");
+    assert_eq!(err.step.as_ref().map(|s| s.0), Some(StepKind::Pause));
     assert!(!c.get(&h.admin, alpha.id).await.unwrap().is_paused());
 }
 
@@ -250,6 +251,7 @@ pub async fn an_export_promotes_into_another_tenant(store: Arc<dyn CatalogStore>
         "refused before any step: {err:?}"
     );
     assert!(err.done.applied.is_empty());
+    assert_eq!(err.step, None);
     assert_eq!(c.list_all(&h.other_tenant).await.unwrap().len(), 3);
 }
 

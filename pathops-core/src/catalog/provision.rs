@@ -76,21 +76,29 @@ pub struct ApplyReport {
     pub unchanged: usize,
 }
 
-/// An apply stopped at a step. The steps before it are applied (each is its own catalog
-/// change); none after it ran. A [`stale`](Self::is_stale) step means the plan is out of
-/// date: plan again.
+/// An apply stopped: before its first step (the plan is not this principal's to apply), or at
+/// a step. The steps before it are applied (each is its own catalog change); none after it
+/// ran. A [`stale`](Self::is_stale) step means the plan is out of date: plan again.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot apply the {kind} of `{name}` ({} steps applied before it)", done.applied.len())]
+#[error("{}", describe(self))]
 pub struct ApplyError {
     /// What had been applied.
     pub done: ApplyReport,
-    /// The step that failed.
-    pub kind: StepKind,
-    /// Its integration.
-    pub name: String,
+    /// The step that failed and its integration's name (`None`: refused before any step).
+    pub step: Option<(StepKind, String)>,
     /// Why.
     #[source]
     pub source: Error,
+}
+
+fn describe(e: &ApplyError) -> String {
+    match &e.step {
+        Some((kind, name)) => format!(
+            "cannot apply the {kind} of `{name}` ({} steps applied before it)",
+            e.done.applied.len()
+        ),
+        None => "cannot apply the plan".to_owned(),
+    }
 }
 
 impl ApplyError {
@@ -187,22 +195,14 @@ impl Catalog {
         let mut report = ApplyReport::default();
         let fail = |report: &ApplyReport, step: &Step, source: Error| ApplyError {
             done: report.clone(),
-            kind: step.kind,
-            name: step.name.clone(),
+            step: Some((step.kind, step.name.clone())),
             source,
         };
-        let note = match note(principal, plan, options) {
-            Ok(note) => note,
-            Err(e) => {
-                let first = plan.steps.first();
-                return Err(ApplyError {
-                    done: report,
-                    kind: first.map_or(StepKind::Unchanged, |s| s.kind),
-                    name: first.map(|s| s.name.clone()).unwrap_or_default(),
-                    source: e,
-                });
-            }
-        };
+        let note = note(principal, plan, options).map_err(|source| ApplyError {
+            done: ApplyReport::default(),
+            step: None,
+            source,
+        })?;
         let total = plan.changes().count();
         progress(ApplyProgress { done: 0, total });
         for step in &plan.steps {
