@@ -566,6 +566,21 @@ fn completions_are_generated_for_each_shell() {
             .success()
             .stdout(contains(marker).and(contains("integrations")));
     }
+    // A reader that stops early (`| head -1`) is no failure.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pathops"))
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -118,7 +118,9 @@ pub(crate) async fn health(global: &Global, cmd: HealthCmd) -> Outcome {
             safe(&r.message),
         ]);
     }
-    output::print_table(&history)?;
+    if !report.history.is_empty() {
+        output::print_table(&history)?;
+    }
     Ok(OK)
 }
 

@@ -161,9 +161,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(shell, &mut command, "pathops", &mut std::io::stdout());
-            Ok(OK)
+            // Into a buffer first: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pathops", &mut script);
+            output::print(&String::from_utf8_lossy(&script)).map(|()| OK)
         }
         Command::Doctor(cmd) => commands::doctor(&cli.global, cmd).await,
         Command::Migrate => commands::migrate(&cli.global).await,

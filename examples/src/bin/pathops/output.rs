@@ -23,12 +23,15 @@ pub(crate) enum Format {
     Yaml,
 }
 
-/// Writes `text` to standard output through anstream.
+/// Writes `text` to standard output through anstream. A reader that closed the pipe
+/// (`pathops … | head`) is not an error.
 pub(crate) fn print(text: &str) -> Result<(), Failure> {
     let mut out = anstream::stdout();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::cannot_run(format!("cannot write the output: {e}")))
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::cannot_run(format!("cannot write the output: {e}"))),
+    }
 }
 
 /// `value` as JSON or YAML, per `format` (for `Table`, the caller prints its own).

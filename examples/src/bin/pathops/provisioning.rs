@@ -199,8 +199,9 @@ pub(crate) async fn import(global: &Global, cmd: ImportCmd) -> Outcome {
         Ok(report) => {
             match global.output {
                 Format::Table => output::print(&format!(
-                    "applied {} changes ({} unchanged)\n",
+                    "applied {} change{} ({} unchanged)\n",
                     report.applied.len(),
+                    if report.applied.len() == 1 { "" } else { "s" },
                     report.unchanged
                 ))?,
                 f => output::data(f, &report)?,
