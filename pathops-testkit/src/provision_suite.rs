@@ -300,6 +300,31 @@ pub async fn prune_deletes_and_scopes_hold(store: Arc<dyn CatalogStore>) {
     assert_eq!(last.record.action, AuditAction::Deleted);
     assert_eq!(last.record.ticket.as_deref(), Some("CHG-2"));
     assert_eq!(last.record.reason.as_deref(), Some("decommissioned"));
+    // Resuming through a manifest records the ticket on the resume too.
+    let mut resumed = smaller.clone();
+    resumed
+        .integrations
+        .iter_mut()
+        .for_each(|s| s.paused = false);
+    let plan = c.plan(&h.admin, &resumed, false).await.unwrap().unwrap();
+    assert_eq!(
+        plan.changes()
+            .map(|s| (s.kind, s.name.as_str()))
+            .collect::<Vec<_>>(),
+        [(StepKind::Resume, "gamma")]
+    );
+    let report = c
+        .apply(&h.admin, &plan, &ApplyOptions::new().with_ticket("CHG-3"))
+        .await
+        .unwrap();
+    let gamma = report.applied[0].id;
+    assert!(!c.get(&h.admin, gamma).await.unwrap().is_paused());
+    let trail = c.audit(&h.admin, gamma).await.unwrap();
+    let resume = trail
+        .iter()
+        .find(|e| e.record.action == AuditAction::Resumed)
+        .expect("a resume entry");
+    assert_eq!(resume.record.ticket.as_deref(), Some("CHG-3"));
     for shown in [
         serde_json::to_string(&prune).unwrap(),
         format!("{report:?} {denied} {denied:?}"),

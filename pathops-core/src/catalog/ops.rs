@@ -380,17 +380,31 @@ impl Catalog {
     /// Resumes a paused integration and checks it at once: a verified integration comes back
     /// Active (and the check result applies), an unverified one goes back to verification.
     /// The returned report holds the integration after that first check.
-    #[instrument(name = "catalog.resume", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "resume"))]
     pub async fn resume(
         &self,
         principal: &Principal,
         id: IntegrationId,
     ) -> Result<super::TestReport> {
+        self.resume_noted(principal, id, &ChangeNote::default())
+            .await
+    }
+
+    /// [`resume`](Self::resume), with a ticket and reason for the resume's audit entry.
+    #[instrument(name = "catalog.resume", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "resume"))]
+    pub(crate) async fn resume_noted(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        note: &ChangeNote,
+    ) -> Result<super::TestReport> {
         principal.require(Scope::IntegrationsAdmin)?;
         let integration = self.load(principal, id).await?;
         record_provider(&integration);
         let resumed = self
-            .lifecycle_change(principal, integration, RESUME, |_, _, _| {})
+            .lifecycle_change(principal, integration, RESUME, |_, audit, _| {
+                audit.ticket = note.ticket.clone();
+                audit.reason = note.reason.clone();
+            })
             .await?;
         // The monitor checks resumed integrations before anything else that is due. The
         // schedule is advisory: a store without scheduling still resumes.

@@ -292,7 +292,7 @@ impl Catalog {
                         .await?;
                     Ok(applied(&paused))
                 } else {
-                    let report = self.resume(principal, id).await?;
+                    let report = self.resume_noted(principal, id, note).await?;
                     Ok(applied(&report.integration))
                 }
             }
