@@ -197,13 +197,18 @@ fn help_documents_every_flag_and_exits_0() {
 #[test]
 fn usage_errors_exit_2_and_say_what_was_wrong() {
     for (args, message) in [
-        (&["--bogus"][..], "unknown flag --bogus"),
-        (&["--listen"][..], "--listen needs a value"),
+        (&["--bogus"][..], "unexpected argument '--bogus'"),
         (
-            &["--catalog", "sqlite://x.db"][..],
-            "--catalog needs --tenant",
+            &["--listen"][..],
+            "a value is required for '--listen <ADDR>'",
         ),
-        (&["--json", "extra"][..], "unexpected argument extra"),
+        (&["--catalog", "sqlite://x.db"][..], "--tenant <ID>"),
+        (&["--json", "extra"][..], "unexpected argument 'extra'"),
+        // A flag is never taken for the value of the flag before it.
+        (
+            &["--tenant", "--json"][..],
+            "a value is required for '--tenant <ID>'",
+        ),
     ] {
         let out = doctor(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

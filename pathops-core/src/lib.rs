@@ -17,6 +17,7 @@
 //! | [`clock`] | [`Clock`], [`SystemClock`] |
 //! | [`error`], [`validate`] | [`Error`], the one public error enum, and [`ValidationError`] |
 //! | [`webhook`] | webhook verification (GitLab, GitHub, Gitea/Forgejo, Standard Webhooks), the replay guard, challenges and the framework-agnostic [`WebhookReceiver`](webhook::WebhookReceiver) |
+//! | [`provision`] | catalog manifests (`pathops.catalog/v1`), [`plan`](provision::plan) and promotion; `Catalog::apply` with `runtime` |
 //! | [`directping`] | the PathOps direct-ping protocol (both directions) |
 //! | [`plugin`] | [`PluginSource`](plugin::PluginSource): connectors found at run time (out-of-process plugins), and which connector serves a provider |
 //! | [`received`] | the consumer side: [`ReceivedEvent`] read back from a bus, unknown future event types included |
@@ -144,6 +145,7 @@ pub mod monitor;
 pub mod page;
 pub mod plugin;
 pub mod provider;
+pub mod provision;
 pub mod received;
 #[cfg(feature = "runtime")]
 pub mod relay;

@@ -16,4 +16,5 @@ impl StoreFactory for Memory {
 
 pathops_testkit::store_conformance_suite!(Memory);
 pathops_testkit::catalog_conformance_tests!(Memory);
+pathops_testkit::provision_conformance_tests!(Memory);
 pathops_testkit::monitor_conformance_tests!(Memory);

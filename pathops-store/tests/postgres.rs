@@ -85,6 +85,7 @@ impl StoreFactory for Postgres {
 
 pathops_testkit::store_conformance_suite!(Postgres);
 pathops_testkit::catalog_conformance_tests!(Postgres);
+pathops_testkit::provision_conformance_tests!(Postgres);
 pathops_testkit::monitor_conformance_tests!(Postgres);
 
 /// The scale-out check at test size: three monitors over 1,000 integrations on

@@ -68,6 +68,7 @@ mod on_file {
 
     pathops_testkit::store_conformance_suite!(OnFile);
     pathops_testkit::catalog_conformance_tests!(OnFile);
+    pathops_testkit::provision_conformance_tests!(OnFile);
     pathops_testkit::monitor_conformance_tests!(OnFile);
 }
 

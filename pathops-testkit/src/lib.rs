@@ -10,6 +10,7 @@
 //! | [`store_suite`] | the store conformance suite every `CatalogStore` backend runs |
 //! | [`monitor_suite`] | the `HealthMonitor`'s conformance suite, run over every store backend |
 //! | [`catalog_suite`] | the `Catalog` service's conformance suite, run over every store backend |
+//! | [`provision_suite`] | provisioning (`Catalog::plan`, `apply`, `export`) over every store backend |
 //! | [`in_memory`] | [`InMemoryConnector`](in_memory::InMemoryConnector): scripted outcomes and latency per integration |
 //! | [`connector_suite`] | the connector conformance suite: `pub async fn` checks and [`ConnectorHarness`](connector_suite::ConnectorHarness) |
 //! | [`sink_suite`] | the event sink conformance suite (once per id, per-integration order, ack semantics): [`SinkHarness`](sink_suite::SinkHarness) |
@@ -31,6 +32,7 @@ pub mod in_memory;
 pub mod logs;
 pub mod monitor_suite;
 pub mod moto;
+pub mod provision_suite;
 pub mod registry;
 pub mod services;
 pub mod sink_suite;

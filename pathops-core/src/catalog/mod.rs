@@ -38,6 +38,7 @@ mod checks;
 mod evidence;
 mod ops;
 mod principal;
+mod provision;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -46,6 +47,7 @@ use std::time::Duration;
 pub use checks::{HealthReport, TestReport};
 pub use evidence::{DEFAULT_ANCHOR_EVERY, VerifyOptions};
 pub use principal::{Principal, Scope};
+pub use provision::{Applied, ApplyError, ApplyOptions, ApplyProgress, ApplyReport};
 
 use crate::audit::{AuditAction, AuditRecord};
 use crate::clock::{Clock, SystemClock};
@@ -221,6 +223,14 @@ impl Catalog {
     }
 }
 
+/// The change ticket and reason an operator gives for a change, recorded in its audit entry
+/// (provisioning passes them through; the plain CRUD calls record none).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChangeNote {
+    pub(crate) ticket: Option<String>,
+    pub(crate) reason: Option<String>,
+}
+
 /// The audit part of a mutation.
 #[derive(Debug)]
 struct AuditParts {
@@ -240,6 +250,13 @@ impl AuditParts {
             ticket: None,
             approver: None,
         }
+    }
+
+    /// With the ticket and reason of `note`.
+    fn noted(mut self, note: &ChangeNote) -> Self {
+        self.ticket = note.ticket.clone();
+        self.reason = note.reason.clone();
+        self
     }
 
     /// The audit record of `principal` acting on `integration` at `at`.

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use tracing::{Span, instrument};
 
-use super::{AuditParts, Catalog, Principal, Scope, operator_text};
+use super::{AuditParts, Catalog, ChangeNote, Principal, Scope, operator_text};
 use crate::audit::{AuditAction, AuditEntry, AuditRecord};
 use crate::error::{Error, ResourceKind, Result};
 use crate::event::{EventEnvelope, EventType};
@@ -83,12 +83,24 @@ fn record_provider(i: &Integration) {
 impl Catalog {
     /// Creates an integration as a draft, or submitted for verification at once when `submit`
     /// is set. The connector for its provider, when registered, validates the configuration.
-    #[instrument(name = "catalog.create", skip_all, fields(tenant_id = %principal.tenant, integration_id, provider = %input.provider, action = "create"))]
     pub async fn create(
         &self,
         principal: &Principal,
         input: NewIntegration,
         submit: bool,
+    ) -> Result<Integration> {
+        self.create_noted(principal, input, submit, &ChangeNote::default())
+            .await
+    }
+
+    /// [`create`](Self::create), with a ticket and reason for the audit entry.
+    #[instrument(name = "catalog.create", skip_all, fields(tenant_id = %principal.tenant, integration_id, provider = %input.provider, action = "create"))]
+    pub(crate) async fn create_noted(
+        &self,
+        principal: &Principal,
+        input: NewIntegration,
+        submit: bool,
+        note: &ChangeNote,
     ) -> Result<Integration> {
         principal.require(Scope::IntegrationsAdmin)?;
         check_integration_refs(
@@ -125,6 +137,8 @@ impl Catalog {
             now,
         );
         audit.changes = creation_diff(&integration);
+        audit.ticket = note.ticket.clone();
+        audit.reason = note.reason.clone();
         let event = EventEnvelope::new(
             EventType::Created,
             principal.tenant.clone(),
@@ -189,13 +203,32 @@ impl Catalog {
 
     /// Edits an integration read at `expected_version`. A change of base_url, auth_ref,
     /// provider or configuration sends a verified integration back to verification.
-    #[instrument(name = "catalog.update", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "update"))]
     pub async fn update(
         &self,
         principal: &Principal,
         id: IntegrationId,
         expected_version: u64,
         patch: &IntegrationPatch,
+    ) -> Result<Integration> {
+        self.update_noted(
+            principal,
+            id,
+            expected_version,
+            patch,
+            &ChangeNote::default(),
+        )
+        .await
+    }
+
+    /// [`update`](Self::update), with a ticket and reason for the audit entry.
+    #[instrument(name = "catalog.update", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "update"))]
+    pub(crate) async fn update_noted(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        expected_version: u64,
+        patch: &IntegrationPatch,
+        note: &ChangeNote,
     ) -> Result<Integration> {
         principal.require(Scope::IntegrationsAdmin)?;
         let mut integration = self.load(principal, id).await?;
@@ -235,7 +268,7 @@ impl Catalog {
             principal,
             integration,
             expected_version,
-            AuditParts::new(AuditAction::Updated, changes),
+            AuditParts::new(AuditAction::Updated, changes).noted(note),
             &[(EventType::Updated, data)],
         );
         if reset_failures {
@@ -245,19 +278,34 @@ impl Catalog {
     }
 
     /// Soft-deletes an integration read at `expected_version`.
-    #[instrument(name = "catalog.delete", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "delete"))]
     pub async fn delete(
         &self,
         principal: &Principal,
         id: IntegrationId,
         expected_version: u64,
     ) -> Result<()> {
+        self.delete_noted(principal, id, expected_version, &ChangeNote::default())
+            .await
+    }
+
+    /// [`delete`](Self::delete), with a ticket and reason for the audit entry.
+    #[instrument(name = "catalog.delete", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "delete"))]
+    pub(crate) async fn delete_noted(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        expected_version: u64,
+        note: &ChangeNote,
+    ) -> Result<()> {
         principal.require(Scope::IntegrationsAdmin)?;
         let integration = self.load(principal, id).await?;
         record_provider(&integration);
         check_version(&integration, expected_version)?;
-        self.lifecycle_change(principal, integration, DELETE, |_, _, _| {})
-            .await?;
+        self.lifecycle_change(principal, integration, DELETE, |_, audit, _| {
+            audit.ticket = note.ticket.clone();
+            audit.reason = note.reason.clone();
+        })
+        .await?;
         Ok(())
     }
 
@@ -336,17 +384,31 @@ impl Catalog {
     /// Resumes a paused integration and checks it at once: a verified integration comes back
     /// Active (and the check result applies), an unverified one goes back to verification.
     /// The returned report holds the integration after that first check.
-    #[instrument(name = "catalog.resume", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "resume"))]
     pub async fn resume(
         &self,
         principal: &Principal,
         id: IntegrationId,
     ) -> Result<super::TestReport> {
+        self.resume_noted(principal, id, &ChangeNote::default())
+            .await
+    }
+
+    /// [`resume`](Self::resume), with a ticket and reason for the resume's audit entry.
+    #[instrument(name = "catalog.resume", skip_all, fields(tenant_id = %principal.tenant, integration_id = %id, provider, action = "resume"))]
+    pub(crate) async fn resume_noted(
+        &self,
+        principal: &Principal,
+        id: IntegrationId,
+        note: &ChangeNote,
+    ) -> Result<super::TestReport> {
         principal.require(Scope::IntegrationsAdmin)?;
         let integration = self.load(principal, id).await?;
         record_provider(&integration);
         let resumed = self
-            .lifecycle_change(principal, integration, RESUME, |_, _, _| {})
+            .lifecycle_change(principal, integration, RESUME, |_, audit, _| {
+                audit.ticket = note.ticket.clone();
+                audit.reason = note.reason.clone();
+            })
             .await?;
         // The monitor checks resumed integrations before anything else that is due. The
         // schedule is advisory: a store without scheduling still resumes.

@@ -1,56 +1,30 @@
-//! Command-line flags, parsed by hand: nine flags do not need a parser crate, and by hand the
-//! exit code of a usage error (2) and the help text stay exactly as documented.
+//! Command-line flags, parsed by clap (derive). A usage error exits 2 with clap's message
+//! and a pointer to `--help`. The `doctor` binary's flags are [`DoctorCli`]; `pathops doctor`
+//! shares [`RunArgs`] and brings its own catalog selection.
 
-use std::fmt;
 use std::path::PathBuf;
 
+use clap::{Args, Parser};
 use pathops_core::{BaseUrl, TenantId};
 
-/// What `--help` prints.
-pub(crate) const HELP: &str = "\
-doctor: check every integration of a PathOps catalog end to end, and print the fixes.
-
-USAGE:
-    doctor [OPTIONS]
-
+/// What `--help` prints after the flags.
+pub(crate) const AFTER_HELP: &str = "\
 With no options it runs the embedded demo: an in-process catalog, fake GitLab, GitHub,
-Harbor, GHCR and direct-ping tools and the webhook receiver, all on 127.0.0.1, and a set of
-integrations of which some are broken on purpose (wrong webhook token, disabled hook,
-unreachable host, missing scope, wrong robot password).
+Gitea, Harbor, GHCR, Jenkins, Argo CD, MinIO and direct-ping tools and the webhook receiver,
+all on 127.0.0.1, and a set of integrations of which some are broken on purpose.
 
 For each integration the doctor resolves its credential, tests reachability and
-authentication (PathOps -> tool), then what the connector offers: the GitLab hook test
-or GitHub hook ping, delivered to the receiver and verified (tool -> PathOps), or the
-direct ping (both ways). It reports and suggests; it never changes anything in a tool.
-It does record what it found in the catalog, as evidence: a health-check row and an
-audit entry per integration, and the lifecycle status that follows from the result.
+authentication (PathOps -> tool), then what the connector offers: the hook test or ping,
+delivered to the receiver and verified (tool -> PathOps), or the direct ping (both ways).
+It reports and suggests; it never changes anything in a tool. It does record what it found
+in the catalog, as evidence: a health-check row and an audit entry per integration, and the
+lifecycle status that follows from the result.
 
-OPTIONS:
-    --json                Print the report as JSON (schema pathops.doctor/v1) instead of
-                          the table and the fixes.
-    --catalog <URL>       Check the integrations of this existing catalog instead of the
-                          demo: sqlite://<path> or postgres://<user>@<host>/<db>. Needs
-                          --tenant. Nothing is created: a missing file or a database
-                          without the PathOps schema is an error (see --init).
-    --init                With --catalog: create the catalog if it does not exist (the
-                          SQLite file, the PathOps tables) or migrate an older one, then
-                          check it.
-    --tenant <ID>         The tenant whose integrations are checked (demo default: acme).
-    --listen <ADDR>       Where the webhook receiver listens, as host:port (default
-                          127.0.0.1:0: a free port on loopback; localhost:8080 works).
-    --public-url <URL>    The receiver's URL as the tools reach it (default
-                          http://<listen address>). GitLab and GitHub deliver their test
-                          webhooks to <URL>/webhooks/gitlab and <URL>/webhooks/github, and
-                          direct-ping tools call back <URL>/webhooks/ping.
-    --secrets-dir <DIR>   With --catalog: also read secrets from files under DIR (which
-                          must exist).
-    -h, --help            Print this help.
-
-SECRETS (with --catalog), resolved at call time and never printed. A tenant's integrations
+SECRETS (with a catalog), resolved at call time and never printed. A tenant's integrations
 may use only the tenant's own references; any other is refused (auth_ref_denied):
     ref://<tenant>/<provider>/<key> environment variable PATHOPS_SECRET_<TENANT>__<PROVIDER>__<KEY>
-                                    (upper-cased, - as _; lowercase letters, digits and single
-                                    hyphens only), else the file <DIR>/<tenant>/<provider>/<key>
+                                    (upper-cased, - as _), else the file
+                                    <DIR>/<tenant>/<provider>/<key> (--secrets-dir)
     authref://env/<NAME>            environment variable NAME, which must start with
                                     PATHOPS_SECRET_<TENANT>__
     authref://file/<tenant>/<path>  the file <DIR>/<tenant>/<path>
@@ -60,9 +34,10 @@ ENVIRONMENT:
                 when standard output is not a terminal.
 
 OUTPUT:
-    A progress line on standard error while the checks run; then on standard output the
-    table (integration, provider, reachability, auth, webhook/ping, latency, status) and
-    the fixes, or the JSON report with --json.
+    A progress bar on standard error while the checks run (a line at the start and one at
+    the end when standard error is not a terminal); then on standard output the table
+    (integration, provider, reachability, auth, webhook/ping, latency, status) and the
+    fixes, or the JSON report with --json.
 
 EXIT STATUS:
     0    every integration passed
@@ -73,19 +48,84 @@ EXIT STATUS:
          or every one is paused
 ";
 
-/// What to do.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Command {
-    /// Print [`HELP`].
-    Help,
-    /// Run the doctor.
-    Run(Options),
+/// The flags of a doctor run, whichever binary runs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub(crate) struct RunArgs {
+    /// Print the report as JSON (schema pathops.doctor/v1) instead of the table and the
+    /// fixes.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Where the webhook receiver listens, as host:port (default 127.0.0.1:0: a free port on
+    /// loopback; localhost:8080 works).
+    #[arg(long, value_name = "ADDR", value_parser = host_port)]
+    pub(crate) listen: Option<String>,
+    // (`help` rather than a doc comment: rustdoc would read the <…> placeholders as HTML.)
+    #[arg(
+        long,
+        value_name = "URL",
+        value_parser = base_url,
+        help = "The receiver's URL as the tools reach it (default http://<listen address>). \
+                Tools deliver their test webhooks to <URL>/webhooks/<provider>, and \
+                direct-ping tools call back <URL>/webhooks/ping."
+    )]
+    pub(crate) public_url: Option<BaseUrl>,
 }
 
-/// The parsed flags.
+/// `doctor`: check every integration of a PathOps catalog end to end, and print the fixes.
+#[derive(Debug, Parser)]
+#[command(
+    name = "doctor",
+    about = "Check every integration of a PathOps catalog end to end, and print the fixes.",
+    after_help = AFTER_HELP
+)]
+pub(crate) struct DoctorCli {
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "tenant",
+        value_parser = catalog_url,
+        help = "Check the integrations of this existing catalog instead of the demo: \
+                sqlite://<path>, sqlite:<path>, sqlite::memory: or \
+                postgres://<user>@<host>/<db>. Needs --tenant. Nothing is created: a missing \
+                file or a database without the PathOps schema is an error (see --init)."
+    )]
+    pub(crate) catalog: Option<String>,
+    /// With --catalog: create the catalog if it does not exist (the SQLite file, the PathOps
+    /// tables) or migrate an older one, then check it.
+    #[arg(long, requires = "catalog")]
+    pub(crate) init: bool,
+    /// The tenant whose integrations are checked (demo default: acme).
+    #[arg(long, value_name = "ID")]
+    pub(crate) tenant: Option<TenantId>,
+    /// With --catalog: also read secrets from files under DIR (which must exist).
+    #[arg(long, value_name = "DIR", requires = "catalog", value_parser = existing_dir)]
+    pub(crate) secrets_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+impl DoctorCli {
+    /// The run these flags ask for.
+    pub(crate) fn options(self) -> Options {
+        Options {
+            json: self.run.json,
+            yaml: false,
+            catalog: self.catalog,
+            init: self.init,
+            tenant: self.tenant,
+            listen: self.run.listen,
+            public_url: self.run.public_url,
+            secrets_dir: self.secrets_dir,
+        }
+    }
+}
+
+/// A doctor run: the demo (no catalog) or a catalog's tenant.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Options {
     pub(crate) json: bool,
+    /// The report as YAML (`pathops doctor -o yaml`); `json` wins when both are set.
+    pub(crate) yaml: bool,
     pub(crate) catalog: Option<String>,
     pub(crate) init: bool,
     pub(crate) tenant: Option<TenantId>,
@@ -95,107 +135,19 @@ pub(crate) struct Options {
     pub(crate) secrets_dir: Option<PathBuf>,
 }
 
-/// A usage error: what was wrong, for one line on standard error.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct UsageError(pub(crate) String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-fn usage(message: impl Into<String>) -> UsageError {
-    UsageError(message.into())
-}
-
-/// Parses the arguments after the program name. `--flag value` and `--flag=value` both work;
-/// a flag given twice is an error.
-pub(crate) fn parse<I, S>(args: I) -> Result<Command, UsageError>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut options = Options::default();
-    let mut args = args.into_iter().map(Into::into);
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String, UsageError> {
-            match inline.clone().or_else(|| args.next()) {
-                Some(v) if !v.is_empty() => Ok(v),
-                _ => Err(usage(format!("{name} needs a value"))),
-            }
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--json" if inline.is_some() => return Err(usage("--json takes no value")),
-            "--json" => set(&mut options.json, true, "--json")?,
-            "--init" if inline.is_some() => return Err(usage("--init takes no value")),
-            "--init" => set(&mut options.init, true, "--init")?,
-            "--catalog" => {
-                let url = value("--catalog")?;
-                let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
-                if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
-                    return Err(usage("--catalog needs a sqlite:// or postgres:// URL"));
-                }
-                set(&mut options.catalog, Some(url), "--catalog")?;
-            }
-            "--tenant" => {
-                let tenant = value("--tenant")?
-                    .parse()
-                    .map_err(|e| usage(format!("--tenant: {e}")))?;
-                set(&mut options.tenant, Some(tenant), "--tenant")?;
-            }
-            "--listen" => {
-                let addr = value("--listen")?;
-                if !is_host_port(&addr) {
-                    return Err(usage(
-                        "--listen needs host:port, such as 127.0.0.1:8080 or localhost:8080",
-                    ));
-                }
-                set(&mut options.listen, Some(addr), "--listen")?;
-            }
-            "--public-url" => {
-                let url = BaseUrl::parse(&value("--public-url")?)
-                    .map_err(|e| usage(format!("--public-url: {}", e.problem)))?;
-                set(&mut options.public_url, Some(url), "--public-url")?;
-            }
-            "--secrets-dir" => {
-                let dir = PathBuf::from(value("--secrets-dir")?);
-                if !dir.is_dir() {
-                    return Err(usage(format!(
-                        "--secrets-dir {}: no such directory",
-                        dir.display()
-                    )));
-                }
-                set(&mut options.secrets_dir, Some(dir), "--secrets-dir")?;
-            }
-            other if other.starts_with('-') => {
-                return Err(usage(format!("unknown flag {other}")));
-            }
-            other => return Err(usage(format!("unexpected argument {other}"))),
+/// A store URL the catalog can open (`sqlite:`, `sqlite::memory:`, `postgres://`).
+pub(crate) fn catalog_url(url: &str) -> Result<String, String> {
+    match pathops_store::StoreScheme::parse(url) {
+        Ok(pathops_store::StoreScheme::Sqlite | pathops_store::StoreScheme::Postgres) => {
+            Ok(url.to_owned())
         }
+        _ => Err("needs a sqlite: or postgres:// URL".to_owned()),
     }
-    if options.catalog.is_some() && options.tenant.is_none() {
-        return Err(usage("--catalog needs --tenant"));
-    }
-    if options.secrets_dir.is_some() && options.catalog.is_none() {
-        return Err(usage("--secrets-dir applies to --catalog only"));
-    }
-    if options.init && options.catalog.is_none() {
-        return Err(usage("--init applies to --catalog only"));
-    }
-    Ok(Command::Run(options))
 }
 
 /// `host:port` with a port number: `127.0.0.1:8080`, `[::1]:0`, `localhost:8080`.
-fn is_host_port(addr: &str) -> bool {
-    match addr.rsplit_once(':') {
+fn host_port(addr: &str) -> Result<String, String> {
+    let ok = match addr.rsplit_once(':') {
         Some((host, port)) => {
             let host = host
                 .strip_prefix('[')
@@ -206,32 +158,41 @@ fn is_host_port(addr: &str) -> bool {
                 && port.parse::<u16>().is_ok()
         }
         None => false,
+    };
+    if ok {
+        Ok(addr.to_owned())
+    } else {
+        Err("needs host:port, such as 127.0.0.1:8080 or localhost:8080".to_owned())
     }
 }
 
-fn set<T: PartialEq + Default>(slot: &mut T, value: T, name: &str) -> Result<(), UsageError> {
-    if *slot != T::default() {
-        return Err(usage(format!("{name} was given twice")));
+fn base_url(url: &str) -> Result<BaseUrl, String> {
+    BaseUrl::parse(url).map_err(|e| e.problem.to_string())
+}
+
+/// A directory that exists.
+pub(crate) fn existing_dir(dir: &str) -> Result<PathBuf, String> {
+    let dir = PathBuf::from(dir);
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!("{}: no such directory", dir.display()))
     }
-    *slot = value;
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(args: &[&str]) -> Result<Options, UsageError> {
-        match parse(args.iter().copied())? {
-            Command::Run(o) => Ok(o),
-            Command::Help => panic!("help"),
-        }
+    fn run(args: &[&str]) -> Result<Options, String> {
+        DoctorCli::try_parse_from(std::iter::once("doctor").chain(args.iter().copied()))
+            .map(DoctorCli::options)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
     fn flags_values_and_errors() {
         assert_eq!(run(&[]).unwrap(), Options::default());
-        assert_eq!(parse(["--json", "--help"]), Ok(Command::Help));
         let o = run(&[
             "--json",
             "--catalog=sqlite:///var/lib/pathops.db",
@@ -251,17 +212,24 @@ mod tests {
             o.public_url.unwrap().as_str(),
             "https://pathops.example.com"
         );
-
-        let err = |args: &[&str]| run(args).unwrap_err().0;
-        assert_eq!(err(&["--bogus"]), "unknown flag --bogus");
-        assert_eq!(err(&["extra"]), "unexpected argument extra");
-        assert_eq!(err(&["--tenant"]), "--tenant needs a value");
-        for bad in ["nowhere", "localhost", ":8080", "host:http", "a b:1"] {
+        // The store's own URL forms are accepted.
+        for url in ["sqlite::memory:", "sqlite:file.db", "postgresql://app@db/x"] {
             assert_eq!(
-                err(&["--listen", bad]),
-                "--listen needs host:port, such as 127.0.0.1:8080 or localhost:8080",
-                "{bad}"
+                run(&["--catalog", url, "--tenant", "a"])
+                    .unwrap()
+                    .catalog
+                    .as_deref(),
+                Some(url)
             );
+        }
+
+        let err = |args: &[&str]| run(args).unwrap_err();
+        assert!(err(&["--bogus"]).contains("unexpected argument '--bogus'"));
+        assert!(err(&["extra"]).contains("unexpected argument 'extra'"));
+        // A flag is never taken as another flag's value.
+        assert!(err(&["--tenant", "--json"]).contains("a value is required for '--tenant <ID>'"));
+        for bad in ["nowhere", "localhost", ":8080", "host:http", "a b:1"] {
+            assert!(err(&["--listen", bad]).contains("needs host:port"), "{bad}");
         }
         for good in ["localhost:8080", "[::1]:0", "0.0.0.0:80"] {
             assert_eq!(
@@ -274,9 +242,8 @@ mod tests {
                 .unwrap()
                 .init
         );
-        assert_eq!(err(&["--init"]), "--init applies to --catalog only");
-        assert_eq!(err(&["--init=yes"]), "--init takes no value");
-        assert_eq!(
+        assert!(err(&["--init"]).contains("--catalog <URL>"));
+        assert!(
             err(&[
                 "--catalog",
                 "sqlite://x.db",
@@ -284,23 +251,16 @@ mod tests {
                 "a",
                 "--secrets-dir",
                 "/no/such/dir"
-            ]),
-            "--secrets-dir /no/such/dir: no such directory"
+            ])
+            .contains("/no/such/dir: no such directory")
         );
-        assert!(err(&["--public-url", "ftp://x"]).starts_with("--public-url: "));
-        assert_eq!(err(&["--json", "--json"]), "--json was given twice");
-        assert_eq!(err(&["--json=yes"]), "--json takes no value");
-        assert_eq!(
-            err(&["--catalog", "sqlite://x.db"]),
-            "--catalog needs --tenant"
-        );
-        assert_eq!(
-            err(&["--catalog", "mysql://db", "--tenant", "acme"]),
-            "--catalog needs a sqlite:// or postgres:// URL"
-        );
-        assert_eq!(
-            err(&["--secrets-dir", &std::env::temp_dir().display().to_string()]),
-            "--secrets-dir applies to --catalog only"
+        assert!(err(&["--public-url", "ftp://x"]).contains("--public-url"));
+        assert!(err(&["--json", "--json"]).contains("cannot be used multiple times"));
+        assert!(err(&["--catalog", "sqlite://x.db"]).contains("--tenant <ID>"));
+        assert!(err(&["--catalog", "mysql://db", "--tenant", "acme"]).contains("needs a sqlite:"));
+        assert!(
+            err(&["--secrets-dir", &std::env::temp_dir().display().to_string()])
+                .contains("--catalog <URL>")
         );
     }
 }

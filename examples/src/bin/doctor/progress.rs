@@ -1,19 +1,16 @@
-//! The progress line on standard error while the checks run: redrawn in place on a
-//! terminal, one line at the start and one at the end otherwise.
+//! The progress bar on standard error while the checks run (`indicatif`, drawn only on a
+//! terminal); a line at the start and one at the end otherwise.
 //!
 //! The counts come from the doctor itself ([`Doctor::run_with_progress`]): the display never
 //! touches the catalog, so it can neither slow the checks down nor wait for a connection they
-//! hold.
+//! hold, and it counts every integration, however many pages the tenant has.
 
-use std::io::{IsTerminal as _, Write as _};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pathops_core::catalog::Principal;
 use pathops_core::doctor::{Doctor, DoctorReport, Progress, Selection};
-
-const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
 /// "1 integration", "9 integrations".
 pub(crate) fn integrations(n: usize) -> String {
@@ -24,6 +21,19 @@ pub(crate) fn integrations(n: usize) -> String {
     }
 }
 
+/// A bar of `what` on standard error (hidden when it is not a terminal), counting up as the
+/// callback reports.
+pub(crate) fn bar(what: &'static str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(&format!(
+        "{{spinner}} {what}: {{pos}}/{{len}} {{wide_bar}} {{elapsed}}"
+    ))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
 /// Runs the doctor over every integration of the principal's tenant, showing how many have
 /// been checked so far.
 pub(crate) async fn run(
@@ -32,14 +42,13 @@ pub(crate) async fn run(
 ) -> pathops_core::Result<DoctorReport> {
     let started = Instant::now();
     let terminal = std::io::stderr().is_terminal();
-    let counts = Arc::new(Counts::default());
-    // On a terminal the line is redrawn by its own task, so drawing never delays a check.
-    let ticker = terminal.then(|| tokio::spawn(redraw(counts.clone(), started)));
+    let bar = bar("doctor");
     let on_progress = {
-        let counts = counts.clone();
+        let bar = bar.clone();
         move |p: Progress| {
-            let first = counts.total.swap(p.total, Ordering::Relaxed) == usize::MAX;
-            counts.done.store(p.done, Ordering::Relaxed);
+            let first = bar.length().is_none();
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
             if first && !terminal {
                 eprintln!("doctor: checking {} ...", integrations(p.total));
             }
@@ -48,11 +57,7 @@ pub(crate) async fn run(
     let report = doctor
         .run_with_progress(principal, &Selection::All, &on_progress)
         .await;
-    if let Some(ticker) = ticker {
-        ticker.abort();
-        let _ = ticker.await;
-        eprint!("\r\x1b[2K");
-    }
+    bar.finish_and_clear();
     if let Ok(report) = &report {
         let total = report.integrations.len() + report.unreadable.len();
         eprintln!(
@@ -62,46 +67,4 @@ pub(crate) async fn run(
         );
     }
     report
-}
-
-/// What the doctor has reported so far (`total` is `usize::MAX` until the first report).
-#[derive(Debug)]
-struct Counts {
-    done: AtomicUsize,
-    total: AtomicUsize,
-}
-
-impl Default for Counts {
-    fn default() -> Self {
-        Self {
-            done: AtomicUsize::new(0),
-            total: AtomicUsize::new(usize::MAX),
-        }
-    }
-}
-
-/// Redraws the line every 120 ms until aborted.
-async fn redraw(counts: Arc<Counts>, started: Instant) {
-    let mut tick = tokio::time::interval(Duration::from_millis(120));
-    let mut stderr = std::io::stderr();
-    for frame in 0.. {
-        tick.tick().await;
-        let total = counts.total.load(Ordering::Relaxed);
-        let line = if total == usize::MAX {
-            "listing integrations".to_owned()
-        } else {
-            format!(
-                "{}/{} checked",
-                counts.done.load(Ordering::Relaxed),
-                integrations(total)
-            )
-        };
-        let _ = write!(
-            stderr,
-            "\r\x1b[2K{} doctor: {line} ({:.1} s)",
-            SPINNER[frame % SPINNER.len()],
-            started.elapsed().as_secs_f64()
-        );
-        let _ = stderr.flush();
-    }
 }
