@@ -371,6 +371,22 @@ fn a_new_user_sets_up_and_manages_an_integration() {
         .args(["plugins", "list", "-o", "json"])
         .assert()
         .success();
+    // The repository's plugins directory: the Python example is found, checked, ready.
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins");
+    pathops(d)
+        .args(["plugins", "discover", "--dir", examples])
+        .assert()
+        .success()
+        .stdout(
+            contains("example.harbor-lite")
+                .and(contains("harbor-lite"))
+                .and(contains("ready")),
+        );
+    pathops(d)
+        .args(["plugins", "list", "-o", "json"])
+        .assert()
+        .success()
+        .stdout(contains("\"path\"").and(contains("harbor_lite.py")));
     pathops(d)
         .args(["i", "delete", "harbor"])
         .assert()

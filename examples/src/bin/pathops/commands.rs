@@ -1,6 +1,9 @@
 //! `pathops doctor`, `pathops plugins list|discover`, `pathops migrate` and `pathops serve`.
 
+use std::sync::Arc;
+
 use clap::{Args, Subcommand};
+use pathops_connectors::plugin::{PluginLoader, PluginOptions};
 
 use crate::args::{Options, RunArgs};
 use crate::output::{self, Format};
@@ -20,8 +23,14 @@ pub(crate) struct DoctorCmd {
 pub(crate) enum PluginsCmd {
     /// The plugins recorded by the last discovery.
     List,
-    /// Record the compiled-in connectors (and discovered plugins) and list them.
-    Discover,
+    /// Record the compiled-in connectors and the out-of-process plugins found in the
+    /// plugins directories (manifests and checksums read, nothing run), and list them.
+    Discover {
+        /// A plugins directory: a subdirectory per plugin, each with its pathops-plugin.json
+        /// (repeatable; default `plugins`).
+        #[arg(long = "dir", value_name = "DIR")]
+        dirs: Vec<std::path::PathBuf>,
+    },
 }
 
 /// The doctor over the selected catalog's tenant, or the demo.
@@ -66,22 +75,37 @@ fn exit_code(code: std::process::ExitCode) -> u8 {
 pub(crate) async fn plugins(global: &Global, cmd: PluginsCmd) -> Outcome {
     let settings = Settings::resolve(global)?;
     let principal = settings.principal()?;
-    let catalog = settings.catalog().await?;
     let plugins = match cmd {
-        PluginsCmd::List => catalog.plugins(&principal).await?,
-        PluginsCmd::Discover => catalog.discover_plugins(&principal).await?,
+        PluginsCmd::List => settings.catalog().await?.plugins(&principal).await?,
+        PluginsCmd::Discover { dirs } => {
+            let mut options = PluginOptions::default();
+            if !dirs.is_empty() {
+                options = options.with_dirs(dirs);
+            }
+            let loader = Arc::new(PluginLoader::new(options));
+            let catalog = settings.catalog_with(Some(loader.clone())).await?;
+            let plugins = catalog.discover_plugins(&principal).await?;
+            loader.shutdown().await;
+            plugins
+        }
     };
     if global.output != Format::Table {
         output::data(global.output, &plugins)?;
         return Ok(OK);
     }
-    let mut table = output::table(&["PROVIDER", "TYPE", "VERSION", "DISCOVERED"]);
+    let mut table = output::table(&["ID", "PROVIDER", "TYPE", "VERSION", "STATE", "DISCOVERED"]);
     for p in &plugins {
         let d = &p.descriptor;
+        let state = match p.state.reason() {
+            Some(reason) => format!("{}: {}", p.state.as_str(), output::safe(reason)),
+            None => p.state.as_str().to_owned(),
+        };
         table.add_row(vec![
+            output::safe(&d.id),
             output::safe(d.provider.as_str()),
             d.integration_type.to_string(),
             output::safe(&d.version),
+            state,
             p.discovered_at
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),

@@ -4,6 +4,7 @@
 //! `pathops.toml` (or `--config`), else its default.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::error::chain;
@@ -97,10 +98,22 @@ impl Settings {
     /// The catalog service over the existing catalog, with every compiled-in connector and
     /// the doctor's secret resolvers.
     pub(crate) async fn catalog(&self) -> Result<Catalog, Failure> {
+        self.catalog_with(None).await
+    }
+
+    /// [`catalog`](Self::catalog), finding out-of-process plugins with `plugins` too.
+    pub(crate) async fn catalog_with(
+        &self,
+        plugins: Option<Arc<dyn pathops_core::plugin::PluginSource>>,
+    ) -> Result<Catalog, Failure> {
         let store = crate::store::open(&self.catalog, false)
             .await
             .map_err(|e| Failure::cannot_run(e.replace("add --init", "run `pathops migrate`")))?;
-        Catalog::builder(store)
+        let mut builder = Catalog::builder(store);
+        if let Some(plugins) = plugins {
+            builder = builder.with_plugins(plugins);
+        }
+        builder
             .with_connectors(crate::cli::connectors().map_err(Failure::cannot_run)?)
             .with_secrets(crate::secrets::resolver(self.secrets_dir.as_deref()))
             .with_auth_ref_policy(AuthRefPolicy::new().with_backend("file", "{tenant}"))
