@@ -640,3 +640,97 @@ fn serve_runs_the_serve_example_with_the_selected_catalog() {
         .code(2)
         .stderr(contains("--tokens"));
 }
+
+/// `authref://vault/…` references resolve through a real Vault-compatible server (OpenBao in
+/// CI) when `VAULT_ADDR` and `VAULT_TOKEN` are set, under the tenant's own prefix only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_references_resolve_through_openbao() {
+    use pathops_testkit::fake::harbor::FakeHarbor;
+    let Some(vault) = pathops_testkit::services::service_url("PATHOPS_TEST_VAULT_URL") else {
+        return;
+    };
+    let token = std::env::var("PATHOPS_TEST_VAULT_TOKEN").expect("PATHOPS_TEST_VAULT_TOKEN");
+    let harbor = FakeHarbor::start_with_defaults().await;
+    let path = format!("tenants/acme/harbor-{}", uuid::Uuid::new_v4());
+    let written = reqwest::Client::new()
+        .post(format!("{vault}/v1/secret/data/{path}"))
+        .header("X-Vault-Token", &token)
+        .json(&serde_json::json!({"data": {"robot": FakeHarbor::ROBOT_SECRET}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(written.status().is_success(), "{}", written.status());
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let url = harbor.url();
+    let reference = format!("authref://vault/secret/{path}#robot");
+    let outcome = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str], vault_env: bool| {
+            let mut cmd = pathops(&d);
+            cmd.args(["--tenant", "acme", "--actor", "alice"])
+                .args(args);
+            if vault_env {
+                cmd.env("VAULT_ADDR", &vault).env("VAULT_TOKEN", &token);
+            } else {
+                cmd.env_remove("VAULT_ADDR").env_remove("VAULT_TOKEN");
+            }
+            cmd.assert()
+        };
+        run(&["migrate"], false).success();
+        run(
+            &[
+                "i",
+                "add",
+                "registry",
+                "--provider",
+                "harbor",
+                "--base-url",
+                &url,
+                "--auth-ref",
+                &reference,
+                "--configuration",
+                &format!(r#"{{"username":"{}"}}"#, FakeHarbor::ROBOT),
+            ],
+            true,
+        )
+        .success();
+        // Another tenant's Vault path is refused before anything is stored or read.
+        run(
+            &[
+                "i",
+                "add",
+                "stolen",
+                "--provider",
+                "harbor",
+                "--base-url",
+                &url,
+                "--auth-ref",
+                "authref://vault/secret/tenants/globex/harbor#robot",
+                "--configuration",
+                r#"{"username":"robot$ci"}"#,
+            ],
+            true,
+        )
+        .failure()
+        .stderr(contains("auth_ref"));
+        // Without the Vault settings the reference cannot resolve: a finding, exit 1.
+        run(&["i", "test", "registry"], false)
+            .code(1)
+            .stdout(contains("registry failed"));
+        run(&["i", "test", "registry"], true)
+            .success()
+            .stdout(contains("registry ok"));
+    })
+    .await;
+    outcome.unwrap();
+    let basic = harbor
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").map(str::to_owned))
+        .count();
+    assert!(
+        basic > 0,
+        "the Vault secret reached Harbor as Basic credentials"
+    );
+}

@@ -28,6 +28,10 @@ may use only the tenant's own references; any other is refused (auth_ref_denied)
     authref://env/<NAME>            environment variable NAME, which must start with
                                     PATHOPS_SECRET_<TENANT>__
     authref://file/<tenant>/<path>  the file <DIR>/<tenant>/<path>
+    authref://vault/<mount>/<path>#<field>
+                                    Vault or OpenBao KV v2 (VAULT_ADDR, VAULT_TOKEN, optional
+                                    VAULT_NAMESPACE), under PATHOPS_VAULT_PREFIX
+                                    (default secret/tenants/{tenant}) only
 
 ENVIRONMENT:
     NO_COLOR    When set and not empty, the table is not coloured. It is never coloured

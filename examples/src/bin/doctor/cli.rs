@@ -12,7 +12,6 @@ use pathops_connectors::http::HttpPolicy;
 use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::doctor::{Doctor, DoctorReport};
 use pathops_core::error::chain;
-use pathops_core::secret::AuthRefPolicy;
 use pathops_core::webhook::ChallengeRegistry;
 use pathops_core::{ConnectorRegistry, Provider};
 
@@ -100,14 +99,15 @@ async fn run(options: &Options) -> Result<DoctorReport, String> {
         Some(url) => (
             None,
             store::open(url, options.init).await?,
-            secrets::resolver(options.secrets_dir.as_deref()),
+            secrets::resolver(options.secrets_dir.as_deref())?,
         ),
     };
     let catalog = Catalog::builder(store)
         .with_connectors(connectors()?)
         .with_secrets(secrets)
-        // Files under --secrets-dir are laid out per tenant, like the ref:// scopes.
-        .with_auth_ref_policy(AuthRefPolicy::new().with_backend("file", "{tenant}"))
+        // Files under --secrets-dir and Vault paths are laid out per tenant, like the ref://
+        // scopes.
+        .with_auth_ref_policy(secrets::policy())
         .build()
         .map_err(|e| format!("the catalog: {}", chain(&e)))?;
     if let Some(demo) = &demo {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use pathops_core::catalog::{Catalog, Principal};
 use pathops_core::error::chain;
-use pathops_core::secret::AuthRefPolicy;
 use pathops_core::{ActorId, TenantId};
 use serde::Deserialize;
 
@@ -115,8 +114,11 @@ impl Settings {
         }
         builder
             .with_connectors(crate::cli::connectors().map_err(Failure::cannot_run)?)
-            .with_secrets(crate::secrets::resolver(self.secrets_dir.as_deref()))
-            .with_auth_ref_policy(AuthRefPolicy::new().with_backend("file", "{tenant}"))
+            .with_secrets(
+                crate::secrets::resolver(self.secrets_dir.as_deref())
+                    .map_err(Failure::cannot_run)?,
+            )
+            .with_auth_ref_policy(crate::secrets::policy())
             .build()
             .map_err(|e| Failure::cannot_run(format!("the catalog: {}", chain(&e))))
     }
