@@ -734,3 +734,44 @@ async fn the_secret_never_appears_in_results_errors_or_logs() {
     common::assert_no_sentinel(SENTINEL, "results and errors", &printed);
     common::assert_no_sentinel(SENTINEL, "logs", &logs.contents());
 }
+
+/// GitLab's limit is five hook tests a minute per project and user: the connector asks the
+/// doctor for 12 s between triggers keyed by instance, project and credential, not by hook.
+#[tokio::test]
+async fn the_trigger_limit_is_per_instance_project_and_credential() {
+    let c = connector();
+    let with = |project: serde_json::Value, hook: u64, auth: &str| {
+        let mut i = integration(
+            "https://gitlab.example.com",
+            json!({"project": project, "hook_id": hook}),
+        );
+        i.auth_ref = Some(auth.parse().unwrap());
+        i
+    };
+    let a = c
+        .trigger_limit(&with(json!(42), 1, "ref://acme/gitlab/ci"), &push_test())
+        .expect("a limit for hook tests");
+    assert_eq!(a.spacing, std::time::Duration::from_secs(12));
+    let other_hook = c
+        .trigger_limit(&with(json!(42), 2, "ref://acme/gitlab/ci"), &push_test())
+        .unwrap();
+    assert_eq!(
+        a.key, other_hook.key,
+        "hooks of one project share the limit"
+    );
+    let other_project = c
+        .trigger_limit(&with(json!(43), 1, "ref://acme/gitlab/ci"), &push_test())
+        .unwrap();
+    assert_ne!(a.key, other_project.key);
+    let other_user = c
+        .trigger_limit(&with(json!(42), 1, "ref://acme/gitlab/bot"), &push_test())
+        .unwrap();
+    assert_ne!(a.key, other_user.key);
+    assert_eq!(
+        c.trigger_limit(
+            &with(json!(42), 1, "ref://acme/gitlab/ci"),
+            &DeliveryRequest::HookPing
+        ),
+        None
+    );
+}

@@ -498,6 +498,20 @@ pub trait IntegrationConnector: Send + Sync + fmt::Debug {
         None
     }
 
+    /// How often the tool accepts `request` for `integration`, if it limits it: the doctor
+    /// sends two triggers with the same [`TriggerLimit::key`] at least
+    /// [`TriggerLimit::spacing`] apart (counted from the moment the first one's answer came
+    /// back). GitLab allows five hook tests a minute per project and user. The default: no
+    /// limit.
+    fn trigger_limit(
+        &self,
+        integration: &Integration,
+        request: &DeliveryRequest,
+    ) -> Option<TriggerLimit> {
+        let _ = (integration, request);
+        None
+    }
+
     /// Asks the tool to send a delivery to PathOps (GitLab hook test, GitHub hook ping, direct
     /// ping). The result reports the trigger call itself; whether the delivery arrived is
     /// the receiver's to say. The default refuses with [`FailureCode::Unsupported`].
@@ -516,6 +530,27 @@ pub trait IntegrationConnector: Send + Sync + fmt::Debug {
                 self.provider()
             ),
         )
+    }
+}
+
+/// A tool's limit on trigger calls ([`IntegrationConnector::trigger_limit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TriggerLimit {
+    /// What the tool counts by (GitLab: instance, project and credential). The doctor prefixes
+    /// it with the provider, so connectors cannot collide.
+    pub key: String,
+    /// The least time between two triggers with this key.
+    pub spacing: Duration,
+}
+
+impl TriggerLimit {
+    /// Triggers with `key` at least `spacing` apart.
+    pub fn new(key: impl Into<String>, spacing: Duration) -> Self {
+        Self {
+            key: key.into(),
+            spacing,
+        }
     }
 }
 

@@ -159,7 +159,7 @@ pub use auth_ref::{AuthRef, AuthRefError};
 pub use clock::{Clock, SystemClock};
 pub use connector::{
     Capabilities, Capability, CheckResult, ConnectorContext, ConnectorRegistry, DeliveryRequest,
-    FailureCode, IntegrationConnector, PluginDescriptor, Probe,
+    FailureCode, IntegrationConnector, PluginDescriptor, Probe, TriggerLimit,
 };
 pub use error::{Error, ResourceKind, Result};
 pub use event::{EventEnvelope, EventType};

@@ -38,7 +38,7 @@ use pathops_core::connector::detail;
 use pathops_core::webhook::{DeliveryKind, Expectation};
 use pathops_core::{
     Capabilities, Capability, CheckResult, Clock, Configuration, ConnectorContext, DeliveryRequest,
-    Error, FailureCode, Finding, Integration, IntegrationConnector, Provider, Result,
+    Error, FailureCode, Finding, Integration, IntegrationConnector, Provider, Result, TriggerLimit,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -49,6 +49,9 @@ pub use config::{GitLabConfig, ProjectRef, TRIGGERS, TokenType};
 pub use trigger::event_for_trigger;
 
 use crate::check::{Check, http_failure_message};
+
+/// GitLab's limit: five hook tests a minute per project and user.
+const TRIGGER_SPACING: std::time::Duration = std::time::Duration::from_secs(12);
 use crate::http::{HttpClient, HttpPolicy, HttpRequest, HttpResponse};
 
 /// A token expiring within this many days is reported as a warning.
@@ -433,6 +436,35 @@ impl IntegrationConnector for GitLabConnector {
             DeliveryRequest::WebhookTest { trigger } => self.expectation(integration, trigger),
             _ => None,
         }
+    }
+
+    /// GitLab allows five hook tests a minute per project and user, whatever the hook: two
+    /// integrations of one instance, project and credential are spaced 12 s apart.
+    fn trigger_limit(
+        &self,
+        integration: &Integration,
+        request: &DeliveryRequest,
+    ) -> Option<TriggerLimit> {
+        let DeliveryRequest::WebhookTest { .. } = request else {
+            return None;
+        };
+        let config = GitLabConfig::parse(&integration.configuration).ok()?;
+        let project = config.project.as_ref()?;
+        let project = match project {
+            ProjectRef::Id(id) => id.to_string(),
+            ProjectRef::Path(path) => self
+                .resolved
+                .get(integration, path)
+                .map_or_else(|| path.clone(), |id| id.to_string()),
+        };
+        Some(TriggerLimit::new(
+            format!(
+                "{}|{project}|{}",
+                integration.base_url,
+                integration.auth_ref.as_ref().map_or("", |r| r.as_str())
+            ),
+            TRIGGER_SPACING,
+        ))
     }
 
     #[instrument(skip_all, fields(integration_id = %ctx.integration.id, tenant_id = %ctx.integration.tenant_id, provider = "gitlab", action = "trigger_delivery"))]

@@ -83,7 +83,7 @@ impl ResolvedProjects {
         map.insert(Self::key(integration, path), id);
     }
 
-    fn get(&self, integration: &Integration, path: &str) -> Option<u64> {
+    pub(super) fn get(&self, integration: &Integration, path: &str) -> Option<u64> {
         self.0
             .lock()
             .expect("resolved projects lock")

@@ -97,7 +97,7 @@ pub struct DoctorBuilder {
     public_url: Option<String>,
     concurrency: usize,
     delivery_timeout: Duration,
-    trigger_spacing: Duration,
+    trigger_spacing: Option<Duration>,
 }
 
 /// Checks integrations end to end. Cheap to clone.
@@ -113,7 +113,7 @@ struct Inner {
     public_url: Option<String>,
     concurrency: usize,
     delivery_timeout: Duration,
-    trigger_spacing: Duration,
+    trigger_spacing: Option<Duration>,
     /// Per spacing key: when the last trigger call returned, behind a lock held from the
     /// wait through the next trigger call.
     last_trigger: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
@@ -121,8 +121,9 @@ struct Inner {
 
 impl Doctor {
     /// A doctor over `catalog` whose receiver correlates into `challenges`. Defaults: 8 checks
-    /// at once, 10 s to wait for a delivery, 12 s between two test triggers of one project
-    /// (GitLab allows 5 per minute per project and user), no public URL (direct ping skipped).
+    /// at once, 10 s to wait for a delivery, triggers spaced as each connector's
+    /// [`trigger_limit`](IntegrationConnector::trigger_limit) asks (GitLab: 12 s per project
+    /// and credential), no public URL (direct ping skipped).
     pub fn builder(catalog: Catalog, challenges: Arc<ChallengeRegistry>) -> DoctorBuilder {
         DoctorBuilder {
             catalog,
@@ -130,7 +131,7 @@ impl Doctor {
             public_url: None,
             concurrency: 8,
             delivery_timeout: Duration::from_secs(10),
-            trigger_spacing: Duration::from_secs(12),
+            trigger_spacing: None,
         }
     }
 
@@ -394,14 +395,11 @@ impl Doctor {
                 return (result, check);
             }
         };
-        // GitLab limits test calls per project and user, whatever the hook: integrations
-        // that share a credential (one user) and a project are spaced together.
-        let spacing_key = format!(
-            "{}|{:?}|{}",
-            integration.base_url,
-            expectation.project_id,
-            integration.auth_ref.as_ref().map_or("", |r| r.as_str())
-        );
+        // The tool's own limit, as its connector declares it (GitLab: per project and user).
+        let spacing = connector.trigger_limit(integration, &request).map(|limit| {
+            let key = format!("{}|{}", integration.provider, limit.key);
+            (key, self.inner.trigger_spacing.unwrap_or(limit.spacing))
+        });
         let trip = self
             .round_trip(
                 integration,
@@ -411,7 +409,9 @@ impl Doctor {
                     expectation,
                     secrets,
                 },
-                Some(&spacing_key),
+                spacing
+                    .as_ref()
+                    .map(|(key, spacing)| (key.as_str(), *spacing)),
                 |_| request,
             )
             .await;
@@ -553,7 +553,7 @@ impl Doctor {
         integration: &Integration,
         connector: &dyn IntegrationConnector,
         challenge: Challenge,
-        spacing_key: Option<&str>,
+        spacing: Option<(&str, Duration)>,
         request: impl FnOnce(uuid::Uuid) -> DeliveryRequest,
     ) -> RoundTrip {
         let started = Instant::now();
@@ -567,16 +567,16 @@ impl Doctor {
             self.expiry(),
         );
         let request = request(handle.id);
-        let trigger = match spacing_key {
+        let trigger = match spacing {
             None => self.trigger(integration, connector, &request).await,
-            Some(key) => {
+            Some((key, spacing)) => {
                 // Held through the trigger call, so the next trigger for the key is sent
                 // `trigger_spacing` after this one's answer came back: after the tool counted
                 // it, whatever calls the connector makes first.
                 let slot = self.spacing_slot(key);
                 let mut last = slot.lock().await;
                 if let Some(last) = *last {
-                    tokio::time::sleep_until((last + self.inner.trigger_spacing).into()).await;
+                    tokio::time::sleep_until((last + spacing).into()).await;
                 }
                 let trigger = self.trigger(integration, connector, &request).await;
                 *last = Some(Instant::now());
@@ -761,12 +761,13 @@ impl DoctorBuilder {
         self
     }
 
-    /// Least time between two test triggers for one project with one credential (GitLab
-    /// limits test calls per project and user), counted from the moment the previous
-    /// trigger's answer came back, so the tool sees the calls at least this far apart.
-    /// Default 12 s: five a minute.
+    /// Spaces triggers `spacing` apart instead of what connectors ask for, wherever a
+    /// connector declares a [`TriggerLimit`](crate::connector::TriggerLimit) (a lab whose tool
+    /// allows more, or tests); connectors without a limit stay unspaced. Counted from the
+    /// moment the previous trigger's answer came back, so the tool sees the calls at least
+    /// this far apart.
     pub fn with_trigger_spacing(mut self, spacing: Duration) -> Self {
-        self.trigger_spacing = spacing;
+        self.trigger_spacing = Some(spacing);
         self
     }
 
