@@ -775,3 +775,40 @@ async fn the_trigger_limit_is_per_instance_project_and_credential() {
         None
     );
 }
+
+/// A revoked or expired token is told apart from an unknown one by GitLab's `invalid_token`
+/// answer: the check says so (`token_expired`), and the finding asks for a new token, not a
+/// fixed one.
+#[tokio::test]
+async fn revoked_and_expired_tokens_are_told_apart_from_unknown_ones() {
+    let gl = FakeGitLab::start_with_defaults().await;
+    gl.add_token(
+        GitLabToken::new(FakeGitLab::USER_ID, "glpat-old", &["api"]).expires_at("2020-01-01"),
+    );
+    gl.add_token(GitLabToken::new(FakeGitLab::USER_ID, "glpat-gone", &["api"]).revoked());
+    let c = connector();
+    let i = || integration(&gl.url(), json!({"project": "platform/api"}));
+    for (token, says, expired) in [
+        ("glpat-old", "Token is expired", true),
+        ("glpat-gone", "Token was revoked", true),
+        ("glpat-unknown", "401 Unauthorized", false),
+    ] {
+        let r = test(&c, i(), token).await;
+        assert_eq!(r.failure, Some(FailureCode::Unauthenticated), "{token}");
+        assert!(r.message.contains(says), "{token}: {}", r.message);
+        assert_eq!(
+            r.details
+                .get(detail::TOKEN_EXPIRED)
+                .and_then(|v| v.as_bool()),
+            expired.then_some(true),
+            "{token}"
+        );
+        let codes: Vec<String> = c.findings(&i(), &r).into_iter().map(|f| f.code).collect();
+        let want = if expired {
+            "token_expired"
+        } else {
+            "unauthenticated"
+        };
+        assert!(codes.iter().any(|c| c == want), "{token}: {codes:?}");
+    }
+}

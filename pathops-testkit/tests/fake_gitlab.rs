@@ -102,8 +102,23 @@ async fn authentication_scopes_and_identity() {
         "glpat-user",
         &["read_user"],
     ));
-    assert_eq!(a.get("/user", Some("glpat-old")).await.0, 401);
-    assert_eq!(a.get("/user", Some("glpat-revoked")).await.0, 401);
+    // GitLab's API guard: an unknown token is `401 Unauthorized`; a known one it will not
+    // accept any more is an OAuth `invalid_token` naming why.
+    let (s, body) = a.get("/user", Some("glpat-nobody-knows")).await;
+    assert_eq!((s, body), (401, json!({"message": "401 Unauthorized"})));
+    let (s, body) = a.get("/user", Some("glpat-old")).await;
+    assert_eq!(s, 401);
+    assert_eq!(body["error"], "invalid_token");
+    assert_eq!(
+        body["error_description"],
+        "Token is expired. You can either do re-authorization or token refresh."
+    );
+    let (s, body) = a.get("/user", Some("glpat-revoked")).await;
+    assert_eq!(s, 401);
+    assert_eq!(
+        body["error_description"],
+        "Token was revoked. You have to re-authorize from the user."
+    );
     assert_eq!(a.get("/user", Some("glpat-user")).await.0, 200);
     let (s, body) = a.get(&format!("/projects/{P}"), Some("glpat-user")).await;
     assert_eq!(s, 403);

@@ -147,7 +147,11 @@ impl GitLabConnector {
                 if code == FailureCode::Unauthenticated && check.ctx.secret.is_none() {
                     message.push_str(" (no credential configured)");
                 }
-                Err(check.failed(code, message))
+                let mut failed = check.failed(code, message);
+                if revoked_or_expired(response) {
+                    failed = failed.with_detail(detail::TOKEN_EXPIRED, true);
+                }
+                Err(failed)
             }
         }
     }
@@ -482,4 +486,20 @@ impl IntegrationConnector for GitLabConnector {
             ),
         }
     }
+}
+
+/// Whether a 401 is GitLab's answer to a token it knows but will not accept any more: the API
+/// guard's OAuth `invalid_token` error ("Token was revoked…", "Token is expired…"), as
+/// opposed to `401 Unauthorized` for a token it does not know.
+fn revoked_or_expired(response: &HttpResponse) -> bool {
+    if response.status != StatusCode::UNAUTHORIZED {
+        return false;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&response.body) else {
+        return false;
+    };
+    body["error"] == "invalid_token"
+        && body["error_description"].as_str().is_some_and(|d| {
+            d.starts_with("Token was revoked") || d.starts_with("Token is expired")
+        })
 }

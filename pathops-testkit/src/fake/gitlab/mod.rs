@@ -5,7 +5,8 @@
 //!
 //! | call | behaviour |
 //! |---|---|
-//! | `GET /version`, `GET /metadata` | version and revision; any token scope |
+//! | every authenticated call | an unknown token: 401 `{"message":"401 Unauthorized"}`; a revoked or expired one: 401 `{"error":"invalid_token","error_description":"Token was revoked. …" / "Token is expired. …"}` with `WWW-Authenticate: Bearer … error="invalid_token"`, as GitLab's API guard answers |
+//! | `GET /version`, `GET /metadata` | version and revision; `read_user`, `read_api` or `api` (GitLab's `version.rb` allows `read_user`) |
 //! | `GET /user` | the token's owner; `read_user`, `read_api` or `api` |
 //! | `GET /personal_access_tokens/self` | scopes, expiry, `active`, `revoked`; any scope |
 //! | `GET /projects/:id` | numeric id or `%2F`-encoded path; `permissions`; 404 when not visible |

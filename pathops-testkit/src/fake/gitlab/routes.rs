@@ -196,6 +196,22 @@ fn unauthorized() -> Response {
     )
 }
 
+/// GitLab's answer to a revoked or expired token (`Rack::OAuth2` bearer `invalid_token`).
+fn invalid_token(description: &str) -> Response {
+    let mut response = json(
+        StatusCode::UNAUTHORIZED,
+        json!({"error": "invalid_token", "error_description": description}),
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+        "Bearer realm=\"\", error=\"invalid_token\", error_description=\"{description}\""
+    )) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
 fn forbidden() -> Response {
     json(StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"}))
 }
@@ -252,8 +268,19 @@ fn authenticate(
         .tokens
         .iter()
         .find(|t| t.token == presented)
-        .filter(|t| !t.revoked && !t.is_expired(today()))
         .ok_or_else(unauthorized)?;
+    // GitLab's API guard tells a revoked or expired token apart from an unknown one: an
+    // OAuth `invalid_token` error (body and `WWW-Authenticate`), not `401 Unauthorized`.
+    if token.revoked {
+        return Err(invalid_token(
+            "Token was revoked. You have to re-authorize from the user.",
+        ));
+    }
+    if token.is_expired(today()) {
+        return Err(invalid_token(
+            "Token is expired. You can either do re-authorization or token refresh.",
+        ));
+    }
     let user = state
         .users
         .iter()
