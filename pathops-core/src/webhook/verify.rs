@@ -185,17 +185,7 @@ pub fn verify_github_signature(
     body: &[u8],
     secrets: &WebhookSecrets,
 ) -> Result<(), VerifyError> {
-    if secrets.is_empty() {
-        return Err(VerifyError::NoSecret);
-    }
-    let header = headers
-        .get("x-hub-signature-256")
-        .ok_or(VerifyError::MissingHeader("X-Hub-Signature-256"))?;
-    let given = header
-        .strip_prefix("sha256=")
-        .ok_or(VerifyError::MalformedHeader("X-Hub-Signature-256"))?;
-    let given = decode_hex_mac(given, "X-Hub-Signature-256")?;
-    matches_hmac(&given, secrets, &[body])
+    verify_sha256_prefixed(headers, body, secrets, "X-Hub-Signature-256")
 }
 
 /// Gitea / Forgejo: `X-Forgejo-Signature` or `X-Gitea-Signature`, the bare lowercase hex
@@ -232,16 +222,27 @@ pub fn verify_bitbucket_signature(
     body: &[u8],
     secrets: &WebhookSecrets,
 ) -> Result<(), VerifyError> {
+    verify_sha256_prefixed(headers, body, secrets, "X-Hub-Signature")
+}
+
+/// `<header>: sha256=<lowercase hex HMAC-SHA256(secret, body)>` (GitHub's and Bitbucket's
+/// format, under different header names).
+fn verify_sha256_prefixed(
+    headers: &Headers,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+    header: &'static str,
+) -> Result<(), VerifyError> {
     if secrets.is_empty() {
         return Err(VerifyError::NoSecret);
     }
-    let header = headers
-        .get("x-hub-signature")
-        .ok_or(VerifyError::MissingHeader("X-Hub-Signature"))?;
-    let given = header
+    let value = headers
+        .get(header)
+        .ok_or(VerifyError::MissingHeader(header))?;
+    let given = value
         .strip_prefix("sha256=")
-        .ok_or(VerifyError::MalformedHeader("X-Hub-Signature"))?;
-    let given = decode_hex_mac(given, "X-Hub-Signature")?;
+        .ok_or(VerifyError::MalformedHeader(header))?;
+    let given = decode_hex_mac(given, header)?;
     matches_hmac(&given, secrets, &[body])
 }
 
